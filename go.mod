@@ -1,0 +1,3 @@
+module vakt
+
+go 1.25.0

@@ -1,0 +1,1095 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Command errors. A command that fails with one of these changes nothing but, for wrong
+// codes, the lockout count.
+var (
+	ErrUnknownArea        = errors.New("unknown area")
+	ErrUnknownZone        = errors.New("unknown zone")
+	ErrUnknownDevice      = errors.New("unknown device")
+	ErrAlreadyArmed       = errors.New("area is already armed")
+	ErrAlreadyDisarmed    = errors.New("area is already disarmed")
+	ErrAlarmSounding      = errors.New("an alarm is sounding: disarm to silence it first")
+	ErrNoCredential       = errors.New("no code, tag or user given")
+	ErrAlreadyBypassed    = errors.New("zone is already bypassed")
+	ErrNothingToAck       = errors.New("no alarm in memory")
+	ErrWalkTestArmed      = errors.New("walk test needs every area disarmed")
+	ErrInstallerNotActive = errors.New("installer access is not granted")
+	ErrBadInput           = errors.New("bad input")
+)
+
+// HubDevice is the device id of the gateway itself: its lid switch reports tamper as this device.
+const HubDevice = "hub"
+
+// Reason is why arming was refused (EN 50131-1 grade 2 table 4).
+type Reason struct {
+	Kind   string `json:"kind"` // open_zone, tamper, missing_device, device_fault, mains, battery, uplink, siren
+	Zone   int    `json:"zone,omitempty"`
+	Device string `json:"device,omitempty"`
+}
+
+func (r Reason) String() string {
+	switch {
+	case r.Zone != 0:
+		return fmt.Sprintf("%s zone %d", r.Kind, r.Zone)
+	case r.Device != "":
+		return fmt.Sprintf("%s %s", r.Kind, r.Device)
+	}
+	return r.Kind
+}
+
+// faultOnly reports whether force-arming may override the reason.
+func (r Reason) faultOnly() bool { return r.Kind != "open_zone" }
+
+// ArmRefusedError lists why an area could not be armed. Open zones need a bypass; the
+// other reasons need a force-arm.
+type ArmRefusedError struct {
+	Area    int
+	Reasons []Reason
+}
+
+func (e *ArmRefusedError) Error() string {
+	parts := make([]string, len(e.Reasons))
+	for i, r := range e.Reasons {
+		parts[i] = r.String()
+	}
+	return fmt.Sprintf("area %d not ready to arm: %s", e.Area, strings.Join(parts, ", "))
+}
+
+// Engine is the alarm engine: a pure state machine. Step applies one input at one time and
+// returns the effects; it never reads the clock, starts goroutines or does I/O.
+type Engine struct {
+	inst *Installation
+	st   State
+
+	// Derived indexes, rebuilt by SetInstallation.
+	deviceIdx map[string]int // device id → index in inst.Devices and st.Devices
+	zoneOf    []int          // device index → zone index, -1 if none
+	zoneIdx   map[int]int    // zone number → index
+	areaIdx   map[int]int    // area number → index
+	userIdx   map[string]int
+
+	out []Effect
+}
+
+// NewEngine returns an engine for the installation with the given state; a zero State
+// starts every area disarmed.
+func NewEngine(inst *Installation, st State) *Engine {
+	e := &Engine{st: st}
+	if e.st.NextSeq == 0 {
+		e.st.NextSeq = 1
+	}
+	e.SetInstallation(inst)
+	return e
+}
+
+// Installation returns the installation in force; callers must not modify it.
+func (e *Engine) Installation() *Installation { return e.inst }
+
+// State returns the current state; the slices are shared, so use Clone to keep it.
+func (e *Engine) State() *State { return &e.st }
+
+// SetInstallation replaces the installation, keeping the state of areas, zones and devices
+// that remain (matched by number and id).
+func (e *Engine) SetInstallation(inst *Installation) {
+	e.inst = inst
+	old := e.st
+	e.areaIdx = make(map[int]int, len(inst.Areas))
+	e.st.Areas = make([]AreaState, len(inst.Areas))
+	for i, a := range inst.Areas {
+		e.areaIdx[a.Number] = i
+		e.st.Areas[i] = AreaState{Number: a.Number}
+		for _, o := range old.Areas {
+			if o.Number == a.Number {
+				e.st.Areas[i] = o
+			}
+		}
+	}
+	e.deviceIdx = make(map[string]int, len(inst.Devices))
+	e.st.Devices = make([]DeviceState, len(inst.Devices))
+	for i, d := range inst.Devices {
+		e.deviceIdx[d.ID] = i
+		e.st.Devices[i] = DeviceState{ID: d.ID}
+		for _, o := range old.Devices {
+			if o.ID == d.ID {
+				e.st.Devices[i] = o
+			}
+		}
+	}
+	e.zoneIdx = make(map[int]int, len(inst.Zones))
+	e.zoneOf = make([]int, len(inst.Devices))
+	for i := range e.zoneOf {
+		e.zoneOf[i] = -1
+	}
+	e.st.Zones = make([]ZoneState, len(inst.Zones))
+	for i, z := range inst.Zones {
+		e.zoneIdx[z.Number] = i
+		if d, ok := e.deviceIdx[z.Device]; ok {
+			e.zoneOf[d] = i
+		}
+		e.st.Zones[i] = ZoneState{Number: z.Number}
+		for _, o := range old.Zones {
+			if o.Number == z.Number {
+				e.st.Zones[i] = o
+			}
+		}
+	}
+	e.userIdx = make(map[string]int, len(inst.Users))
+	for i, u := range inst.Users {
+		e.userIdx[u.ID] = i
+	}
+}
+
+// NextDeadline returns the earliest time at which a tick changes something, and false if
+// nothing is scheduled.
+func (e *Engine) NextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for i := range e.st.Areas {
+		a := &e.st.Areas[i]
+		consider(a.ExitUntil)
+		consider(a.EntryUntil)
+		consider(a.SirenUntil)
+		consider(a.ReportAt)
+	}
+	consider(e.st.Mains.ReportAt)
+	consider(e.st.InstallerUntil)
+	consider(e.st.ServiceUntil)
+	consider(e.st.WalkUntil)
+	return next, !next.IsZero()
+}
+
+// Step applies one input at time now. The returned effects are valid until the next Step.
+// On error the state is unchanged, except that a wrong code counts towards lockout (and
+// its events are among the effects).
+func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
+	e.out = e.out[:0]
+	e.expire(now)
+	var err error
+	switch in.Kind {
+	case InTick:
+	case InReport:
+		err = e.report(now, in)
+	case InArm:
+		err = e.arm(now, in)
+	case InDisarm:
+		err = e.disarm(now, in)
+	case InBypass:
+		err = e.bypass(now, in)
+	case InAcknowledge:
+		err = e.acknowledge(now, in)
+	case InPanic:
+		err = e.panicButton(now, in)
+	case InGrantInstaller:
+		err = e.grantInstaller(now, in)
+	case InServiceMode:
+		err = e.serviceMode(now, in)
+	case InWalkTest:
+		err = e.walkTest(now, in)
+	case InManualTest:
+		err = e.manualTest(now, in)
+	case InPeriodicTest:
+		e.emit(Event{Time: now, Kind: KindPeriodicTest, Report: true, How: HowSystem})
+	case InMains:
+		e.mains(now, in.Active)
+	case InHubBattery:
+		if e.st.HubBatteryLow != in.Active {
+			e.st.HubBatteryLow = in.Active
+			e.emit(Event{Time: now, Kind: KindHubBatteryLow, Restore: !in.Active, Report: true})
+		}
+	case InUplinkFault:
+		e.uplinkFault(now, in)
+	case InSirenFault:
+		if e.st.SirenFault != in.Active {
+			e.st.SirenFault = in.Active
+			e.emit(Event{Time: now, Kind: KindSirenFault, Restore: !in.Active, Report: true, Device: in.Device})
+		}
+	default:
+		err = fmt.Errorf("%w: input kind %d", ErrBadInput, in.Kind)
+	}
+	return e.out, err
+}
+
+// emit appends an event with the next sequence and its station codes.
+func (e *Engine) emit(ev Event) {
+	ev.Seq = e.st.NextSeq
+	e.st.NextSeq++
+	c := ev.Kind.Code()
+	ev.ContactID = c.ContactID
+	if ev.Restore {
+		ev.SIA = c.SIARestore
+	} else {
+		ev.SIA = c.SIA
+	}
+	if ev.ContactID == 0 {
+		ev.Report = false
+	}
+	e.out = append(e.out, Effect{Kind: EffectEvent, Event: ev})
+}
+
+func (e *Engine) setSiren(a *AreaState, p SirenPattern, until time.Time) {
+	if a.Siren == p && (p == SirenOff || a.SirenUntil.Equal(until)) {
+		return
+	}
+	changed := a.Siren != p
+	a.Siren = p
+	a.SirenUntil = until
+	if p == SirenOff {
+		a.SirenUntil = time.Time{}
+	}
+	if changed {
+		e.out = append(e.out, Effect{Kind: EffectSiren, Area: a.Number, Pattern: p})
+	}
+}
+
+// expire runs every deadline that has passed, earliest first.
+func (e *Engine) expire(now time.Time) {
+	for {
+		next, ok := e.NextDeadline()
+		if !ok || next.After(now) {
+			return
+		}
+		e.fire(now, next)
+	}
+}
+
+// fire runs the deadlines due at t.
+func (e *Engine) fire(now, t time.Time) {
+	for i := range e.st.Areas {
+		a := &e.st.Areas[i]
+		switch {
+		case a.ExitUntil.Equal(t):
+			a.ExitUntil = time.Time{}
+			e.armed(now, a)
+		case a.EntryUntil.Equal(t):
+			a.EntryUntil = time.Time{}
+			e.alarm(now, a, KindBurglary, a.ReportZone, a.ReportDevice, true)
+		case a.ReportAt.Equal(t):
+			a.ReportAt = time.Time{}
+			a.ReportedAt = now
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindBurglary, Zone: a.ReportZone, Device: a.ReportDevice, Report: true, Note: "local warning ended"})
+		case a.SirenUntil.Equal(t):
+			e.setSiren(a, SirenOff, time.Time{})
+			a.SirenUntil = time.Time{}
+			e.cutoff(now, a)
+		}
+	}
+	s := &e.st
+	switch {
+	case s.Mains.ReportAt.Equal(t):
+		s.Mains.ReportAt = time.Time{}
+		s.Mains.Reported = true
+		e.emit(Event{Time: now, Kind: KindMainsLost, Report: true, Note: "since " + s.Mains.Since.Format("15:04:05")})
+	case s.InstallerUntil.Equal(t):
+		s.InstallerUntil = time.Time{}
+		e.emit(Event{Time: now, Kind: KindInstallerAccess, Restore: true, Note: "grant expired"})
+	case s.ServiceUntil.Equal(t):
+		s.ServiceUntil = time.Time{}
+		e.emit(Event{Time: now, Kind: KindServiceMode, Restore: true, Report: true, Note: "ended by itself"})
+	case s.WalkUntil.Equal(t):
+		s.WalkUntil = time.Time{}
+		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, Note: "ended by itself"})
+	}
+}
+
+// cutoff ends the sounding part of an alarm: the area goes back to the mode it was set to,
+// and zones still open stay out until they close.
+func (e *Engine) cutoff(now time.Time, a *AreaState) {
+	if a.Mode != ModeTriggered {
+		return
+	}
+	a.Mode = a.Set
+	if !a.Set.Armed() {
+		return
+	}
+	for zi := range e.inst.Zones {
+		z := &e.inst.Zones[zi]
+		zs := &e.st.Zones[zi]
+		if z.Area == a.Number && z.Type.Intrusion() && zs.Active && !zs.Out && z.armedIn(a.Set) && !a.bypassed(z.Number) {
+			zs.Out = true
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindZoneOut, Zone: z.Number, Device: z.Device, Note: "open at bell cut-off, out until it closes"})
+		}
+	}
+}
+
+// armed completes arming at the end of the exit delay (or at once without one).
+func (e *Engine) armed(now time.Time, a *AreaState) {
+	a.Mode = a.Set
+	kind := KindArm
+	if a.Set != ModeArmedAway {
+		kind = KindStayArm
+	}
+	ev := Event{Time: now, Area: a.Number, Kind: kind, Restore: true, Report: true, Zone: a.UserNumber, User: a.User, How: a.How, Mode: a.Set}
+	e.emit(ev)
+	if a.How == HowRemote {
+		e.out[len(e.out)-1].Event.ContactID = 407
+	}
+	// A door still open when the exit delay ends starts the entry delay (exit fault).
+	for zi := range e.inst.Zones {
+		z := &e.inst.Zones[zi]
+		zs := &e.st.Zones[zi]
+		if z.Area == a.Number && zs.Active && z.Type == ZoneEntryExit && z.armedIn(a.Set) && !a.bypassed(z.Number) {
+			e.intrusion(now, a, z, zs)
+			return
+		}
+	}
+}
+
+// alarm raises an alarm of kind in area a. entryRoute alarms get the local warning before
+// they are reported; all others are reported at once.
+func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, device string, entryRoute bool) {
+	conf := &e.inst.Areas[e.areaIdx[a.Number]]
+	until := now.Add(e.inst.bellCutoff(conf))
+	rec := Alarm{Time: now, Kind: kind, Zone: zone, Device: device}
+	switch kind {
+	case KindFire:
+		a.FireMemory = append(a.FireMemory, rec)
+		e.setSiren(a, SirenFire, until)
+	case KindBurglary, KindTamper:
+		a.Memory = append(a.Memory, rec)
+		if a.Siren != SirenFire {
+			if a.Siren == SirenOff {
+				e.setSiren(a, SirenBurglar, until)
+			} else {
+				e.setSiren(a, SirenBurglar, a.SirenUntil)
+			}
+		}
+	default:
+		a.Memory = append(a.Memory, rec)
+	}
+	if a.Siren != SirenOff {
+		a.Mode = ModeTriggered
+		a.EntryUntil = time.Time{}
+	}
+	ev := Event{Time: now, Area: a.Number, Kind: kind, Zone: zone, Device: device, Report: true}
+	if entryRoute {
+		abort := or(e.inst.Settings.AbortWindow.D(), DefaultAbortWindow)
+		if a.ReportAt.IsZero() {
+			a.ReportAt = now.Add(abort)
+			a.ReportZone, a.ReportDevice = zone, device
+			ev.Report = false
+			ev.Note = fmt.Sprintf("local warning, reported in %s unless disarmed", abort)
+		}
+	}
+	if ev.Report {
+		a.ReportedAt = now
+	}
+	e.emit(ev)
+}
+
+// report applies a device report.
+func (e *Engine) report(now time.Time, in Input) error {
+	if in.Device == HubDevice && in.Signal == SignalTamper {
+		if e.st.HubTamper == in.Active {
+			return nil
+		}
+		e.st.HubTamper = in.Active
+		e.tamper(now, nil, HubDevice, 0, in.Active)
+		return nil
+	}
+	di, ok := e.deviceIdx[in.Device]
+	if !ok {
+		return fmt.Errorf("report from %q: %w", in.Device, ErrUnknownDevice)
+	}
+	ds := &e.st.Devices[di]
+	var area *AreaState
+	zone := 0
+	if zi := e.zoneOf[di]; zi >= 0 {
+		area = &e.st.Areas[e.areaIdx[e.inst.Zones[zi].Area]]
+		zone = e.inst.Zones[zi].Number
+	} else if d := e.inst.Devices[di]; d.Area != 0 {
+		area = &e.st.Areas[e.areaIdx[d.Area]]
+	}
+	areaNo := 0
+	if area != nil {
+		areaNo = area.Number
+	}
+	switch in.Signal {
+	case SignalContact, SignalMotion, SignalSmoke, SignalWater, SignalPanic:
+		if zi := e.zoneOf[di]; zi >= 0 {
+			e.zone(now, zi, in.Signal, in.Active)
+		}
+	case SignalTamper:
+		if ds.Tamper != in.Active {
+			ds.Tamper = in.Active
+			e.tamper(now, area, in.Device, zone, in.Active)
+		}
+	case SignalBatteryLow:
+		if ds.BatteryLow != in.Active {
+			ds.BatteryLow = in.Active
+			e.emit(Event{Time: now, Area: areaNo, Kind: KindDeviceBatteryLow, Restore: !in.Active, Report: true, Zone: zone, Device: in.Device})
+		}
+	case SignalMissing:
+		if ds.Missing != in.Active {
+			ds.Missing = in.Active
+			e.emit(Event{Time: now, Area: areaNo, Kind: KindDeviceMissing, Restore: !in.Active, Report: true, Zone: zone, Device: in.Device})
+		}
+	case SignalFault:
+		if ds.Fault != in.Active {
+			ds.Fault = in.Active
+			e.emit(Event{Time: now, Area: areaNo, Kind: KindDeviceFault, Restore: !in.Active, Report: true, Zone: zone, Device: in.Device})
+		}
+	case SignalJamming:
+		if ds.Jamming != in.Active {
+			ds.Jamming = in.Active
+			e.emit(Event{Time: now, Area: areaNo, Kind: KindJamming, Restore: !in.Active, Report: true, Device: in.Device})
+		}
+	default:
+		return fmt.Errorf("%w: report from %q with no signal", ErrBadInput, in.Device)
+	}
+	return nil
+}
+
+// zone applies the primary signal of the zone at index zi.
+func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
+	z := &e.inst.Zones[zi]
+	zs := &e.st.Zones[zi]
+	if zs.Active == active {
+		return // repeated state, as Zigbee2MQTT and rtl_433 send
+	}
+	zs.Active = active
+	a := &e.st.Areas[e.areaIdx[z.Area]]
+	if !active {
+		zs.Out = false
+		switch z.Type {
+		case ZoneFire:
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindFire, Restore: true, Report: true, Zone: z.Number, Device: z.Device})
+		case ZoneTechnical:
+			e.emit(Event{Time: now, Area: a.Number, Kind: technicalKind(sig), Restore: true, Report: true, Zone: z.Number, Device: z.Device})
+		case ZoneTamper:
+			e.tamper(now, a, z.Device, z.Number, false)
+		}
+		return
+	}
+	walk := !e.st.WalkUntil.IsZero()
+	if walk {
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindWalkActivation, Zone: z.Number, Device: z.Device, Note: z.Name})
+	}
+	if a.bypassed(z.Number) {
+		return
+	}
+	switch z.Type {
+	case ZoneFire:
+		// Fire alarms in every mode, also during a walk test: a test never hides a fire.
+		e.alarm(now, a, KindFire, z.Number, z.Device, false)
+		return
+	case ZonePanic:
+		if walk {
+			return
+		}
+		e.alarm(now, a, KindPanic, z.Number, z.Device, false)
+		if z.Audible {
+			conf := &e.inst.Areas[e.areaIdx[a.Number]]
+			if a.Siren == SirenOff {
+				e.setSiren(a, SirenEmergency, now.Add(e.inst.bellCutoff(conf)))
+				a.Mode = ModeTriggered
+			}
+		}
+		return
+	case ZoneTechnical:
+		if walk {
+			return
+		}
+		e.alarm(now, a, technicalKind(sig), z.Number, z.Device, false)
+		return
+	case ZoneTamper:
+		if walk {
+			return
+		}
+		e.tamper(now, a, z.Device, z.Number, true)
+		return
+	}
+	// Intrusion zones.
+	if walk {
+		return
+	}
+	if a.Set == ModeDisarmed {
+		if z.Chime {
+			e.out = append(e.out, Effect{Kind: EffectChime, Area: a.Number, Zone: z.Number})
+		}
+		return
+	}
+	if !z.armedIn(a.Set) || zs.Out {
+		return
+	}
+	e.intrusion(now, a, z, zs)
+}
+
+// intrusion handles an armed intrusion zone becoming active.
+func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) {
+	if a.Mode == ModeArming {
+		if z.Type.ExitRoute() {
+			return // leaving through the exit route never alarms
+		}
+		a.Mode, a.Set = ModeDisarmed, ModeDisarmed
+		a.ExitUntil = time.Time{}
+		a.Bypassed, a.Forced = nil, false
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, Zone: z.Number, Device: z.Device, User: a.User, Note: "zone off the exit route tripped during the exit delay"})
+		return
+	}
+	limit := e.inst.swingerLimit()
+	if zs.Trips >= limit {
+		return
+	}
+	switch {
+	case z.Type == ZoneEntryExit && a.Mode != ModePending && a.Mode != ModeTriggered:
+		conf := &e.inst.Areas[e.areaIdx[a.Number]]
+		d := e.inst.entryDelay(conf)
+		zs.Trips++
+		a.ReportZone, a.ReportDevice = z.Number, z.Device
+		if d == 0 {
+			e.alarm(now, a, KindBurglary, z.Number, z.Device, true)
+		} else {
+			a.Mode = ModePending
+			a.EntryUntil = now.Add(d)
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindEntryDelay, Zone: z.Number, Device: z.Device, Note: fmt.Sprintf("%s to disarm", d)})
+		}
+	case z.Type.ExitRoute() && a.Mode == ModePending:
+		return // a follower waits for the entry delay
+	case z.Type.ExitRoute() && a.Mode == ModeTriggered && !a.ReportAt.IsZero():
+		// The entry route while its own alarm is still in local warning: the pending
+		// report covers it.
+		zs.Trips++
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindBurglary, Zone: z.Number, Device: z.Device, Note: "entry route, in local warning"})
+	default:
+		zs.Trips++
+		e.alarm(now, a, KindBurglary, z.Number, z.Device, false)
+	}
+	if zs.Trips == limit {
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindSwingerShutdown, Zone: z.Number, Device: z.Device, Note: fmt.Sprintf("%d alarms this armed period", limit)})
+	}
+}
+
+func technicalKind(sig Signal) EventKind {
+	if sig == SignalWater {
+		return KindWater
+	}
+	return KindTechnical
+}
+
+// tamper raises or restores a tamper: an alarm when the area (or, for the hub, any area) is
+// armed, a trouble when disarmed; history only during service mode.
+func (e *Engine) tamper(now time.Time, a *AreaState, device string, zone int, active bool) {
+	areaNo := 0
+	if a != nil {
+		areaNo = a.Number
+	}
+	service := !e.st.ServiceUntil.IsZero()
+	if !active {
+		e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Restore: true, Report: !service, Zone: zone, Device: device})
+		return
+	}
+	if service {
+		e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Zone: zone, Device: device, Note: "service mode"})
+		return
+	}
+	if a == nil {
+		// The hub's own lid: an alarm in every armed area, a trouble if none is armed.
+		armed := false
+		for i := range e.st.Areas {
+			if ar := &e.st.Areas[i]; ar.Set.Armed() && ar.Mode != ModeArming {
+				armed = true
+				e.alarm(now, ar, KindTamper, zone, device, false)
+			}
+		}
+		if !armed {
+			e.emit(Event{Time: now, Kind: KindTamper, Report: true, Zone: zone, Device: device, Note: "trouble"})
+		}
+		return
+	}
+	if a.Set.Armed() && a.Mode != ModeArming && !a.bypassed(zone) {
+		e.alarm(now, a, KindTamper, zone, device, false)
+		return
+	}
+	e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Report: true, Zone: zone, Device: device, Note: "trouble"})
+}
+
+// authenticate finds the user behind a command's credential. duress is set when the code
+// was the user's duress code. Wrong codes count towards the interface's lockout.
+func (e *Engine) authenticate(now time.Time, in Input) (u *User, duress bool, err error) {
+	switch {
+	case in.User != "":
+		i, ok := e.userIdx[in.User]
+		if !ok {
+			return nil, false, fmt.Errorf("%w %q", ErrUnknownUser, in.User)
+		}
+		u = &e.inst.Users[i]
+	case in.Code != "" || in.Tag != "":
+		iface := in.Iface
+		if iface == "" {
+			iface = in.How.String()
+		}
+		if l := e.st.Lockouts[iface]; l != nil && now.Before(l.Until) {
+			return nil, false, fmt.Errorf("%w until %s", ErrLockedOut, l.Until.Format("15:04:05"))
+		}
+		if in.Code != "" && !ValidCode(in.Code) {
+			return nil, false, ErrMalformedCode
+		}
+		var h string
+		if in.Code != "" {
+			h = HashCredential(e.inst.CodeKey, "code", in.Code)
+		} else {
+			h = HashCredential(e.inst.CodeKey, "tag", in.Tag)
+		}
+	find:
+		for i := range e.inst.Users {
+			cand := &e.inst.Users[i]
+			list := cand.Codes
+			if in.Tag != "" {
+				list = cand.Tags
+			}
+			for _, c := range list {
+				if hashEqual(c, h) {
+					u = cand
+					break find
+				}
+			}
+			if in.Code != "" && cand.Duress != "" && hashEqual(cand.Duress, h) {
+				u, duress = cand, true
+				break find
+			}
+		}
+		if u == nil {
+			e.wrongCode(now, iface, in)
+			return nil, false, ErrWrongCode
+		}
+		delete(e.st.Lockouts, iface)
+	default:
+		return nil, false, ErrNoCredential
+	}
+	if u.Role == RoleInstaller && !now.Before(e.st.InstallerUntil) {
+		return nil, false, fmt.Errorf("%s: %w", u.ID, ErrInstallerNotActive)
+	}
+	if !u.activeAt(now) {
+		return nil, false, fmt.Errorf("%s: %w outside the user's time windows", u.ID, ErrNotAllowed)
+	}
+	return u, duress, nil
+}
+
+// wrongCode counts a wrong code: 5 within 10 minutes lock the interface for 90 s, doubling
+// with each lockout up to 15 minutes (DESIGN §2 item 11).
+func (e *Engine) wrongCode(now time.Time, iface string, in Input) {
+	if e.st.Lockouts == nil {
+		e.st.Lockouts = map[string]*Lockout{}
+	}
+	l := e.st.Lockouts[iface]
+	if l == nil {
+		l = &Lockout{}
+		e.st.Lockouts[iface] = l
+	}
+	l.Wrong = slices.DeleteFunc(l.Wrong, func(t time.Time) bool { return now.Sub(t) >= 10*time.Minute })
+	l.Wrong = append(l.Wrong, now)
+	e.emit(Event{Time: now, Area: in.Area, Kind: KindWrongCode, How: in.How, Note: iface})
+	if len(l.Wrong) < 5 {
+		return
+	}
+	l.Wrong = nil
+	l.Level++
+	d := 90 * time.Second << (l.Level - 1)
+	if d > 15*time.Minute || l.Level > 10 {
+		d = 15 * time.Minute
+	}
+	l.Until = now.Add(d)
+	e.emit(Event{Time: now, Area: in.Area, Kind: KindWrongCodes, Report: true, How: in.How, Note: fmt.Sprintf("%s locked for %s", iface, d)})
+}
+
+func (e *Engine) area(n int) (*AreaState, *Area, error) {
+	i, ok := e.areaIdx[n]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w %d", ErrUnknownArea, n)
+	}
+	return &e.st.Areas[i], &e.inst.Areas[i], nil
+}
+
+// operator authenticates a command for area n and checks the user may operate it.
+func (e *Engine) operator(now time.Time, in Input, n int, arming bool) (*User, bool, error) {
+	u, duress, err := e.authenticate(now, in)
+	if err != nil {
+		return nil, false, err
+	}
+	if n != 0 && !u.mayUseArea(n) {
+		return nil, false, fmt.Errorf("%s may not operate area %d: %w", u.ID, n, ErrNotAllowed)
+	}
+	if !arming && u.ArmOnly {
+		return nil, false, fmt.Errorf("%s may only arm: %w", u.ID, ErrNotAllowed)
+	}
+	return u, duress, nil
+}
+
+// readiness lists why area a cannot be armed in mode m (EN 50131-1 grade 2).
+func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
+	var rs []Reason
+	for zi := range e.inst.Zones {
+		z := &e.inst.Zones[zi]
+		zs := &e.st.Zones[zi]
+		if z.Area != a.Number || a.bypassed(z.Number) || slices.Contains(extraBypass, z.Number) {
+			continue
+		}
+		if z.Type.Intrusion() && zs.Active && !z.Type.ExitRoute() && z.armedIn(m) {
+			rs = append(rs, Reason{Kind: "open_zone", Zone: z.Number, Device: z.Device})
+		}
+		if z.Type == ZoneTamper && zs.Active {
+			rs = append(rs, Reason{Kind: "tamper", Zone: z.Number, Device: z.Device})
+		}
+	}
+	for di := range e.inst.Devices {
+		d := &e.inst.Devices[di]
+		ds := &e.st.Devices[di]
+		in := d.Area == a.Number
+		zone := 0
+		if zi := e.zoneOf[di]; zi >= 0 {
+			in = e.inst.Zones[zi].Area == a.Number
+			zone = e.inst.Zones[zi].Number
+			if a.bypassed(zone) {
+				continue
+			}
+		}
+		if !in {
+			continue
+		}
+		if ds.Tamper {
+			rs = append(rs, Reason{Kind: "tamper", Zone: zone, Device: d.ID})
+		}
+		if ds.Missing {
+			rs = append(rs, Reason{Kind: "missing_device", Zone: zone, Device: d.ID})
+		}
+		if ds.Fault || ds.Jamming {
+			rs = append(rs, Reason{Kind: "device_fault", Zone: zone, Device: d.ID})
+		}
+	}
+	if e.st.HubTamper {
+		rs = append(rs, Reason{Kind: "tamper", Device: HubDevice})
+	}
+	if e.st.Mains.Lost {
+		rs = append(rs, Reason{Kind: "mains"})
+	}
+	if e.st.HubBatteryLow {
+		rs = append(rs, Reason{Kind: "battery"})
+	}
+	for _, p := range e.st.UplinkFaults {
+		rs = append(rs, Reason{Kind: "uplink", Device: p})
+	}
+	if e.st.SirenFault {
+		rs = append(rs, Reason{Kind: "siren"})
+	}
+	return rs
+}
+
+// Readiness returns why the area cannot be armed in mode m now; empty means ready.
+func (e *Engine) Readiness(area int, m Mode) []Reason {
+	a, _, err := e.area(area)
+	if err != nil {
+		return nil
+	}
+	return e.readiness(a, m, nil)
+}
+
+func (e *Engine) arm(now time.Time, in Input) error {
+	a, conf, err := e.area(in.Area)
+	if err != nil {
+		return err
+	}
+	if !in.Mode.Armed() {
+		return fmt.Errorf("%w: arm needs mode away, home or night", ErrBadInput)
+	}
+	if a.Set.Armed() {
+		return fmt.Errorf("area %d %s: %w", a.Number, a.Mode, ErrAlreadyArmed)
+	}
+	if a.Mode == ModeTriggered {
+		return ErrAlarmSounding
+	}
+	u, _, err := e.operator(now, in, a.Number, true)
+	if err != nil {
+		return err
+	}
+	reasons := e.readiness(a, in.Mode, nil)
+	var open, faults []Reason
+	for _, r := range reasons {
+		if r.faultOnly() {
+			faults = append(faults, r)
+		} else {
+			open = append(open, r)
+		}
+	}
+	if len(open) > 0 || (len(faults) > 0 && (!in.Force || u.Role == RoleLimited)) {
+		refused := &ArmRefusedError{Area: a.Number, Reasons: reasons}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, Zone: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: strings.TrimPrefix(refused.Error(), fmt.Sprintf("area %d ", a.Number))})
+		return refused
+	}
+	a.Set = in.Mode
+	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
+	a.EntryUntil, a.ReportAt = time.Time{}, time.Time{}
+	for zi := range e.inst.Zones {
+		if e.inst.Zones[zi].Area == a.Number {
+			e.st.Zones[zi].Trips = 0
+			e.st.Zones[zi].Out = false
+		}
+	}
+	if len(faults) > 0 {
+		a.Forced = true
+		parts := make([]string, len(faults))
+		for i, r := range faults {
+			parts[i] = r.String()
+		}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: strings.Join(parts, ", ")})
+	}
+	if d := e.inst.exitDelay(conf); d > 0 {
+		a.Mode = ModeArming
+		a.ExitUntil = now.Add(d)
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindExitDelay, Zone: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: fmt.Sprintf("%s to leave", d)})
+		return nil
+	}
+	e.armed(now, a)
+	return nil
+}
+
+func (e *Engine) disarm(now time.Time, in Input) error {
+	a, _, err := e.area(in.Area)
+	if err != nil {
+		return err
+	}
+	if a.Set == ModeDisarmed && a.Siren == SirenOff {
+		return fmt.Errorf("area %d: %w", a.Number, ErrAlreadyDisarmed)
+	}
+	u, duress, err := e.operator(now, in, a.Number, false)
+	if err != nil {
+		return err
+	}
+	if duress {
+		// Disarm as asked, and tell the station silently.
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindDuress, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	}
+	if a.Set == ModeDisarmed {
+		e.setSiren(a, SirenOff, time.Time{})
+		a.Mode = ModeDisarmed
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, Zone: u.Number, User: u.ID, How: in.How})
+		return nil
+	}
+	cancelAfter := or(e.inst.Settings.CancelAfter.D(), DefaultCancelAfter)
+	wasArmed := a.Mode != ModeArming
+	switch {
+	case !a.ReportAt.IsZero():
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: "disarmed during the local warning: not reported"})
+	case !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter:
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "code holder disarmed after the alarm report"})
+	}
+	e.setSiren(a, SirenOff, time.Time{})
+	a.Mode, a.Set = ModeDisarmed, ModeDisarmed
+	a.ExitUntil, a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
+	a.Bypassed, a.Forced = nil, false
+	for zi := range e.inst.Zones {
+		if e.inst.Zones[zi].Area == a.Number {
+			e.st.Zones[zi].Trips = 0
+			e.st.Zones[zi].Out = false
+		}
+	}
+	ev := Event{Time: now, Area: a.Number, Kind: KindDisarm, Report: wasArmed, Zone: u.Number, User: u.ID, How: in.How}
+	if !wasArmed {
+		ev.Note = "during the exit delay"
+	}
+	e.emit(ev)
+	if in.How == HowRemote {
+		e.out[len(e.out)-1].Event.ContactID = 407
+	}
+	return nil
+}
+
+func (e *Engine) bypass(now time.Time, in Input) error {
+	zi, ok := e.zoneIdx[in.Zone]
+	if !ok {
+		return fmt.Errorf("%w %d", ErrUnknownZone, in.Zone)
+	}
+	z := &e.inst.Zones[zi]
+	a, _, _ := e.area(z.Area)
+	if a.bypassed(z.Number) {
+		return fmt.Errorf("zone %d: %w", z.Number, ErrAlreadyBypassed)
+	}
+	u, _, err := e.operator(now, in, a.Number, false)
+	if err != nil {
+		return err
+	}
+	if !z.Type.Intrusion() && u.Role != RoleInstaller {
+		return fmt.Errorf("zone %d is a 24-hour %s zone: only an installer may bypass it: %w", z.Number, z.Type, ErrNotAllowed)
+	}
+	if u.Role == RoleLimited {
+		return fmt.Errorf("%s: %w to bypass", u.ID, ErrNotAllowed)
+	}
+	a.Bypassed = append(a.Bypassed, z.Number)
+	e.emit(Event{Time: now, Area: a.Number, Kind: KindBypass, Report: true, Zone: z.Number, Device: z.Device, User: u.ID, How: in.How, Note: "for one armed period"})
+	return nil
+}
+
+func (e *Engine) acknowledge(now time.Time, in Input) error {
+	a, _, err := e.area(in.Area)
+	if err != nil {
+		return err
+	}
+	if len(a.Memory) == 0 && len(a.FireMemory) == 0 {
+		return fmt.Errorf("area %d: %w", a.Number, ErrNothingToAck)
+	}
+	u, _, err := e.operator(now, in, a.Number, false)
+	if err != nil {
+		return err
+	}
+	n := len(a.Memory) + len(a.FireMemory)
+	a.Memory, a.FireMemory = nil, nil
+	e.emit(Event{Time: now, Area: a.Number, Kind: KindAcknowledge, Zone: u.Number, User: u.ID, How: in.How, Note: fmt.Sprintf("%d alarms", n)})
+	return nil
+}
+
+func (e *Engine) panicButton(now time.Time, in Input) error {
+	a, _, err := e.area(in.Area)
+	if err != nil {
+		return err
+	}
+	e.alarm(now, a, KindPanic, 0, in.Device, false)
+	return nil
+}
+
+func (e *Engine) grantInstaller(now time.Time, in Input) error {
+	u, _, err := e.operator(now, in, 0, false)
+	if err != nil {
+		return err
+	}
+	if u.Role != RoleAdmin {
+		return fmt.Errorf("%s: %w: only an admin grants installer access", u.ID, ErrNotAllowed)
+	}
+	if !in.Active {
+		if e.st.InstallerUntil.IsZero() {
+			return ErrInstallerNotActive
+		}
+		e.st.InstallerUntil = time.Time{}
+		e.emit(Event{Time: now, Kind: KindInstallerAccess, Restore: true, Zone: u.Number, User: u.ID, How: in.How, Note: "revoked"})
+		return nil
+	}
+	d := or(in.Duration, DefaultInstaller)
+	if d < 0 || d > 7*24*time.Hour {
+		return fmt.Errorf("%w: installer grant %s outside 0–168h", ErrBadInput, d)
+	}
+	e.st.InstallerUntil = now.Add(d)
+	e.emit(Event{Time: now, Kind: KindInstallerAccess, Zone: u.Number, User: u.ID, How: in.How, Note: "granted for " + d.String()})
+	return nil
+}
+
+func (e *Engine) installer(now time.Time, in Input) (*User, error) {
+	u, _, err := e.operator(now, in, 0, false)
+	if err != nil {
+		return nil, err
+	}
+	if u.Role != RoleInstaller && u.Role != RoleAdmin {
+		return nil, fmt.Errorf("%s: %w: installer or admin only", u.ID, ErrNotAllowed)
+	}
+	return u, nil
+}
+
+func (e *Engine) serviceMode(now time.Time, in Input) error {
+	if in.Active {
+		d := or(in.Duration, DefaultServiceTime)
+		if d < 0 || d > MaxServiceTime {
+			return fmt.Errorf("%w: service mode %s outside 0–%s", ErrBadInput, d, MaxServiceTime)
+		}
+		u, err := e.installer(now, in)
+		if err != nil {
+			return err
+		}
+		e.st.ServiceUntil = now.Add(d)
+		e.emit(Event{Time: now, Kind: KindServiceMode, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
+		return nil
+	}
+	if e.st.ServiceUntil.IsZero() {
+		return fmt.Errorf("%w: service mode is not on", ErrBadInput)
+	}
+	u, err := e.installer(now, in)
+	if err != nil {
+		return err
+	}
+	e.st.ServiceUntil = time.Time{}
+	e.emit(Event{Time: now, Kind: KindServiceMode, Restore: true, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	return nil
+}
+
+func (e *Engine) walkTest(now time.Time, in Input) error {
+	if in.Active {
+		for i := range e.st.Areas {
+			if e.st.Areas[i].Set != ModeDisarmed {
+				return ErrWalkTestArmed
+			}
+		}
+		d := or(in.Duration, DefaultWalkTest)
+		if d < 0 || d > time.Hour {
+			return fmt.Errorf("%w: walk test %s outside 0–1h", ErrBadInput, d)
+		}
+		u, err := e.installer(now, in)
+		if err != nil {
+			return err
+		}
+		e.st.WalkUntil = now.Add(d)
+		e.emit(Event{Time: now, Kind: KindWalkTest, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
+		return nil
+	}
+	if e.st.WalkUntil.IsZero() {
+		return fmt.Errorf("%w: no walk test running", ErrBadInput)
+	}
+	u, err := e.installer(now, in)
+	if err != nil {
+		return err
+	}
+	e.st.WalkUntil = time.Time{}
+	e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	return nil
+}
+
+func (e *Engine) manualTest(now time.Time, in Input) error {
+	u, _, err := e.operator(now, in, 0, false)
+	if err != nil {
+		return err
+	}
+	e.emit(Event{Time: now, Kind: KindManualTest, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	return nil
+}
+
+// mains applies a mains lost or restored input: shown at once, reported after the delay.
+func (e *Engine) mains(now time.Time, lost bool) {
+	m := &e.st.Mains
+	if m.Lost == lost {
+		return
+	}
+	if lost {
+		d := or(e.inst.Settings.MainsDelay.D(), DefaultMainsDelay)
+		*m = Mains{Lost: true, Since: now, ReportAt: now.Add(d)}
+		e.emit(Event{Time: now, Kind: KindMainsLost, How: HowSystem, Note: fmt.Sprintf("on backup battery; reported in %s", d)})
+		return
+	}
+	reported := m.Reported
+	*m = Mains{}
+	ev := Event{Time: now, Kind: KindMainsLost, Restore: true, Report: reported, How: HowSystem}
+	if !reported {
+		ev.Note = "restored before the report delay"
+	}
+	e.emit(ev)
+}
+
+func (e *Engine) uplinkFault(now time.Time, in Input) {
+	has := slices.Contains(e.st.UplinkFaults, in.Path)
+	if has == in.Active {
+		return
+	}
+	if in.Active {
+		e.st.UplinkFaults = append(e.st.UplinkFaults, in.Path)
+	} else {
+		e.st.UplinkFaults = slices.DeleteFunc(e.st.UplinkFaults, func(p string) bool { return p == in.Path })
+	}
+	e.emit(Event{Time: now, Kind: KindUplinkFault, Restore: !in.Active, Report: true, Device: in.Path})
+}

@@ -1,0 +1,192 @@
+package hub
+
+import (
+	"fmt"
+	"time"
+)
+
+// Mode is an area's alarm mode.
+type Mode uint8
+
+// Area modes (DESIGN §2 item 1).
+const (
+	ModeDisarmed Mode = iota
+	ModeArming
+	ModeArmedAway
+	ModeArmedHome
+	ModeArmedNight
+	ModePending
+	ModeTriggered
+)
+
+var modeNames = [...]string{"disarmed", "arming", "armed_away", "armed_home", "armed_night", "pending", "triggered"}
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("mode(%d)", uint8(m))
+}
+
+// ParseMode reads a mode name; "away", "home" and "night" are accepted for the armed modes.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "away":
+		return ModeArmedAway, nil
+	case "home", "stay":
+		return ModeArmedHome, nil
+	case "night":
+		return ModeArmedNight, nil
+	}
+	for i, n := range modeNames {
+		if n == s {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown mode %q (want away, home or night)", s)
+}
+
+// MarshalText writes the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads a mode's name.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	*m = v
+	return err
+}
+
+// Armed reports whether the mode is one of the three armed modes.
+func (m Mode) Armed() bool {
+	return m == ModeArmedAway || m == ModeArmedHome || m == ModeArmedNight
+}
+
+// Method is how a user or the system did something: the history's "how".
+type Method uint8
+
+// Methods.
+const (
+	HowNone Method = iota
+	HowCode
+	HowTag
+	HowWeb
+	HowHomeKit
+	HowKeypad
+	HowLock
+	HowRemote
+	HowSchedule
+	HowSystem
+)
+
+var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system"}
+
+// String returns the method's name.
+func (h Method) String() string {
+	if int(h) < len(methodNames) {
+		return methodNames[h]
+	}
+	return fmt.Sprintf("method(%d)", uint8(h))
+}
+
+// MarshalText writes the method's name.
+func (h Method) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads a method's name.
+func (h *Method) UnmarshalText(b []byte) error {
+	for i, n := range methodNames {
+		if n == string(b) {
+			*h = Method(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown method %q", b)
+}
+
+// Signal is what a device reports. Drivers translate protocol payloads into signals; the
+// engine decides what a signal means for the zone the device is in.
+type Signal uint8
+
+// Signals.
+const (
+	SignalNone Signal = iota
+	// SignalContact is active when a door or window is open.
+	SignalContact
+	SignalMotion
+	SignalSmoke
+	SignalWater
+	SignalPanic
+	SignalTamper
+	SignalBatteryLow
+	SignalMissing
+	SignalFault
+	SignalJamming
+)
+
+var signalNames = [...]string{"", "contact", "motion", "smoke", "water", "panic", "tamper", "battery_low", "missing", "fault", "jamming"}
+
+// String returns the signal's name.
+func (s Signal) String() string {
+	if int(s) < len(signalNames) {
+		return signalNames[s]
+	}
+	return fmt.Sprintf("signal(%d)", uint8(s))
+}
+
+// InputKind says what an Input asks of the engine.
+type InputKind uint8
+
+// Input kinds. Commands (arm, disarm, bypass, …) carry a credential; system inputs come
+// from drivers, the gateway and the uplink.
+const (
+	InTick InputKind = iota
+	InReport
+	InArm
+	InDisarm
+	InBypass
+	InAcknowledge
+	InPanic
+	InGrantInstaller
+	InServiceMode
+	InWalkTest
+	InManualTest
+	InPeriodicTest
+	InMains
+	InHubBattery
+	InUplinkFault
+	InSirenFault
+)
+
+// Input is everything that can happen to the engine. It is one flat value rather than an
+// interface so that a sensor report costs no allocation.
+type Input struct {
+	Kind InputKind
+	// Device and Signal, with Active, are a device report: Active true means the signal
+	// is on (open, motion, smoke, tamper, battery low, missing …), false means it ended.
+	Device string
+	Signal Signal
+	Active bool
+
+	// Area is the area a command is for; Mode the armed mode wanted.
+	Area int
+	Mode Mode
+	// Zone is the zone a bypass is for.
+	Zone int
+
+	// A credential: a PIN Code, an RFID Tag, or a User already authenticated by the
+	// interface (web session, HomeKit bridge, signed remote command).
+	Code string
+	Tag  string
+	User string
+	How  Method
+	// Iface names the interface the credential came through (keypad id, web address),
+	// for wrong-code lockout.
+	Iface string
+
+	// Force arms over faults (one armed period).
+	Force bool
+	// Duration bounds service mode, a walk test or an installer grant; 0 means the default.
+	Duration time.Duration
+	// Path names an uplink path for uplink faults.
+	Path string
+}
