@@ -215,6 +215,11 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 			e.st.SirenFault = in.Active
 			e.emit(Event{Time: now, Kind: KindSirenFault, Restore: !in.Active, Report: true, Device: in.Device})
 		}
+	case InDiskFault:
+		if e.st.DiskFault != in.Active {
+			e.st.DiskFault = in.Active
+			e.emit(Event{Time: now, Kind: KindDiskFault, Restore: !in.Active, Report: true, Note: in.Path})
+		}
 	default:
 		err = fmt.Errorf("%w: input kind %d", ErrBadInput, in.Kind)
 	}
@@ -782,6 +787,9 @@ func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 	}
 	if e.st.SirenFault {
 		rs = append(rs, Reason{Kind: "siren"})
+	}
+	if e.st.DiskFault {
+		rs = append(rs, Reason{Kind: "disk"})
 	}
 	return rs
 }

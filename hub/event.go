@@ -31,6 +31,7 @@ const (
 	KindJamming
 	KindUplinkFault
 	KindSirenFault
+	KindDiskFault
 	KindBypass
 	KindForceArm
 	KindCancel
@@ -87,6 +88,7 @@ var kinds = [kindCount]kindInfo{
 	KindJamming:          {"jamming", Code{344, "XQ", "XH"}},
 	KindUplinkFault:      {"uplink_fault", Code{350, "YC", "YK"}},
 	KindSirenFault:       {"siren_fault", Code{321, "YA", "YH"}},
+	KindDiskFault:        {"disk_fault", Code{300, "IA", "IR"}},
 	KindBypass:           {"bypass", Code{570, "UB", "UU"}},
 	KindForceArm:         {"force_arm", Code{574, "CF", "CF"}},
 	KindCancel:           {"cancel", Code{406, "OC", "OC"}},

@@ -155,6 +155,9 @@ const (
 	InHubBattery
 	InUplinkFault
 	InSirenFault
+	// InDiskFault says the data directory is short of room: the event log must never fail
+	// silently.
+	InDiskFault
 )
 
 // Input is everything that can happen to the engine. It is one flat value rather than an

@@ -130,6 +130,7 @@ type State struct {
 	HubBatteryLow bool                `json:"hub_battery_low,omitempty"`
 	UplinkFaults  []string            `json:"uplink_faults,omitempty"`
 	SirenFault    bool                `json:"siren_fault,omitempty"`
+	DiskFault     bool                `json:"disk_fault,omitempty"`
 	Lockouts      map[string]*Lockout `json:"lockouts,omitempty"`
 
 	InstallerUntil time.Time `json:"installer_until,omitzero"`
