@@ -77,7 +77,13 @@ type Engine struct {
 	userIdx   map[string]int
 
 	out []Effect
+	// changed records that the last Step changed state worth persisting.
+	changed bool
 }
+
+// Changed reports whether the last Step changed the state, so the run loop can skip the
+// commit for telemetry that changed nothing.
+func (e *Engine) Changed() bool { return e.changed }
 
 // NewEngine returns an engine for the installation with the given state; a zero State
 // starts every area disarmed.
@@ -175,6 +181,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 // its events are among the effects).
 func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
+	e.changed = false
 	e.expire(now)
 	var err error
 	switch in.Kind {
@@ -222,6 +229,9 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 		}
 	default:
 		err = fmt.Errorf("%w: input kind %d", ErrBadInput, in.Kind)
+	}
+	if len(e.out) > 0 || (err == nil && in.Kind != InReport && in.Kind != InTick) {
+		e.changed = true
 	}
 	return e.out, err
 }
@@ -464,6 +474,7 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
 		return // repeated state, as Zigbee2MQTT and rtl_433 send
 	}
 	zs.Active = active
+	e.changed = true
 	a := &e.st.Areas[e.areaIdx[z.Area]]
 	if !active {
 		zs.Out = false

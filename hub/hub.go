@@ -1,0 +1,354 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrStopped means the hub's run loop has ended.
+var ErrStopped = errors.New("hub stopped")
+
+// maxBatch bounds how many inputs share one commit (group commit).
+const maxBatch = 256
+
+// Snapshot is an immutable view of the hub after a step, shared by every reader.
+type Snapshot struct {
+	Time         time.Time
+	Installation *Installation
+	State        State
+	// Ready maps area number to the reasons it cannot be armed away now.
+	Ready map[int][]Reason
+}
+
+// Result is what a command got: the events it caused, or why it failed.
+type Result struct {
+	Events []Event
+	Err    error
+}
+
+type request struct {
+	in    Input
+	reply chan Result
+}
+
+// Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
+// the engine, commits state and events in one transaction, then answers and publishes.
+type Hub struct {
+	store *Store
+	eng   *Engine
+	log   *slog.Logger
+	now   func() time.Time
+
+	reqs chan request
+	done chan struct{}
+
+	snap atomic.Pointer[Snapshot]
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// Options tune a Hub; zero values take defaults.
+type Options struct {
+	// Now is the clock; tests pass their own.
+	Now func() time.Time
+	// Logger receives the loop's errors.
+	Logger *slog.Logger
+}
+
+// New returns a hub over the store's installation and state. inst is used (and stored) when
+// the store has no installation yet. New does not start anything.
+func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
+	stored, err := store.Installation()
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil {
+		if inst == nil {
+			return nil, fmt.Errorf("new hub: %w: no installation", ErrInvalidInstallation)
+		}
+		if err := store.SaveInstallation(inst); err != nil {
+			return nil, err
+		}
+		stored = inst
+	}
+	if err := stored.Validate(); err != nil {
+		return nil, fmt.Errorf("stored installation: %w", err)
+	}
+	st, _, err := store.State()
+	if err != nil {
+		return nil, err
+	}
+	last, err := store.LastSeq()
+	if err != nil {
+		return nil, err
+	}
+	if st.NextSeq <= last {
+		// The state is committed with its events, so this means a damaged store: never
+		// reuse a sequence the station may have seen.
+		st.NextSeq = last + 1
+	}
+	h := &Hub{
+		store: store,
+		eng:   NewEngine(stored, st),
+		log:   opts.Logger,
+		now:   opts.Now,
+		reqs:  make(chan request, maxBatch),
+		done:  make(chan struct{}),
+		subs:  map[*Subscription]struct{}{},
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.publish(h.now(), nil, nil)
+	return h, nil
+}
+
+// Store returns the hub's store, for readers of the log.
+func (h *Hub) Store() *Store { return h.store }
+
+// Snapshot returns the latest snapshot; never nil.
+func (h *Hub) Snapshot() *Snapshot { return h.snap.Load() }
+
+// Do sends a command and waits until its step is committed.
+func (h *Hub) Do(ctx context.Context, in Input) Result {
+	r := request{in: in, reply: make(chan Result, 1)}
+	select {
+	case h.reqs <- r:
+	case <-h.done:
+		return Result{Err: ErrStopped}
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+	select {
+	case res := <-r.reply:
+		return res
+	case <-h.done:
+		return Result{Err: ErrStopped}
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+}
+
+// Submit hands a driver's input to the loop without waiting for the result. It blocks only
+// while the loop's queue is full, so nothing a sensor says is dropped.
+func (h *Hub) Submit(ctx context.Context, in Input) error {
+	select {
+	case h.reqs <- request{in: in}:
+		return nil
+	case <-h.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run owns the engine until ctx ends or a commit fails. Deadlines that passed while the hub
+// was down fire at once.
+func (h *Hub) Run(ctx context.Context) error {
+	defer close(h.done)
+	defer h.closeSubs()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	batch := make([]request, 0, maxBatch)
+	results := make([]Result, 0, maxBatch)
+	var events []Event
+	var effects []Effect
+	tick := true // run due deadlines at start
+	for {
+		batch = batch[:0]
+		if !tick {
+			if next, ok := h.eng.NextDeadline(); ok {
+				timer.Reset(time.Until(next))
+			} else {
+				timer.Reset(time.Hour)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case r := <-h.reqs:
+				batch = append(batch, r)
+			case <-timer.C:
+			}
+			timer.Stop()
+		}
+		tick = false
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-h.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		now := h.now()
+		events, effects, results = events[:0], effects[:0], results[:0]
+		changed := false
+		step := func(in Input) Result {
+			effs, err := h.eng.Step(now, in)
+			changed = changed || h.eng.Changed()
+			start := len(events)
+			for _, e := range effs {
+				if e.Kind == EffectEvent {
+					events = append(events, e.Event)
+				} else {
+					effects = append(effects, e)
+				}
+			}
+			return Result{Events: events[start:len(events):len(events)], Err: err}
+		}
+		if len(batch) == 0 {
+			step(Input{Kind: InTick})
+		}
+		for _, r := range batch {
+			res := step(r.in)
+			if res.Err != nil && r.reply == nil {
+				h.log.Warn("input refused", "device", r.in.Device, "error", res.Err)
+			}
+			results = append(results, res)
+		}
+		if changed {
+			if err := h.store.Commit(h.eng.State(), events); err != nil {
+				// Nothing of this batch is durable, so nothing of it is announced: the
+				// supervisor restarts vakt from the last commit.
+				err = fmt.Errorf("hub: %w", err)
+				for _, r := range batch {
+					if r.reply != nil {
+						r.reply <- Result{Err: err}
+					}
+				}
+				return err
+			}
+		}
+		for i, r := range batch {
+			if r.reply != nil {
+				res := results[i]
+				res.Events = slices.Clone(res.Events)
+				r.reply <- res
+			}
+		}
+		if changed {
+			h.publish(now, events, effects)
+		}
+	}
+}
+
+// publish makes a new snapshot and hands it with the step's events and effects to every
+// subscriber, without ever waiting for one.
+func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
+	s := &Snapshot{Time: now, Installation: h.eng.Installation(), State: h.eng.State().Clone(), Ready: map[int][]Reason{}}
+	for _, a := range s.Installation.Areas {
+		s.Ready[a.Number] = h.eng.Readiness(a.Number, ModeArmedAway)
+	}
+	h.snap.Store(s)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		sub.offer(s, events, effects)
+	}
+}
+
+// Subscribe returns a subscription to snapshots, events and effects. Close it when done.
+func (h *Hub) Subscribe() *Subscription {
+	s := &Subscription{h: h, notify: make(chan struct{}, 1), snap: h.Snapshot()}
+	s.next = s.snap.State.NextSeq
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	s.signal()
+	return s
+}
+
+func (h *Hub) closeSubs() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.signal()
+	}
+}
+
+// subBuffer is how many events a subscriber may fall behind before it must resync.
+const subBuffer = 4096
+
+// Subscription receives the hub's updates. A subscriber that falls behind is never waited
+// for: its Update says Lagged, and it reads what it missed from the store.
+type Subscription struct {
+	h      *Hub
+	notify chan struct{}
+
+	mu      sync.Mutex
+	snap    *Snapshot
+	events  []Event
+	effects []Effect
+	lagged  bool
+	next    uint64 // the first sequence not yet handed out
+	closed  bool
+}
+
+// Update is what a subscriber gets: the newest snapshot and what happened since the last
+// Update. If Lagged, Events is empty and the subscriber should read events from FromSeq on
+// from the store (Hub.Store().Events(FromSeq-1, …)); Effects may have been dropped too, so
+// act on the snapshot's state (siren patterns are in it).
+type Update struct {
+	Snapshot *Snapshot
+	Events   []Event
+	Effects  []Effect
+	Lagged   bool
+	FromSeq  uint64
+	Closed   bool
+}
+
+// C is signalled when an update is waiting.
+func (s *Subscription) C() <-chan struct{} { return s.notify }
+
+// Next takes the waiting update.
+func (s *Subscription) Next() Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := Update{Snapshot: s.snap, Events: s.events, Effects: s.effects, Lagged: s.lagged, FromSeq: s.next, Closed: s.closed}
+	if !s.lagged && len(s.events) > 0 {
+		u.FromSeq = s.events[0].Seq
+	}
+	s.events, s.effects, s.lagged = nil, nil, false
+	s.next = s.snap.State.NextSeq
+	return u
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.h.mu.Lock()
+	delete(s.h.subs, s)
+	s.h.mu.Unlock()
+}
+
+func (s *Subscription) offer(snap *Snapshot, events []Event, effects []Effect) {
+	s.mu.Lock()
+	s.snap = snap
+	if s.lagged || len(s.events)+len(events) > subBuffer {
+		s.lagged, s.events, s.effects = true, nil, nil
+	} else {
+		s.events = append(s.events, events...)
+		s.effects = append(s.effects, effects...)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Subscription) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,324 @@
+package hub
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultLogCap is how many events the log keeps at least (EN 50131-1 asks a few hundred).
+const DefaultLogCap = 100_000
+
+// pruneBatch bounds how many old events one commit deletes, so a commit stays short.
+const pruneBatch = 1000
+
+var (
+	bucketMeta    = []byte("meta")
+	bucketEvents  = []byte("events")
+	bucketCursors = []byte("cursors")
+
+	keyInstallation = []byte("installation")
+	keyState        = []byte("state")
+)
+
+// ErrStoreLocked means another process has the store open.
+var ErrStoreLocked = errors.New("store is in use by another process")
+
+// Store keeps the installation, the engine state and the append-only event log in one bbolt
+// file. The log is the outbox: uplink receivers read it behind durable cursors.
+type Store struct {
+	db  *bolt.DB
+	cap uint64
+}
+
+// OpenStore opens or creates the store at path. logCap is the number of events kept (0 means
+// DefaultLogCap); older ones are pruned, but never past an uplink cursor.
+func OpenStore(path string, logCap int) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w", path, ErrStoreLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketEvents, bucketCursors} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if logCap <= 0 {
+		logCap = DefaultLogCap
+	}
+	return &Store{db: db, cap: uint64(logCap)}, nil
+}
+
+// Close closes the store; close it after everything that writes to it has stopped.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the store's file.
+func (s *Store) Path() string { return s.db.Path() }
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Installation returns the stored installation, or nil if there is none yet.
+func (s *Store) Installation() (*Installation, error) {
+	var inst *Installation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyInstallation)
+		if v == nil {
+			return nil
+		}
+		inst = new(Installation)
+		return json.Unmarshal(v, inst)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read installation: %w", err)
+	}
+	return inst, nil
+}
+
+// SaveInstallation stores the installation after validating it.
+func (s *Store) SaveInstallation(inst *Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	v, err := json.Marshal(inst)
+	if err != nil {
+		return fmt.Errorf("save installation: %w", err)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyInstallation, v)
+	})
+}
+
+// State returns the stored engine state; ok is false on a new store.
+func (s *Store) State() (st State, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyState)
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &st)
+	})
+	if err != nil {
+		return State{}, false, fmt.Errorf("read state: %w", err)
+	}
+	return st, ok, nil
+}
+
+// Secret returns the named random secret of n bytes, creating it on first use. It keys code
+// hashes and seeds generated credentials; it never leaves the store.
+func (s *Store) Secret(name string, n int) ([]byte, error) {
+	var out []byte
+	key := []byte("secret/" + name)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get(key); v != nil {
+			out = bytes.Clone(v)
+			return nil
+		}
+		out = make([]byte, n)
+		if _, err := rand.Read(out); err != nil {
+			return err
+		}
+		return b.Put(key, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// Commit stores the new state and appends the events in one transaction: after it returns,
+// neither is lost in a crash. Events must continue the log's sequence without a gap.
+func (s *Store) Commit(st *State, events []Event) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("commit: encode state: %w", err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketMeta).Put(keyState, v); err != nil {
+			return err
+		}
+		return s.append(tx, events)
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) append(tx *bolt.Tx, events []Event) error {
+	b := tx.Bucket(bucketEvents)
+	b.FillPercent = 1 // keys only ever grow
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	last := lastSeq(b)
+	for i := range events {
+		ev := &events[i]
+		if last != 0 && ev.Seq != last+1 {
+			return fmt.Errorf("event %d does not follow %d", ev.Seq, last)
+		}
+		buf.Reset()
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+		if err := b.Put(seqKey(ev.Seq), bytes.Clone(bytes.TrimRight(buf.Bytes(), "\n"))); err != nil {
+			return err
+		}
+		last = ev.Seq
+	}
+	return s.prune(tx, last)
+}
+
+func lastSeq(b *bolt.Bucket) uint64 {
+	k, _ := b.Cursor().Last()
+	if k == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
+
+// prune deletes the oldest events beyond the cap, but none that a cursor has not passed.
+func (s *Store) prune(tx *bolt.Tx, last uint64) error {
+	if last <= s.cap {
+		return nil
+	}
+	limit := last - s.cap
+	err := tx.Bucket(bucketCursors).ForEach(func(_, v []byte) error {
+		if c := binary.BigEndian.Uint64(v); c < limit {
+			limit = c
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Collect first: a bbolt cursor skips a key when it moves on after a Delete.
+	b := tx.Bucket(bucketEvents)
+	var old [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= limit && len(old) < pruneBatch; k, _ = c.Next() {
+		old = append(old, k)
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastSeq returns the sequence of the newest event, 0 if the log is empty.
+func (s *Store) LastSeq() (uint64, error) {
+	var last uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		last = lastSeq(tx.Bucket(bucketEvents))
+		return nil
+	})
+	return last, err
+}
+
+// Events returns up to limit events with a sequence greater than after, oldest first.
+func (s *Store) Events(after uint64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// History returns up to limit of the newest events at or before seq (0 means the newest),
+// newest first: for the history view.
+func (s *Store) History(before uint64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else if k, v = c.Seek(seqKey(before)); k == nil || binary.BigEndian.Uint64(k) > before {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	return out, nil
+}
+
+// Cursor returns the last sequence the named receiver has acknowledged, and whether the
+// cursor exists. A receiver's events are those after its cursor.
+func (s *Store) Cursor(name string) (seq uint64, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCursors).Get([]byte(name)); v != nil {
+			seq, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	return seq, ok, err
+}
+
+// SetCursor durably moves the named receiver's cursor; events up to seq may then be pruned
+// as far as this receiver is concerned. A new cursor holds back pruning from seq on.
+func (s *Store) SetCursor(name string, seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCursors).Put([]byte(name), seqKey(seq))
+	})
+}
+
+// DeleteCursor forgets a receiver, so it no longer holds back pruning.
+func (s *Store) DeleteCursor(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCursors).Delete([]byte(name))
+	})
+}
+
+// FirstSeq returns the sequence of the oldest event kept, 0 if the log is empty.
+func (s *Store) FirstSeq() (uint64, error) {
+	var first uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketEvents).Cursor().First(); k != nil {
+			first = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return first, err
+}
