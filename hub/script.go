@@ -195,6 +195,9 @@ func parseCommand(in *Input, f []string) error {
 			}
 			in.Duration, f = d, f[1:]
 		default:
+			if !ValidCode(w) {
+				return fmt.Errorf("%q: %w", w, ErrMalformedCode)
+			}
 			in.Code, f = w, f[1:]
 			if in.How == HowNone {
 				in.How = HowKeypad

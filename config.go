@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"vakt/hub"
+)
+
+// Config is the machine's settings from config.yaml. The installation (areas, zones,
+// devices, users) lives in the store, not here.
+type Config struct {
+	// DataDir holds the bbolt store.
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is text or json.
+	LogFormat string `yaml:"log_format"`
+	// EventLogCap is how many events the history keeps at least.
+	EventLogCap int `yaml:"event_log_cap"`
+}
+
+func defaultConfig() Config {
+	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap}
+}
+
+// loadConfig reads path over the defaults. Unknown keys and bad values are errors that
+// name the field and line.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func (c Config) validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("log_level: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format: %q, want text or json", c.LogFormat)
+	}
+	if c.EventLogCap < 1000 {
+		return fmt.Errorf("event_log_cap: %d, want at least 1000", c.EventLogCap)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("%q, want debug, info, warn or error", s)
+	}
+	return l, nil
+}

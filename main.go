@@ -1,0 +1,189 @@
+// Command vakt is a self-hosted home alarm hub: one binary that decides when the house is in
+// alarm, keeps its state and history in bbolt and reports to a monitoring station.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"vakt/devices/sim"
+	"vakt/hub"
+	"vakt/ui/console"
+)
+
+// version is set with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vakt:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	started := time.Now()
+	if len(args) > 0 && args[0] == "gen-history" {
+		return genHistory(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("vakt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", os.Getenv("VAKT_CONFIG"), "machine settings `file` (see config.example.yaml); none means defaults")
+	dataDir := fs.String("data", "", "data `directory`, overriding data_dir")
+	demo := fs.Bool("demo", false, "run the demo: a demo family, simulated devices and a console on the terminal")
+	exitReady := fs.Bool("exit-when-ready", false, "start, restore state, print the time to ready and exit (for benchmarks)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "vakt", buildVersion())
+		return nil
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	logger := slog.New(handler)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	name := "vakt.db"
+	if *demo {
+		name = "demo.db"
+	}
+	store, err := hub.OpenStore(filepath.Join(cfg.DataDir, name), cfg.EventLogCap)
+	if err != nil {
+		return err
+	}
+	defer store.Close() // closed last, after everything that writes to it
+	key, err := store.Secret("code_key", 32)
+	if err != nil {
+		return err
+	}
+	inst := emptyInstallation(key)
+	if *demo {
+		inst = hub.DemoInstallation(key)
+	}
+	h, err := hub.New(store, inst, hub.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	snap := h.Snapshot()
+	last, _ := store.LastSeq()
+	logger.Info("ready", "store", store.Path(), "installation", snap.Installation.Name,
+		"areas", len(snap.Installation.Areas), "devices", len(snap.Installation.Devices),
+		"users", len(snap.Installation.Users), "events", last, "took", time.Since(started).Round(time.Microsecond), "version", buildVersion())
+	if *exitReady {
+		fmt.Fprintf(stdout, "ready_ms=%.2f events=%d\n", float64(time.Since(started).Microseconds())/1000, last)
+		return nil
+	}
+	if len(snap.Installation.Users) == 0 {
+		logger.Warn("the installation has no users yet: nobody can arm or disarm; try the demo with --demo")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("hub", h.Run)
+	if *demo {
+		s := sim.New(h, snap.Installation, stdout)
+		start("sim", s.Run)
+		start("console", console.New(h, s, stdin, stdout).Run)
+	} else {
+		start("log", func(ctx context.Context) error { return logEvents(ctx, h, logger) })
+	}
+	<-ctx.Done()
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if console.IsQuit(errors.Unwrap(err)) {
+			continue
+		}
+		return err // the first error
+	}
+	return nil
+}
+
+// emptyInstallation is what a new store starts with outside the demo: one area, nothing else.
+func emptyInstallation(key []byte) *hub.Installation {
+	return &hub.Installation{Name: "Home", CodeKey: key, Areas: []hub.Area{{Number: 1, Name: "Home"}}}
+}
+
+// logEvents writes every committed event to the log.
+func logEvents(ctx context.Context, h *hub.Hub, logger *slog.Logger) error {
+	sub := h.Subscribe()
+	defer sub.Close()
+	sub.Next()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.C():
+		}
+		u := sub.Next()
+		if u.Closed {
+			return nil
+		}
+		evs := u.Events
+		if u.Lagged {
+			var err error
+			if evs, err = h.Store().Events(u.FromSeq-1, 0); err != nil {
+				return err
+			}
+		}
+		for _, ev := range evs {
+			logger.Info(ev.String(), "seq", ev.Seq, "kind", ev.Kind.String(), "area", ev.Area)
+		}
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,273 @@
+// Package console is the demo's terminal: a person types the same verbs the scenario scripts
+// use ("arm away 1234", "open front_door", "smoke kitchen_smoke") and sees every event,
+// siren and countdown as it happens.
+package console
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vakt/hub"
+)
+
+// Reporter sends simulated device reports.
+type Reporter interface {
+	Report(ctx context.Context, in hub.Input) error
+}
+
+// Console reads commands and prints what the hub does.
+type Console struct {
+	hub *hub.Hub
+	sim Reporter
+	in  io.Reader
+	out io.Writer
+	mu  sync.Mutex // serialises writes to out
+	now func() time.Time
+	// printed is the sequence of the last event printed.
+	printed atomic.Uint64
+}
+
+// New returns a console over the hub; device reports go through sim.
+func New(h *hub.Hub, sim Reporter, in io.Reader, out io.Writer) *Console {
+	return &Console{hub: h, sim: sim, in: in, out: out, now: time.Now}
+}
+
+func (c *Console) printf(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.out, format, a...)
+}
+
+// Run prints events and countdowns, and reads commands until the input ends or ctx does.
+// The end of the input does not stop the demo: the hub keeps running until ctx ends.
+func (c *Console) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.watch(ctx)
+	}()
+	c.printf("%s\n\n", intro(c.hub.Snapshot()))
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(c.in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(lines)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				lines = nil // keep running without input, as a service would
+				continue
+			}
+			if quit := c.command(ctx, strings.TrimSpace(line)); quit {
+				c.flush()
+				return errQuit
+			}
+		}
+	}
+}
+
+// errQuit ends the demo when the person types quit.
+var errQuit = fmt.Errorf("quit")
+
+// IsQuit reports whether Run ended because the person typed quit.
+func IsQuit(err error) bool { return err == errQuit }
+
+func (c *Console) command(ctx context.Context, line string) (quit bool) {
+	if line == "" || strings.HasPrefix(line, "#") {
+		return false
+	}
+	switch f := strings.Fields(line); f[0] {
+	case "quit", "exit":
+		return true
+	case "help", "?":
+		c.printf("%s\n  status    history [N]    help    quit\n", hub.ScriptHelp)
+		return false
+	case "status":
+		c.printf("%s\n", status(c.hub.Snapshot(), c.now()))
+		return false
+	case "history":
+		n := 20
+		if len(f) > 1 {
+			if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
+				n = v
+			}
+		}
+		evs, err := c.hub.Store().History(0, n)
+		if err != nil {
+			c.printf("  ✗ %v\n", err)
+			return false
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			c.printf("  %s\n", evs[i])
+		}
+		return false
+	}
+	in, err := hub.ParseLine(c.hub.Snapshot().Installation, line)
+	if err != nil {
+		c.printf("  ✗ %v\n", err)
+		return false
+	}
+	if in.Kind == hub.InReport {
+		if err := c.sim.Report(ctx, in); err != nil {
+			c.printf("  ✗ %v\n", err)
+		}
+		return false
+	}
+	if res := c.hub.Do(ctx, in); res.Err != nil {
+		c.printf("  ✗ %v\n", res.Err)
+	}
+	return false
+}
+
+// flush waits a moment for the events committed so far to be printed.
+func (c *Console) flush() {
+	want := c.hub.Snapshot().State.NextSeq - 1
+	for i := 0; i < 100 && c.printed.Load() < want; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// watch prints each event as it is committed, and counts exit and entry delays down.
+func (c *Console) watch(ctx context.Context) {
+	sub := c.hub.Subscribe()
+	defer sub.Close()
+	c.printed.Store(sub.Next().Snapshot.State.NextSeq - 1)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	shown := map[int]int{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C():
+			u := sub.Next()
+			if u.Closed {
+				return
+			}
+			evs := u.Events
+			if u.Lagged {
+				evs, _ = c.hub.Store().Events(u.FromSeq-1, 0)
+			}
+			for _, ev := range evs {
+				c.printf("%s %s\n", marker(ev), ev)
+				c.printed.Store(ev.Seq)
+			}
+		case <-tick.C:
+			snap := c.hub.Snapshot()
+			now := c.now()
+			for _, a := range snap.State.Areas {
+				until, what := a.ExitUntil, "exit delay: leave now"
+				if a.Mode == hub.ModePending {
+					until, what = a.EntryUntil, "entry delay: disarm now"
+				}
+				if until.IsZero() {
+					delete(shown, a.Number)
+					continue
+				}
+				left := int(until.Sub(now).Round(time.Second) / time.Second)
+				if left <= 0 || left == shown[a.Number] || (left > 5 && left%10 != 0) {
+					continue
+				}
+				shown[a.Number] = left
+				c.printf("  ⏱  area %d %s, %d s left\n", a.Number, what, left)
+			}
+		}
+	}
+}
+
+func marker(ev hub.Event) string {
+	switch ev.Kind {
+	case hub.KindBurglary, hub.KindFire, hub.KindPanic, hub.KindTamper, hub.KindWater, hub.KindTechnical:
+		if !ev.Restore {
+			return "🚨"
+		}
+	case hub.KindArm, hub.KindStayArm:
+		return "🔒"
+	case hub.KindDisarm:
+		return "🔓"
+	}
+	return "• "
+}
+
+func intro(s *hub.Snapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vakt demo: %s. Type help for commands. Try:\n", s.Installation.Name)
+	b.WriteString("  arm away 1234      (Anna's code; the exit delay counts down)\n")
+	b.WriteString("  open front_door    (entry delay: 30 s to disarm)\n")
+	b.WriteString("  disarm 1234\n")
+	b.WriteString("  smoke kitchen_smoke   (smoke alarms even when disarmed)\n")
+	b.WriteString("Users: anna 1234 (admin, duress 9999, tag 04A1B2C3), erik 5678, lisa 2468 (limited), ivan 7777 (installer, after 'grant installer 1234').\n")
+	b.WriteString("Devices: ")
+	for i, d := range s.Installation.Devices {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.ID)
+	}
+	b.WriteString("\n\n")
+	b.WriteString(status(s, s.Time))
+	return b.String()
+}
+
+func status(s *hub.Snapshot, now time.Time) string {
+	var b strings.Builder
+	for i, a := range s.State.Areas {
+		name := s.Installation.Areas[i].Name
+		fmt.Fprintf(&b, "  area %d %-8s %s", a.Number, name, a.Mode)
+		if a.Siren != hub.SirenOff {
+			fmt.Fprintf(&b, ", siren %s", a.Siren)
+		}
+		switch {
+		case !a.ExitUntil.IsZero():
+			fmt.Fprintf(&b, ", exit delay %s left", a.ExitUntil.Sub(now).Round(time.Second))
+		case !a.EntryUntil.IsZero():
+			fmt.Fprintf(&b, ", entry delay %s left", a.EntryUntil.Sub(now).Round(time.Second))
+		}
+		if n := len(a.Memory) + len(a.FireMemory); n > 0 {
+			fmt.Fprintf(&b, ", %d alarms in memory (ack CODE)", n)
+		}
+		if len(a.Bypassed) > 0 {
+			fmt.Fprintf(&b, ", bypassed zones %v", a.Bypassed)
+		}
+		if rs := s.Ready[a.Number]; a.Set == hub.ModeDisarmed && len(rs) > 0 {
+			parts := make([]string, len(rs))
+			for j, r := range rs {
+				parts[j] = r.String()
+			}
+			fmt.Fprintf(&b, ", not ready: %s", strings.Join(parts, ", "))
+		}
+		b.WriteString("\n")
+	}
+	var open []string
+	for i, z := range s.State.Zones {
+		if z.Active {
+			open = append(open, s.Installation.Zones[i].Device)
+		}
+	}
+	if len(open) > 0 {
+		fmt.Fprintf(&b, "  active: %s\n", strings.Join(open, ", "))
+	}
+	if s.State.Mains.Lost {
+		fmt.Fprintf(&b, "  mains lost since %s, on backup battery\n", s.State.Mains.Since.Format("15:04:05"))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
