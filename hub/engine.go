@@ -340,7 +340,9 @@ func (e *Engine) cutoff(now time.Time, a *AreaState) {
 
 // armed completes arming at the end of the exit delay (or at once without one).
 func (e *Engine) armed(now time.Time, a *AreaState) {
-	a.Mode = a.Set
+	if a.Mode != ModeTriggered {
+		a.Mode = a.Set // a fire during the exit delay keeps sounding; cut-off restores the mode
+	}
 	kind := KindArm
 	if a.Set != ModeArmedAway {
 		kind = KindStayArm
@@ -896,7 +898,7 @@ func (e *Engine) disarm(now time.Time, in Input) error {
 		return nil
 	}
 	cancelAfter := or(e.inst.Settings.CancelAfter.D(), DefaultCancelAfter)
-	wasArmed := a.Mode != ModeArming
+	wasArmed := a.ExitUntil.IsZero() // the arm (closing) was reported
 	switch {
 	case !a.ReportAt.IsZero():
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: "disarmed during the local warning: not reported"})
