@@ -153,6 +153,20 @@ func (e *Engine) SetInstallation(inst *Installation) {
 	}
 }
 
+// Configure replaces the installation with a validated new one and logs the change, with
+// who made it and what it was. The caller stores the installation with the step's events.
+func (e *Engine) Configure(now time.Time, inst *Installation, user string, note string) ([]Effect, error) {
+	e.out = e.out[:0]
+	e.changed = false
+	if err := inst.Validate(); err != nil {
+		return nil, err
+	}
+	e.SetInstallation(inst)
+	e.changed = true
+	e.emit(Event{Time: now, Kind: KindConfigChange, Report: true, User: user, Note: note})
+	return e.out, nil
+}
+
 // NextDeadline returns the earliest time at which a tick changes something, and false if
 // nothing is scheduled.
 func (e *Engine) NextDeadline() (time.Time, bool) {

@@ -52,6 +52,7 @@ const (
 	KindInstallerAccess
 	KindSilence
 	KindZoneOut
+	KindConfigChange
 	kindCount
 )
 
@@ -109,6 +110,7 @@ var kinds = [kindCount]kindInfo{
 	KindInstallerAccess:  {"installer_access", Code{}},
 	KindSilence:          {"silence", Code{}},
 	KindZoneOut:          {"zone_out", Code{}},
+	KindConfigChange:     {"config_change", Code{306, "YG", "YG"}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

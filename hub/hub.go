@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,9 @@ type Result struct {
 type request struct {
 	in    Input
 	reply chan Result
+	// configure, when set, edits a copy of the installation instead of stepping in.
+	configure  func(*Installation) error
+	user, note string
 }
 
 // Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
@@ -138,6 +142,38 @@ func (h *Hub) Do(ctx context.Context, in Input) Result {
 	}
 }
 
+// Configure changes the installation: change edits a deep copy, which the loop validates,
+// applies and stores with a config_change event (saying who and what) in one transaction.
+func (h *Hub) Configure(ctx context.Context, user, note string, change func(*Installation) error) Result {
+	r := request{reply: make(chan Result, 1), configure: change, user: user, note: note}
+	select {
+	case h.reqs <- r:
+	case <-h.done:
+		return Result{Err: ErrStopped}
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+	select {
+	case res := <-r.reply:
+		return res
+	case <-h.done:
+		return Result{Err: ErrStopped}
+	}
+}
+
+// CloneInstallation returns a deep copy of inst.
+func CloneInstallation(inst *Installation) (*Installation, error) {
+	b, err := json.Marshal(inst)
+	if err != nil {
+		return nil, err
+	}
+	c := new(Installation)
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Submit hands a driver's input to the loop without waiting for the result. It blocks only
 // while the loop's queue is full, so nothing a sensor says is dropped.
 func (h *Hub) Submit(ctx context.Context, in Input) error {
@@ -192,9 +228,21 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		now := h.now()
 		events, effects, results = events[:0], effects[:0], results[:0]
-		changed := false
-		step := func(in Input) Result {
-			effs, err := h.eng.Step(now, in)
+		changed, configured := false, false
+		step := func(r request) Result {
+			var effs []Effect
+			var err error
+			if r.configure != nil {
+				var inst *Installation
+				if inst, err = CloneInstallation(h.eng.Installation()); err == nil {
+					if err = r.configure(inst); err == nil {
+						effs, err = h.eng.Configure(now, inst, r.user, r.note)
+						configured = configured || err == nil
+					}
+				}
+			} else {
+				effs, err = h.eng.Step(now, r.in)
+			}
 			changed = changed || h.eng.Changed()
 			start := len(events)
 			for _, e := range effs {
@@ -207,17 +255,21 @@ func (h *Hub) Run(ctx context.Context) error {
 			return Result{Events: events[start:len(events):len(events)], Err: err}
 		}
 		if len(batch) == 0 {
-			step(Input{Kind: InTick})
+			step(request{in: Input{Kind: InTick}})
 		}
 		for _, r := range batch {
-			res := step(r.in)
+			res := step(r)
 			if res.Err != nil && r.reply == nil {
 				h.log.Warn("input refused", "device", r.in.Device, "error", res.Err)
 			}
 			results = append(results, res)
 		}
 		if changed {
-			if err := h.store.Commit(h.eng.State(), events); err != nil {
+			var inst *Installation
+			if configured {
+				inst = h.eng.Installation()
+			}
+			if err := h.store.CommitInstallation(inst, h.eng.State(), events); err != nil {
 				// Nothing of this batch is durable, so nothing of it is announced: the
 				// supervisor restarts vakt from the last commit.
 				err = fmt.Errorf("hub: %w", err)

@@ -150,11 +150,31 @@ func (s *Store) Secret(name string, n int) ([]byte, error) {
 // Commit stores the new state and appends the events in one transaction: after it returns,
 // neither is lost in a crash. Events must continue the log's sequence without a gap.
 func (s *Store) Commit(st *State, events []Event) error {
+	return s.commit(nil, st, events)
+}
+
+// CommitInstallation is Commit with a changed installation, all in one transaction.
+func (s *Store) CommitInstallation(inst *Installation, st *State, events []Event) error {
+	return s.commit(inst, st, events)
+}
+
+func (s *Store) commit(inst *Installation, st *State, events []Event) error {
 	v, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("commit: encode state: %w", err)
 	}
+	var iv []byte
+	if inst != nil {
+		if iv, err = json.Marshal(inst); err != nil {
+			return fmt.Errorf("commit: encode installation: %w", err)
+		}
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		if iv != nil {
+			if err := tx.Bucket(bucketMeta).Put(keyInstallation, iv); err != nil {
+				return err
+			}
+		}
 		if err := tx.Bucket(bucketMeta).Put(keyState, v); err != nil {
 			return err
 		}

@@ -240,3 +240,35 @@ func TestStore_SecretIsStable(t *testing.T) {
 		t.Fatal("secret changed across reopen")
 	}
 }
+
+func TestHub_ConfigureIsStoredWithItsEvent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vakt.db")
+	clock := &fakeClock{t: scenarioStart}
+	h, stop := startHub(t, path, clock)
+	r := h.Configure(context.Background(), "ivan", "adopt back_door", func(inst *Installation) error {
+		inst.Devices = append(inst.Devices, Device{ID: "back_door", Name: "Back door", Driver: "sim"})
+		inst.Zones = append(inst.Zones, Zone{Number: 12, Name: "Back door", Area: 1, Type: ZoneInstant, Device: "back_door"})
+		return nil
+	})
+	if r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindConfigChange || r.Events[0].User != "ivan" {
+		t.Fatalf("configure: %+v", r)
+	}
+	bad := h.Configure(context.Background(), "ivan", "zone twice", func(inst *Installation) error {
+		inst.Zones = append(inst.Zones, Zone{Number: 12, Area: 1, Type: ZoneInstant, Device: "front_door"})
+		return nil
+	})
+	if !errors.Is(bad.Err, ErrInvalidInstallation) {
+		t.Fatalf("invalid change: %v", bad.Err)
+	}
+	stop()
+	h, stop = startHub(t, path, clock)
+	defer stop()
+	if r := do(t, h, "arm away 1234"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	clock.Add(time.Minute)
+	do(t, h, "periodic test") // a step after the exit delay
+	if r := do(t, h, "open back_door"); r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindBurglary {
+		t.Fatalf("adopted zone after restart: %+v", r)
+	}
+}
