@@ -122,8 +122,23 @@ type Device struct {
 	Name   string `json:"name" yaml:"name"`
 	Driver string `json:"driver" yaml:"driver"`
 	Model  string `json:"model,omitempty" yaml:"model,omitempty"`
+	// Address is the driver's own name for the device: a Zigbee IEEE address, an rtl_433
+	// model/id, a GPIO pin. Empty means the ID.
+	Address string `json:"address,omitempty" yaml:"address,omitempty"`
+	// CheckIn is the supervision window; zero takes the driver's or the default (2 h).
+	CheckIn Duration `json:"check_in,omitempty" yaml:"check_in,omitempty"`
+	// Kind is what the device is to the hub: sensor (the default), siren, keypad, plug or lock.
+	Kind string `json:"kind,omitempty" yaml:"kind,omitempty"`
 	// Area is the area a siren or keypad serves; sensors take the area of their zone.
 	Area int `json:"area,omitempty" yaml:"area,omitempty"`
+}
+
+// AddressOrID returns the device's driver address, or its ID when it has none.
+func (d *Device) AddressOrID() string {
+	if d.Address != "" {
+		return d.Address
+	}
+	return d.ID
 }
 
 // Settings are the installation-wide timings and limits; zero values take the defaults.
@@ -200,6 +215,7 @@ func (in *Installation) Validate() error {
 		}
 	}
 	devices := map[string]bool{}
+	addresses := map[string]bool{}
 	for i, d := range in.Devices {
 		if d.ID == "" {
 			return bad("devices[%d].id is empty", i)
@@ -208,6 +224,16 @@ func (in *Installation) Validate() error {
 			return bad("devices[%d].id %q used twice", i, d.ID)
 		}
 		devices[d.ID] = true
+		addr := d.Driver + "\x00" + d.AddressOrID()
+		if addresses[addr] {
+			return bad("devices[%d].address %q of driver %s is another device's", i, d.AddressOrID(), d.Driver)
+		}
+		addresses[addr] = true
+		switch d.Kind {
+		case "", "sensor", "siren", "keypad", "plug", "lock":
+		default:
+			return bad("devices[%d].kind %q: want sensor, siren, keypad, plug or lock", i, d.Kind)
+		}
 		if d.Area != 0 && !areas[d.Area] {
 			return bad("devices[%d].area %d does not exist", i, d.Area)
 		}

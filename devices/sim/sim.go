@@ -116,7 +116,7 @@ func (s *Sim) siren(area int, p hub.SirenPattern) {
 func (s *Sim) each(area int, model string, f func(*hub.Device)) {
 	for i := range s.inst.Devices {
 		d := &s.inst.Devices[i]
-		if d.Driver == "sim" && d.Model == model && d.Area == area {
+		if d.Driver == "sim" && d.Kind == model && d.Area == area {
 			f(d)
 		}
 	}
