@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"vakt/devices/broker"
+	"vakt/devices/mqttclient"
 	"vakt/hub"
 )
 
@@ -25,10 +28,29 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 	// EventLogCap is how many events the history keeps at least.
 	EventLogCap int `yaml:"event_log_cap"`
+	// MQTT is the sensor bus: the embedded broker, or an external one when url is set.
+	MQTT MQTTConfig `yaml:"mqtt"`
+	// Devices are the device manager's settings.
+	Devices DevicesConfig `yaml:"devices"`
+}
+
+// MQTTConfig says which broker the drivers use.
+type MQTTConfig struct {
+	mqttclient.Config `yaml:",inline"`
+	// Broker is the embedded broker, used when url is empty.
+	Broker broker.Config `yaml:"broker"`
+}
+
+// DevicesConfig holds the device manager's settings.
+type DevicesConfig struct {
+	// CheckIn is the default supervision window for devices without one of their own.
+	CheckIn hub.Duration `yaml:"check_in"`
 }
 
 func defaultConfig() Config {
-	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap}
+	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
+		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}}},
+		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)}}
 }
 
 // loadConfig reads path over the defaults. Unknown keys and bad values are errors that
@@ -65,6 +87,17 @@ func (c Config) validate() error {
 	}
 	if c.EventLogCap < 1000 {
 		return fmt.Errorf("event_log_cap: %d, want at least 1000", c.EventLogCap)
+	}
+	if c.MQTT.URL != "" {
+		if err := c.MQTT.Config.Validate("mqtt"); err != nil {
+			return err
+		}
+	}
+	if err := c.MQTT.Broker.Validate(os.Getenv); err != nil {
+		return err
+	}
+	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && d < time.Minute) {
+		return fmt.Errorf("devices.check_in: %s, want at least 1m", d)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"vakt/devices"
+	"vakt/devices/broker"
+	"vakt/devices/mqttclient"
 	"vakt/devices/sim"
 	"vakt/hub"
 	"vakt/ui/console"
@@ -45,6 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	configPath := fs.String("config", os.Getenv("VAKT_CONFIG"), "machine settings `file` (see config.example.yaml); none means defaults")
 	dataDir := fs.String("data", "", "data `directory`, overriding data_dir")
 	demo := fs.Bool("demo", false, "run the demo: a demo family, simulated devices and a console on the terminal")
+	mqttURL := fs.String("mqtt", "", "external MQTT broker `URL`, overriding mqtt.url (the embedded broker is then off)")
 	exitReady := fs.Bool("exit-when-ready", false, "start, restore state, print the time to ready and exit (for benchmarks)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +65,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
+	}
+	if *mqttURL != "" {
+		cfg.MQTT.URL = *mqttURL
+		if err := cfg.validate(); err != nil {
+			return fmt.Errorf("--mqtt: %w", err)
+		}
 	}
 	level, _ := parseLevel(cfg.LogLevel)
 	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
@@ -120,11 +131,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}()
 	}
 	start("hub", h.Run)
+	mqttCfg, err := sensorBus(cfg, store, *demo, logger, start)
+	if err != nil {
+		return err
+	}
+	_ = mqttCfg // the Zigbee2MQTT and rtl_433 drivers connect with it
+	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
 	if *demo {
-		s := sim.New(h, snap.Installation, stdout)
+		s := sim.New(mgr, stdout)
+		mgr.AddDriver(s)
 		start("sim", s.Run)
-		start("console", console.New(h, s, stdin, stdout).Run)
-	} else {
+		start("console", console.New(h, mgr, s, stdin, stdout).Run)
+	}
+	start("devices", mgr.Run)
+	if !*demo {
 		start("log", func(ctx context.Context) error { return logEvents(ctx, h, logger) })
 	}
 	<-ctx.Done()
@@ -138,6 +158,38 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err // the first error
 	}
 	return nil
+}
+
+// sensorBus starts the embedded MQTT broker unless an external one is configured, and returns
+// how drivers reach the broker. The broker always requires credentials: vakt's own are
+// generated on first start, kept in the store and shown to the installer here.
+func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, start func(string, func(context.Context) error)) (mqttclient.Config, error) {
+	if cfg.MQTT.URL != "" || cfg.MQTT.Broker.Disabled {
+		if cfg.MQTT.URL == "" {
+			return mqttclient.Config{}, errors.New("mqtt.broker.disabled: set mqtt.url to an external broker")
+		}
+		return cfg.MQTT.Config, nil
+	}
+	secret, err := store.Secret("mqtt_password", 12)
+	if err != nil {
+		return mqttclient.Config{}, err
+	}
+	pass := hex.EncodeToString(secret)
+	accounts := append([]broker.Account{{Username: "vakt", Password: pass}}, cfg.MQTT.Broker.Accounts...)
+	b, err := broker.New(cfg.MQTT.Broker, accounts, logger)
+	if err != nil && demo {
+		// The demo must start anywhere: another broker may hold 1883.
+		bc := cfg.MQTT.Broker
+		bc.Listen = "127.0.0.1:0"
+		logger.Warn("MQTT port taken; the demo's broker uses another", "error", err)
+		b, err = broker.New(bc, accounts, logger)
+	}
+	if err != nil {
+		return mqttclient.Config{}, err
+	}
+	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", "mqtt://"+b.Addr(), "username", "vakt", "password", pass)
+	start("broker", b.Run)
+	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, nil
 }
 
 // emptyInstallation is what a new store starts with outside the demo: one area, nothing else.

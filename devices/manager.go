@@ -348,8 +348,11 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.
 				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: d})
 			}
 		}
-		if st := keypadState(s, a.Number); panels[a.Number] != st {
+		if st, seen := keypadState(s, a.Number), panels[a.Number]; seen != st {
 			panels[a.Number] = st
+			if seen == "" {
+				continue // the keypads' state at start is theirs to show
+			}
 			m.send(ctx, s.Installation, a.Number, "keypad", Command{Kind: CmdKeypadState, KeypadState: st})
 		}
 	}
@@ -524,7 +527,9 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 		a.Name = a.ID
 	}
 	if a.Area == 0 {
-		a.Area = 1
+		m.mu.Lock()
+		a.Area = max(m.pairArea, 1) // the area pairing was opened for
+		m.mu.Unlock()
 	}
 	kind := "sensor"
 	switch {

@@ -91,7 +91,9 @@ func New(cfg Config, accounts []Account, logger *slog.Logger) (*Broker, error) {
 	if len(accounts) == 0 {
 		return nil, errors.New("broker: no accounts: the broker never runs open")
 	}
-	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: logger.With("part", "broker")})
+	// mochi narrates every start step at info; vakt says what matters itself.
+	quiet := slog.New(minLevel{logger.Handler(), slog.LevelWarn}).With("part", "broker")
+	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: quiet})
 	b := &Broker{srv: srv, log: logger, accounts: accounts}
 	if err := srv.AddHook(&authHook{accounts: accounts, log: logger}, nil); err != nil {
 		return nil, err
@@ -124,7 +126,6 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := b.srv.Serve(); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
-	b.log.Info("MQTT broker listening", "addr", b.addrs)
 	<-ctx.Done()
 	return b.srv.Close()
 }
@@ -179,3 +180,18 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 }
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool { return true }
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }

@@ -1,7 +1,7 @@
-// Package sim simulates devices for the demo: door and window contacts, motion, smoke and
-// water sensors, a panic button, sirens, a keypad, a plug and a lock. Reports go to the hub
-// like any driver's; sirens and keypads answer the hub's effects by printing what a real
-// one would do.
+// Package sim is the demo's driver: simulated door and window contacts, motion, smoke and
+// water sensors, a panic button, sirens, keypads, plugs and locks. A person (or a script)
+// makes a device report; sirens and keypads answer the hub's commands by printing what a
+// real one would do. Like every driver it translates and never decides.
 package sim
 
 import (
@@ -9,115 +9,115 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
+	"vakt/devices"
 	"vakt/hub"
 )
 
-// Submitter is the part of the hub a driver needs.
-type Submitter interface {
-	Submit(ctx context.Context, in hub.Input) error
-	Subscribe() *hub.Subscription
-}
+// Name is the driver name of simulated devices in the installation.
+const Name = "sim"
 
-// Sim is the simulator driver. It translates; the hub decides.
+// heartbeat is how often simulated devices check in, well inside the supervision window.
+const heartbeat = 10 * time.Minute
+
+// Sim is the simulator driver.
 type Sim struct {
-	hub  Submitter
-	inst *hub.Installation
+	sink devices.Sink
 	out  io.Writer
 
-	mu     sync.Mutex
-	active map[string]map[hub.Signal]bool
+	mu       sync.Mutex
+	known    map[string]bool // addresses that have reported
+	pairing  time.Time
+	silenced map[string]bool // devices made silent, to show supervision
 }
 
-// New returns a simulator for the installation's devices whose driver is "sim".
-func New(h Submitter, inst *hub.Installation, out io.Writer) *Sim {
-	return &Sim{hub: h, inst: inst, out: out, active: map[string]map[hub.Signal]bool{}}
+// New returns a simulator reporting to sink and printing outputs to out.
+func New(sink devices.Sink, out io.Writer) *Sim {
+	return &Sim{sink: sink, out: out, known: map[string]bool{}, silenced: map[string]bool{}}
 }
 
-// Report makes a simulated device report a signal, as its radio would.
-func (s *Sim) Report(ctx context.Context, in hub.Input) error {
-	if in.Kind != hub.InReport {
-		return fmt.Errorf("sim: not a device report")
-	}
-	if in.Device != hub.HubDevice {
-		d := s.device(in.Device)
-		if d == nil {
-			return fmt.Errorf("sim: %q: %w", in.Device, hub.ErrUnknownDevice)
-		}
-		if d.Driver != "sim" {
-			return fmt.Errorf("sim: %s is a %s device, not simulated", d.ID, d.Driver)
-		}
-	}
+// Name returns "sim".
+func (s *Sim) Name() string { return Name }
+
+// Trigger makes the simulated device at address report a signal, as its radio would.
+func (s *Sim) Trigger(address string, sig hub.Signal, active bool) {
 	s.mu.Lock()
-	if s.active[in.Device] == nil {
-		s.active[in.Device] = map[hub.Signal]bool{}
-	}
-	s.active[in.Device][in.Signal] = in.Active
+	s.known[address] = true
 	s.mu.Unlock()
-	return s.hub.Submit(ctx, in)
+	s.sink.Report(devices.Report{Driver: Name, Address: address, Signals: []devices.SignalValue{{Signal: sig, Active: active}}})
 }
 
-// Active reports the simulated device's last state for a signal.
-func (s *Sim) Active(device string, sig hub.Signal) bool {
+// Announce makes a new simulated device transmit for the first time with its
+// capabilities, so that pairing can offer it.
+func (s *Sim) Announce(address, model string, caps []devices.Capability) {
+	s.sink.Report(devices.Report{Driver: Name, Address: address, Model: model, Caps: caps})
+}
+
+// Silence stops a device's check-ins (a flat battery, a device carried off), or resumes them.
+func (s *Sim) Silence(address string, silent bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.active[device][sig]
+	s.silenced[address] = silent
+	s.mu.Unlock()
 }
 
-func (s *Sim) device(id string) *hub.Device {
-	for i := range s.inst.Devices {
-		if s.inst.Devices[i].ID == id {
-			return &s.inst.Devices[i]
-		}
-	}
-	return nil
-}
-
-// Run plays the hub's siren and chime effects on the simulated sirens and keypads until ctx
-// ends. A lagged update is answered from the snapshot, which holds each area's siren state.
+// Run sends the simulated devices' check-ins until ctx ends.
 func (s *Sim) Run(ctx context.Context) error {
-	sub := s.hub.Subscribe()
-	defer sub.Close()
-	playing := map[int]hub.SirenPattern{}
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sub.C():
-		}
-		u := sub.Next()
-		if u.Closed {
-			return nil
-		}
-		for _, a := range u.Snapshot.State.Areas {
-			if playing[a.Number] != a.Siren {
-				playing[a.Number] = a.Siren
-				s.siren(a.Number, a.Siren)
+		case <-t.C:
+			s.mu.Lock()
+			var addrs []string
+			for a := range s.known {
+				if !s.silenced[a] {
+					addrs = append(addrs, a)
+				}
 			}
-		}
-		for _, e := range u.Effects {
-			if e.Kind == hub.EffectChime {
-				s.each(e.Area, "keypad", func(d *hub.Device) { fmt.Fprintf(s.out, "  ♪ %s: ding-dong (zone %d opened)\n", d.ID, e.Zone) })
+			s.mu.Unlock()
+			for _, a := range addrs {
+				s.sink.Report(devices.Report{Driver: Name, Address: a})
 			}
 		}
 	}
 }
 
-func (s *Sim) siren(area int, p hub.SirenPattern) {
-	sound := map[hub.SirenPattern]string{
-		hub.SirenOff:       "silent",
-		hub.SirenBurglar:   "WOOOO-WOOOO burglar tone, steady, strobe flashing",
-		hub.SirenEmergency: "WEE-WAA emergency tone",
-		hub.SirenFire:      "BEEP-BEEP-BEEP … fire pattern (temporal-3)",
-	}[p]
-	s.each(area, "siren", func(d *hub.Device) { fmt.Fprintf(s.out, "  🔔 %s: %s\n", d.ID, sound) })
+// Send plays a command on a simulated siren, keypad, plug or lock.
+func (s *Sim) Send(_ context.Context, c devices.Command) error {
+	switch c.Kind {
+	case devices.CmdSiren:
+		sound := map[hub.SirenPattern]string{
+			hub.SirenOff:       "silent",
+			hub.SirenBurglar:   "WOOOO-WOOOO burglar tone, steady, strobe flashing",
+			hub.SirenEmergency: "WEE-WAA emergency tone",
+			hub.SirenFire:      "BEEP-BEEP-BEEP … fire pattern (temporal-3)",
+		}[c.Pattern]
+		if c.Duration > 0 {
+			sound += fmt.Sprintf(" for %s", c.Duration.Round(time.Second))
+		}
+		fmt.Fprintf(s.out, "  🔔 %s: %s\n", c.Address, sound)
+	case devices.CmdKeypadState:
+		fmt.Fprintf(s.out, "  ⌨  %s: shows %s\n", c.Address, c.KeypadState)
+	case devices.CmdChime:
+		fmt.Fprintf(s.out, "  ♪ %s: ding-dong\n", c.Address)
+	case devices.CmdSwitch:
+		fmt.Fprintf(s.out, "  🔌 %s: switched %s\n", c.Address, map[bool]string{true: "on", false: "off"}[c.On])
+	case devices.CmdLock:
+		fmt.Fprintf(s.out, "  🔐 %s: %s\n", c.Address, map[bool]string{true: "locked", false: "unlocked"}[c.Locked])
+	default:
+		return fmt.Errorf("sim: command %d not supported", c.Kind)
+	}
+	return nil
 }
 
-func (s *Sim) each(area int, model string, f func(*hub.Device)) {
-	for i := range s.inst.Devices {
-		d := &s.inst.Devices[i]
-		if d.Driver == "sim" && d.Kind == model && d.Area == area {
-			f(d)
-		}
-	}
+// Pair opens the simulated radio's learn mode; new devices are made with Announce.
+func (s *Sim) Pair(_ context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.pairing = time.Now().Add(d)
+	s.mu.Unlock()
+	fmt.Fprintf(s.out, "  📡 sim: learn mode for %s (make a device with: new ADDRESS contact|motion|smoke|water|siren)\n", d)
+	return nil
 }

@@ -14,18 +14,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vakt/devices"
+	"vakt/devices/sim"
 	"vakt/hub"
 )
-
-// Reporter sends simulated device reports.
-type Reporter interface {
-	Report(ctx context.Context, in hub.Input) error
-}
 
 // Console reads commands and prints what the hub does.
 type Console struct {
 	hub *hub.Hub
-	sim Reporter
+	mgr *devices.Manager
+	sim *sim.Sim
 	in  io.Reader
 	out io.Writer
 	mu  sync.Mutex // serialises writes to out
@@ -34,9 +32,10 @@ type Console struct {
 	printed atomic.Uint64
 }
 
-// New returns a console over the hub; device reports go through sim.
-func New(h *hub.Hub, sim Reporter, in io.Reader, out io.Writer) *Console {
-	return &Console{hub: h, sim: sim, in: in, out: out, now: time.Now}
+// New returns a console over the hub; simulated devices report through s, and pairing
+// goes through the device manager.
+func New(h *hub.Hub, mgr *devices.Manager, s *sim.Sim, in io.Reader, out io.Writer) *Console {
+	return &Console{hub: h, mgr: mgr, sim: s, in: in, out: out, now: time.Now}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -48,11 +47,15 @@ func (c *Console) printf(format string, a ...any) {
 // Run prints events and countdowns, and reads commands until the input ends or ctx does.
 // The end of the input does not stop the demo: the hub keeps running until ctx ends.
 func (c *Console) Run(ctx context.Context) error {
+	// Subscribe before reading any command, so that no event goes unprinted.
+	sub := c.hub.Subscribe()
+	defer sub.Close()
+	c.printed.Store(sub.Next().Snapshot.State.NextSeq - 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.watch(ctx)
+		c.watch(ctx, sub)
 	}()
 	c.printf("%s\n\n", intro(c.hub.Snapshot()))
 	lines := make(chan string)
@@ -99,7 +102,12 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "quit", "exit":
 		return true
 	case "help", "?":
-		c.printf("%s\n  status    history [N]    help    quit\n", hub.ScriptHelp)
+		c.printf("%s\n%s\n  status    history [N]    help    quit\n", hub.ScriptHelp, pairingHelp)
+		return false
+	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent":
+		if err := c.devicesCommand(ctx, f); err != nil {
+			c.printf("  ✗ %v\n", err)
+		}
 		return false
 	case "status":
 		c.printf("%s\n", status(c.hub.Snapshot(), c.now()))
@@ -126,8 +134,15 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		c.printf("  ✗ %v\n", err)
 		return false
 	}
-	if in.Kind == hub.InReport {
-		if err := c.sim.Report(ctx, in); err != nil {
+	if in.Kind == hub.InReport && in.Device != hub.HubDevice {
+		if err := c.trigger(in); err != nil {
+			c.printf("  ✗ %v\n", err)
+		}
+		return false
+	}
+	if in.Kind == hub.InReport || in.Kind == hub.InMains || in.Kind == hub.InHubBattery {
+		// The gateway's own inputs.
+		if err := c.hub.Submit(ctx, in); err != nil {
 			c.printf("  ✗ %v\n", err)
 		}
 		return false
@@ -136,6 +151,21 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		c.printf("  ✗ %v\n", res.Err)
 	}
 	return false
+}
+
+// trigger makes a simulated device report.
+func (c *Console) trigger(in hub.Input) error {
+	for _, d := range c.hub.Snapshot().Installation.Devices {
+		if d.ID != in.Device {
+			continue
+		}
+		if d.Driver != sim.Name {
+			return fmt.Errorf("%s is a %s device, not simulated", d.ID, d.Driver)
+		}
+		c.sim.Trigger(d.AddressOrID(), in.Signal, in.Active)
+		return nil
+	}
+	return fmt.Errorf("%q: %w", in.Device, hub.ErrUnknownDevice)
 }
 
 // flush waits a moment for the events committed so far to be printed.
@@ -147,13 +177,11 @@ func (c *Console) flush() {
 }
 
 // watch prints each event as it is committed, and counts exit and entry delays down.
-func (c *Console) watch(ctx context.Context) {
-	sub := c.hub.Subscribe()
-	defer sub.Close()
-	c.printed.Store(sub.Next().Snapshot.State.NextSeq - 1)
+func (c *Console) watch(ctx context.Context, sub *hub.Subscription) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	shown := map[int]int{}
+	pairShown := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,6 +202,16 @@ func (c *Console) watch(ctx context.Context) {
 		case <-tick.C:
 			snap := c.hub.Snapshot()
 			now := c.now()
+			if p := c.mgr.Pairing(now); p.Active {
+				left := int(p.Left.Round(time.Second) / time.Second)
+				if left != pairShown && (left%10 == 0 || left <= 5) {
+					pairShown = left
+					c.printf("  📡 pairing open for area %d, %d s left\n", p.Area, left)
+				}
+			} else if pairShown != 0 {
+				pairShown = 0
+				c.printf("  📡 pairing closed\n")
+			}
 			for _, a := range snap.State.Areas {
 				until, what := a.ExitUntil, "exit delay: leave now"
 				if a.Mode == hub.ModePending {
