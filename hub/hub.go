@@ -281,15 +281,16 @@ func (h *Hub) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
+		if changed {
+			h.publish(now, events, effects)
+		}
 		for i, r := range batch {
 			if r.reply != nil {
 				res := results[i]
 				res.Events = slices.Clone(res.Events)
 				r.reply <- res
 			}
-		}
-		if changed {
-			h.publish(now, events, effects)
 		}
 	}
 }

@@ -1,0 +1,211 @@
+package devices_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vakt/devices"
+	"vakt/devices/sim"
+	"vakt/hub"
+)
+
+var key = []byte("0123456789abcdef0123456789abcdef")
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type rig struct {
+	hub   *hub.Hub
+	mgr   *devices.Manager
+	sim   *sim.Sim
+	out   *lockedBuffer
+	clock *clock
+}
+
+func start(t *testing.T) *rig {
+	t.Helper()
+	s, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	h, err := hub.New(s, hub.DemoInstallation(key), hub.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{hub: h, clock: c, out: &lockedBuffer{}}
+	r.mgr = devices.NewManager(h, devices.Options{Now: c.Now})
+	r.sim = sim.New(r.mgr, r.out)
+	r.mgr.AddDriver(r.sim)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, f := range []func(context.Context) error{h.Run, r.mgr.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait(); s.Close() })
+	return r
+}
+
+// eventually waits for cond, failing after a generous deadline; no timed assertions.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("never: %s", what)
+}
+
+func (r *rig) kinds() []hub.EventKind {
+	evs, _ := r.hub.Store().Events(0, 0)
+	var k []hub.EventKind
+	for _, e := range evs {
+		k = append(k, e.Kind)
+	}
+	return k
+}
+
+func has(ks []hub.EventKind, k hub.EventKind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func TestManager_ReportTripsZoneAndSoundsSiren(t *testing.T) {
+	r := start(t)
+	if res := r.hub.Do(context.Background(), hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	r.clock.Add(61 * time.Second)
+	r.hub.Submit(context.Background(), hub.Input{Kind: hub.InTick})
+	r.sim.Trigger("living_window", hub.SignalContact, true)
+	eventually(t, "burglary and siren", func() bool {
+		return has(r.kinds(), hub.KindBurglary) && strings.Contains(r.out.String(), "hall_siren: WOOOO")
+	})
+	if !strings.Contains(r.out.String(), "hall_keypad: shows in_alarm") {
+		t.Errorf("keypad not told of the alarm:\n%s", r.out.String())
+	}
+	if h := r.mgr.Health()["living_window"]; h.LastSeen.IsZero() {
+		t.Errorf("health not kept: %+v", h)
+	}
+}
+
+func TestManager_UnknownDeviceOutsidePairingChangesNothing(t *testing.T) {
+	r := start(t)
+	before := r.hub.Snapshot().State.NextSeq
+	r.mgr.Report(devices.Report{Driver: "sim", Address: "neighbours_door", Signals: []devices.SignalValue{{Signal: hub.SignalContact, Active: true}}})
+	r.mgr.Malformed("sim", "front_door", errors.New("not json"))
+	r.mgr.Malformed("sim", "front_door", errors.New("not json"))
+	if len(r.mgr.Discovered()) != 0 {
+		t.Error("a transmitter seen outside pairing was offered")
+	}
+	if r.hub.Snapshot().State.NextSeq != before {
+		t.Error("an unknown or malformed message changed the alarm state")
+	}
+	if h := r.mgr.Health()["front_door"]; h.Malformed != 2 {
+		t.Errorf("malformed count %d, want 2", h.Malformed)
+	}
+}
+
+func TestManager_PairAdoptRemove(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.StartPairing(ctx, "", 2, 0); err == nil {
+		t.Error("pairing for 0s accepted")
+	}
+	if err := r.mgr.StartPairing(ctx, "zigbee2mqtt", 2, time.Minute); err == nil {
+		t.Error("pairing an absent driver accepted")
+	}
+	if err := r.mgr.StartPairing(ctx, "", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.mgr.Pairing(r.clock.Now()); !p.Active || p.Area != 2 || p.Left != time.Minute {
+		t.Fatalf("pairing status %+v", p)
+	}
+	r.sim.Announce("shed_smoke", "sim-smoke", []devices.Capability{devices.CapSmoke})
+	ds := r.mgr.Discovered()
+	if len(ds) != 1 || ds[0].Suggested != hub.ZoneFire {
+		t.Fatalf("discovered %+v, want a smoke detector suggested as fire", ds)
+	}
+	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "nope"}); !errors.Is(err, devices.ErrNotDiscovered) {
+		t.Fatalf("adopting the undiscovered: %v", err)
+	}
+	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "shed_smoke"}); err != nil {
+		t.Fatal(err)
+	}
+	inst := r.hub.Snapshot().Installation
+	z := inst.Zones[len(inst.Zones)-1]
+	if z.Device != "shed_smoke" || z.Type != hub.ZoneFire || z.Area != 2 || z.Number != 12 {
+		t.Fatalf("adopted zone %+v", z)
+	}
+	r.sim.Trigger("shed_smoke", hub.SignalSmoke, true)
+	eventually(t, "fire from the adopted detector", func() bool { return has(r.kinds(), hub.KindFire) })
+	if err := r.mgr.Remove(ctx, "ivan", "shed_smoke"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.mgr.Remove(ctx, "ivan", "shed_smoke"); !errors.Is(err, hub.ErrUnknownDevice) {
+		t.Fatalf("removing twice: %v", err)
+	}
+}
+
+func TestManager_SupervisionMissingAndRestore(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	r.clock.Add(time.Hour)
+	r.mgr.Supervise(ctx, r.clock.Now())
+	r.sim.Trigger("garage_motion", hub.SignalMotion, false)
+	r.clock.Add(90 * time.Minute)
+	r.mgr.Supervise(ctx, r.clock.Now()) // 2h30m since start: every silent device is missing
+	eventually(t, "missing devices", func() bool { return has(r.kinds(), hub.KindDeviceMissing) })
+	if !r.mgr.Health()["front_door"].Missing {
+		t.Error("a device silent for 2h30m is not missing")
+	}
+	if r.mgr.Health()["garage_motion"].Missing {
+		t.Error("a device heard 90 min ago is missing")
+	}
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing_device") {
+		t.Fatalf("arming with missing devices: %v", res.Err)
+	}
+	r.sim.Trigger("front_door", hub.SignalContact, false)
+	eventually(t, "restore", func() bool {
+		evs, _ := r.hub.Store().History(0, 1)
+		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "front_door"
+	})
+}
