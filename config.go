@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"vakt/devices/broker"
+	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
 	"vakt/hub"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	MQTT MQTTConfig `yaml:"mqtt"`
 	// Devices are the device manager's settings.
 	Devices DevicesConfig `yaml:"devices"`
+	// GPIO is the gateway's own wired I/O: zones, siren relay, lid, mains, battery, disk.
+	GPIO gpio.Config `yaml:"gpio"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -50,7 +53,14 @@ type DevicesConfig struct {
 func defaultConfig() Config {
 	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
 		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}}},
-		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)}}
+		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)},
+		GPIO: gpio.Config{
+			Zones: []gpio.ZoneConfig{},
+			Lid:   gpio.InputConfig{Pull: gpio.PullUp, Debounce: hub.Duration(gpio.DefaultDebounce)},
+			Mains: gpio.InputConfig{Pull: gpio.PullUp, Debounce: hub.Duration(gpio.DefaultDebounce)},
+			Gauge: gpio.GaugeConfig{Addr: gpio.DefaultGaugeAddr, LowPercent: gpio.DefaultLowPercent, Interval: hub.Duration(gpio.DefaultGaugeInterval)},
+			Disk:  gpio.DiskConfig{MinFreeMB: gpio.DefaultMinFreeMB, Interval: hub.Duration(gpio.DefaultDiskInterval)},
+		}}
 }
 
 // loadConfig reads path over the defaults. Unknown keys and bad values are errors that

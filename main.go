@@ -20,6 +20,7 @@ import (
 
 	"vakt/devices"
 	"vakt/devices/broker"
+	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
 	"vakt/devices/sim"
 	"vakt/hub"
@@ -137,11 +138,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	_ = mqttCfg // the Zigbee2MQTT and rtl_433 drivers connect with it
 	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
+	box, wired, err := wiredIO(ctx, cfg, *demo, h, mgr, logger)
+	if err != nil {
+		return err
+	}
+	if wired != nil {
+		defer wired.Close()
+	}
+	start("gpio", box.Run)
+	start("panel", func(ctx context.Context) error {
+		sub := h.Subscribe()
+		defer sub.Close()
+		box.Follow(ctx, sub)
+		return nil
+	})
 	if *demo {
 		s := sim.New(mgr, stdout)
 		mgr.AddDriver(s)
 		start("sim", s.Run)
-		start("console", console.New(h, mgr, s, stdin, stdout).Run)
+		start("console", console.New(h, mgr, s, wired, stdin, stdout).Run)
 	}
 	start("devices", mgr.Run)
 	if !*demo {
@@ -190,6 +205,51 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", "mqtt://"+b.Addr(), "username", "vakt", "password", pass)
 	start("broker", b.Run)
 	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, nil
+}
+
+// wiredIO builds the driver of the gateway's own wired I/O. The demo gets a simulated box
+// (fake pins and gauge) so the real driver runs; a host with no GPIO at all runs without
+// wired I/O, saying so once, and still watches the data directory's free space.
+func wiredIO(ctx context.Context, cfg Config, demo bool, h *hub.Hub, mgr *devices.Manager, logger *slog.Logger) (*gpio.Driver, *sim.Wired, error) {
+	gcfg, opts := cfg.GPIO, []gpio.Option(nil)
+	if gcfg.Disk.Path == "" {
+		gcfg.Disk.Path = cfg.DataDir
+	}
+	var wired *sim.Wired
+	if demo {
+		var err error
+		if wired, gcfg, opts, err = sim.NewWired(cfg.DataDir); err != nil {
+			return nil, nil, err
+		}
+	} else if ok, err := gpio.HostInit(); err != nil || !ok {
+		msg := "no GPIO on this host: running without wired I/O"
+		if gcfg.Wired() {
+			msg += " (the gpio pins in the config are not used)"
+		}
+		logger.Warn(msg, "error", err)
+		gcfg = gpio.Config{Disk: gcfg.Disk}
+	}
+	// Wired zones report through the device manager like any device, so that an unadopted
+	// one is offered for adoption; the box's own inputs go to the hub.
+	sink := func(in hub.Input) {
+		if in.Kind == hub.InReport && in.Device != hub.HubDevice {
+			mgr.Report(devices.Report{Driver: "gpio", Address: in.Device, Model: "wired zone",
+				Caps:    []devices.Capability{devices.CapContact, devices.CapTamper},
+				Signals: []devices.SignalValue{{Signal: in.Signal, Active: in.Active}}})
+			return
+		}
+		if err := h.Submit(ctx, in); err != nil && ctx.Err() == nil {
+			logger.Error("wired input to hub", "error", err)
+		}
+	}
+	box, err := gpio.New(gcfg, sink, logger, opts...)
+	if err != nil {
+		if wired != nil {
+			wired.Close()
+		}
+		return nil, nil, err
+	}
+	return box, wired, nil
 }
 
 // emptyInstallation is what a new store starts with outside the demo: one area, nothing else.

@@ -172,7 +172,7 @@ func TestManager_PairAdoptRemove(t *testing.T) {
 	}
 	inst := r.hub.Snapshot().Installation
 	z := inst.Zones[len(inst.Zones)-1]
-	if z.Device != "shed_smoke" || z.Type != hub.ZoneFire || z.Area != 2 || z.Number != 12 {
+	if z.Device != "shed_smoke" || z.Type != hub.ZoneFire || z.Area != 2 || z.Number != 13 {
 		t.Fatalf("adopted zone %+v", z)
 	}
 	r.sim.Trigger("shed_smoke", hub.SignalSmoke, true)

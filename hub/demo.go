@@ -25,6 +25,7 @@ func DemoInstallation(codeKey []byte) *Installation {
 			{ID: "garage_door", Name: "Garage door", Driver: "sim", Model: "contact"},
 			{ID: "garage_motion", Name: "Garage motion", Driver: "sim", Model: "motion"},
 			{ID: "garage_smoke", Name: "Garage smoke detector", Driver: "sim", Model: "smoke"},
+			{ID: "back_door", Name: "Back door (wired)", Driver: "gpio", Model: "wired zone"},
 			{ID: "hall_siren", Name: "Hall siren", Driver: "sim", Model: "siren", Kind: "siren", Area: 1},
 			{ID: "garage_siren", Name: "Garage siren", Driver: "sim", Model: "siren", Kind: "siren", Area: 2},
 			{ID: "hall_keypad", Name: "Hall keypad", Driver: "sim", Model: "keypad", Kind: "keypad", Area: 1},
@@ -43,6 +44,7 @@ func DemoInstallation(codeKey []byte) *Installation {
 			{Number: 9, Name: "Garage door", Area: 2, Type: ZoneEntryExit, Device: "garage_door"},
 			{Number: 10, Name: "Garage motion", Area: 2, Type: ZoneInstant, Device: "garage_motion", Interior: true},
 			{Number: 11, Name: "Garage smoke", Area: 2, Type: ZoneFire, Device: "garage_smoke"},
+			{Number: 12, Name: "Back door", Area: 1, Type: ZoneEntryExit, Device: "back_door"},
 		},
 		Users: []User{
 			{ID: "anna", Number: 1, Name: "Anna", Role: RoleAdmin},

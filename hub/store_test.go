@@ -245,16 +245,16 @@ func TestHub_ConfigureIsStoredWithItsEvent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vakt.db")
 	clock := &fakeClock{t: scenarioStart}
 	h, stop := startHub(t, path, clock)
-	r := h.Configure(context.Background(), "ivan", "adopt back_door", func(inst *Installation) error {
-		inst.Devices = append(inst.Devices, Device{ID: "back_door", Name: "Back door", Driver: "sim"})
-		inst.Zones = append(inst.Zones, Zone{Number: 12, Name: "Back door", Area: 1, Type: ZoneInstant, Device: "back_door"})
+	r := h.Configure(context.Background(), "ivan", "adopt shed_door", func(inst *Installation) error {
+		inst.Devices = append(inst.Devices, Device{ID: "shed_door", Name: "Back door", Driver: "sim"})
+		inst.Zones = append(inst.Zones, Zone{Number: 13, Name: "Shed door", Area: 1, Type: ZoneInstant, Device: "shed_door"})
 		return nil
 	})
 	if r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindConfigChange || r.Events[0].User != "ivan" {
 		t.Fatalf("configure: %+v", r)
 	}
 	bad := h.Configure(context.Background(), "ivan", "zone twice", func(inst *Installation) error {
-		inst.Zones = append(inst.Zones, Zone{Number: 12, Area: 1, Type: ZoneInstant, Device: "front_door"})
+		inst.Zones = append(inst.Zones, Zone{Number: 13, Area: 1, Type: ZoneInstant, Device: "front_door"})
 		return nil
 	})
 	if !errors.Is(bad.Err, ErrInvalidInstallation) {
@@ -268,7 +268,7 @@ func TestHub_ConfigureIsStoredWithItsEvent(t *testing.T) {
 	}
 	clock.Add(time.Minute)
 	do(t, h, "periodic test") // a step after the exit delay
-	if r := do(t, h, "open back_door"); r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindBurglary {
+	if r := do(t, h, "open shed_door"); r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindBurglary {
 		t.Fatalf("adopted zone after restart: %+v", r)
 	}
 }

@@ -21,21 +21,22 @@ import (
 
 // Console reads commands and prints what the hub does.
 type Console struct {
-	hub *hub.Hub
-	mgr *devices.Manager
-	sim *sim.Sim
-	in  io.Reader
-	out io.Writer
-	mu  sync.Mutex // serialises writes to out
-	now func() time.Time
+	hub   *hub.Hub
+	mgr   *devices.Manager
+	sim   *sim.Sim
+	wired *sim.Wired // the simulated box, nil without one
+	in    io.Reader
+	out   io.Writer
+	mu    sync.Mutex // serialises writes to out
+	now   func() time.Time
 	// printed is the sequence of the last event printed.
 	printed atomic.Uint64
 }
 
 // New returns a console over the hub; simulated devices report through s, and pairing
 // goes through the device manager.
-func New(h *hub.Hub, mgr *devices.Manager, s *sim.Sim, in io.Reader, out io.Writer) *Console {
-	return &Console{hub: h, mgr: mgr, sim: s, in: in, out: out, now: time.Now}
+func New(h *hub.Hub, mgr *devices.Manager, s *sim.Sim, wired *sim.Wired, in io.Reader, out io.Writer) *Console {
+	return &Console{hub: h, mgr: mgr, sim: s, wired: wired, in: in, out: out, now: time.Now}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -104,6 +105,19 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "help", "?":
 		c.printf("%s\n%s\n  status    history [N]    help    quit\n", hub.ScriptHelp, pairingHelp)
 		return false
+	case "battery":
+		n := -1
+		if len(f) == 2 {
+			n, _ = strconv.Atoi(f[1])
+		}
+		if c.wired == nil {
+			c.printf("  ✗ no simulated box\n")
+		} else if err := c.wired.Battery(n); err != nil {
+			c.printf("  ✗ %v (battery PERCENT)\n", err)
+		} else {
+			c.printf("  🔋 backup battery at %d %% (the gauge is read every second)\n", n)
+		}
+		return false
 	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent":
 		if err := c.devicesCommand(ctx, f); err != nil {
 			c.printf("  ✗ %v\n", err)
@@ -140,6 +154,17 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		}
 		return false
 	}
+	if c.wired != nil {
+		// The simulated box: its pins and gauge go through the real gpio driver.
+		switch {
+		case in.Kind == hub.InReport && in.Signal == hub.SignalTamper:
+			c.wired.Lid(in.Active)
+			return false
+		case in.Kind == hub.InMains:
+			c.wired.Mains(!in.Active)
+			return false
+		}
+	}
 	if in.Kind == hub.InReport || in.Kind == hub.InMains || in.Kind == hub.InHubBattery {
 		// The gateway's own inputs.
 		if err := c.hub.Submit(ctx, in); err != nil {
@@ -158,6 +183,10 @@ func (c *Console) trigger(in hub.Input) error {
 	for _, d := range c.hub.Snapshot().Installation.Devices {
 		if d.ID != in.Device {
 			continue
+		}
+		if d.Driver == "gpio" && c.wired != nil && d.ID == "back_door" && in.Signal == hub.SignalContact {
+			c.wired.Door(in.Active)
+			return nil
 		}
 		if d.Driver != sim.Name {
 			return fmt.Errorf("%s is a %s device, not simulated", d.ID, d.Driver)
