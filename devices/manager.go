@@ -161,6 +161,39 @@ func (m *Manager) Report(r Report) {
 	if r.Keypad != nil {
 		go m.keypad(ctx, r.Driver, r.Address, id, area, *r.Keypad)
 	}
+	if r.LockEvent != nil {
+		go m.lock(ctx, *d, *r.LockEvent)
+	}
+}
+
+// lock disarms or arms the lock's area when a vakt user operated it with their own lock
+// code or tag, and the lock is set up for it (opt-in per lock).
+func (m *Manager) lock(ctx context.Context, d hub.Device, ev LockEvent) {
+	if ev.User == 0 || (ev.Source != "keypad" && ev.Source != "rfid") {
+		return // a key, the thumb turn or the app: nobody vakt knows
+	}
+	var user string
+	for _, u := range m.hub.Snapshot().Installation.Users {
+		if u.LockSlot == ev.User {
+			user = u.ID
+		}
+	}
+	if user == "" {
+		return
+	}
+	area := max(d.Area, 1)
+	var in hub.Input
+	switch {
+	case ev.Action == "unlock" && d.DisarmOnUnlock:
+		in = hub.Input{Kind: hub.InDisarm, Area: area, User: user, How: hub.HowLock, Iface: d.ID}
+	case ev.Action == "lock" && d.ArmOnLock:
+		in = hub.Input{Kind: hub.InArm, Area: area, Mode: hub.ModeArmedAway, User: user, How: hub.HowLock, Iface: d.ID}
+	default:
+		return
+	}
+	if res := m.hub.Do(ctx, in); res.Err != nil && !errors.Is(res.Err, hub.ErrAlreadyDisarmed) && !errors.Is(res.Err, hub.ErrAlreadyArmed) {
+		m.log.Warn("lock could not "+ev.Action+" the alarm", "device", d.ID, "user", user, "error", res.Err)
+	}
 }
 
 func (m *Manager) submit(ctx context.Context, in hub.Input) {

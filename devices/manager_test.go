@@ -209,3 +209,44 @@ func TestManager_SupervisionMissingAndRestore(t *testing.T) {
 		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "front_door"
 	})
 }
+
+func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	lock := func(action, source string, slot int) {
+		r.mgr.Report(devices.Report{Driver: "sim", Address: "front_lock", LockEvent: &devices.LockEvent{Action: action, Source: source, User: slot}})
+	}
+	mode := func() hub.Mode { return r.hub.Snapshot().State.Areas[0].Set }
+	// Not opted in: nothing happens.
+	lock("lock", "keypad", 1)
+	time.Sleep(50 * time.Millisecond)
+	if mode() != hub.ModeDisarmed {
+		t.Fatal("a lock not set up for it armed the house")
+	}
+	res := r.hub.Configure(ctx, "anna", "lock arms and disarms", func(inst *hub.Installation) error {
+		for i := range inst.Devices {
+			if inst.Devices[i].ID == "front_lock" {
+				inst.Devices[i].DisarmOnUnlock, inst.Devices[i].ArmOnLock = true, true
+			}
+		}
+		inst.Users[0].LockSlot = 1
+		return nil
+	})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	lock("lock", "keypad", 1)
+	eventually(t, "armed by the lock", func() bool { return mode() == hub.ModeArmedAway })
+	lock("unlock", "manual", 0) // a key: nobody vakt knows
+	lock("unlock", "keypad", 7) // a slot of no vakt user
+	time.Sleep(50 * time.Millisecond)
+	if mode() != hub.ModeArmedAway {
+		t.Fatal("an unknown unlock disarmed the house")
+	}
+	lock("unlock", "rfid", 1)
+	eventually(t, "disarmed by the lock", func() bool { return mode() == hub.ModeDisarmed })
+	evs, _ := r.hub.Store().History(0, 1)
+	if evs[0].Kind != hub.KindDisarm || evs[0].How != hub.HowLock || evs[0].User != "anna" {
+		t.Fatalf("history says %+v, want a disarm by anna via lock", evs[0])
+	}
+}

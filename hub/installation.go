@@ -127,6 +127,10 @@ type Device struct {
 	Address string `json:"address,omitempty" yaml:"address,omitempty"`
 	// CheckIn is the supervision window; zero takes the driver's or the default (2 h).
 	CheckIn Duration `json:"check_in,omitempty" yaml:"check_in,omitempty"`
+	// DisarmOnUnlock (locks, opt-in) disarms the lock's area when a vakt user's lock code or
+	// tag unlocks it; ArmOnLock arms it away when that user locks it from outside.
+	DisarmOnUnlock bool `json:"disarm_on_unlock,omitempty" yaml:"disarm_on_unlock,omitempty"`
+	ArmOnLock      bool `json:"arm_on_lock,omitempty" yaml:"arm_on_lock,omitempty"`
 	// Kind is what the device is to the hub: sensor (the default), siren, keypad, plug or lock.
 	Kind string `json:"kind,omitempty" yaml:"kind,omitempty"`
 	// Area is the area a siren or keypad serves; sensors take the area of their zone.

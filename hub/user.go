@@ -92,6 +92,9 @@ type User struct {
 	Codes  []string `json:"codes,omitempty" yaml:"codes,omitempty"`
 	Tags   []string `json:"tags,omitempty" yaml:"tags,omitempty"`
 	Duress string   `json:"duress,omitempty" yaml:"duress,omitempty"`
+	// LockSlot is the user's slot (user number) in the door locks, 0 if none: a lock report
+	// naming the slot says this user operated it.
+	LockSlot int `json:"lock_slot,omitempty" yaml:"lock_slot,omitempty"`
 	// ArmOnly limits the user to arming.
 	ArmOnly bool `json:"arm_only,omitempty" yaml:"arm_only,omitempty"`
 	// Windows limit when a limited user's credentials work; empty means always.
