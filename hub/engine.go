@@ -339,6 +339,13 @@ func (e *Engine) cutoff(now time.Time, a *AreaState) {
 		return
 	}
 	a.Mode = a.Set
+	switch {
+	case !a.ExitUntil.IsZero():
+		a.Mode = ModeArming // a fire cut off during the exit delay: leaving is still allowed
+		return
+	case !a.EntryUntil.IsZero():
+		a.Mode = ModePending // the entry delay that a fire or panic sounded over goes on
+	}
 	if !a.Set.Armed() {
 		return
 	}
@@ -401,6 +408,10 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 	}
 	if a.Siren != SirenOff {
 		a.Mode = ModeTriggered
+	}
+	if kind == KindBurglary || kind == KindTamper {
+		// This is the entry delay's own alarm, or overtakes it. A fire or a panic sounds
+		// over a running entry delay: whoever came in must still disarm in time.
 		a.EntryUntil = time.Time{}
 	}
 	ev := Event{Time: now, Area: a.Number, Kind: kind, Zone: zone, Device: device, Report: true}
@@ -560,11 +571,14 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
 
 // intrusion handles an armed intrusion zone becoming active.
 func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) {
-	if a.Mode == ModeArming {
+	if !a.ExitUntil.IsZero() { // the exit delay runs, perhaps under a fire alarm
 		if z.Type.ExitRoute() {
 			return // leaving through the exit route never alarms
 		}
-		a.Mode, a.Set = ModeDisarmed, ModeDisarmed
+		if a.Mode == ModeArming {
+			a.Mode = ModeDisarmed
+		}
+		a.Set = ModeDisarmed
 		a.ExitUntil = time.Time{}
 		a.Bypassed, a.Forced = nil, false
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, Zone: z.Number, Device: z.Device, User: a.User, Note: "zone off the exit route tripped during the exit delay"})
@@ -575,7 +589,9 @@ func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) 
 		return
 	}
 	switch {
-	case z.Type == ZoneEntryExit && a.Mode != ModePending && a.Mode != ModeTriggered:
+	case z.Type == ZoneEntryExit && a.EntryUntil.IsZero() && a.Siren != SirenBurglar && a.ReportAt.IsZero():
+		// Coming home starts the entry delay, also while a fire or a panic sounds; only
+		// during a burglar alarm is the door one more intrusion.
 		conf := &e.inst.Areas[e.areaIdx[a.Number]]
 		d := e.inst.entryDelay(conf)
 		zs.Trips++
@@ -583,12 +599,14 @@ func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) 
 		if d == 0 {
 			e.alarm(now, a, KindBurglary, z.Number, z.Device, true)
 		} else {
-			a.Mode = ModePending
+			if a.Mode != ModeTriggered {
+				a.Mode = ModePending
+			}
 			a.EntryUntil = now.Add(d)
 			e.emit(Event{Time: now, Area: a.Number, Kind: KindEntryDelay, Zone: z.Number, Device: z.Device, Note: fmt.Sprintf("%s to disarm", d)})
 		}
-	case z.Type.ExitRoute() && a.Mode == ModePending:
-		return // a follower waits for the entry delay
+	case z.Type.ExitRoute() && !a.EntryUntil.IsZero():
+		return // a follower waits for the entry delay, also under a fire alarm
 	case z.Type.ExitRoute() && a.Mode == ModeTriggered && !a.ReportAt.IsZero():
 		// The entry route while its own alarm is still in local warning: the pending
 		// report covers it.
@@ -696,7 +714,10 @@ func (e *Engine) authenticate(now time.Time, in Input) (u *User, duress bool, er
 			e.wrongCode(now, iface, in)
 			return nil, false, ErrWrongCode
 		}
-		delete(e.st.Lockouts, iface)
+		if _, ok := e.st.Lockouts[iface]; ok {
+			delete(e.st.Lockouts, iface)
+			e.changed = true
+		}
 	default:
 		return nil, false, ErrNoCredential
 	}
@@ -844,9 +865,13 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	if a.Mode == ModeTriggered {
 		return ErrAlarmSounding
 	}
-	u, _, err := e.operator(now, in, a.Number, true)
+	u, duress, err := e.operator(now, in, a.Number, true)
 	if err != nil {
 		return err
+	}
+	if duress {
+		// Forced to arm: do as asked, and tell the station silently.
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindDuress, Report: true, Zone: u.Number, User: u.ID, How: in.How})
 	}
 	reasons := e.readiness(a, in.Mode, nil)
 	var open, faults []Reason

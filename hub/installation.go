@@ -196,6 +196,12 @@ func (in *Installation) Validate() error {
 	if d := s.MainsDelay.D(); d < 0 || d > MaxMainsDelay {
 		return bad("settings.mains_report_delay %s outside 0–%s", d, MaxMainsDelay)
 	}
+	if d := s.AbortWindow.D(); d < 0 || d > time.Minute {
+		return bad("settings.abort_window %s outside 0–1m", d)
+	}
+	if d := s.CancelAfter.D(); d < 0 || d > 30*time.Minute {
+		return bad("settings.cancel_window %s outside 0–30m", d)
+	}
 	if s.SwingerLimit < 0 {
 		return bad("settings.swinger_limit %d is negative", s.SwingerLimit)
 	}
@@ -223,6 +229,9 @@ func (in *Installation) Validate() error {
 	for i, d := range in.Devices {
 		if d.ID == "" {
 			return bad("devices[%d].id is empty", i)
+		}
+		if d.ID == HubDevice {
+			return bad("devices[%d].id %q is the hub's own", i, d.ID)
 		}
 		if devices[d.ID] {
 			return bad("devices[%d].id %q used twice", i, d.ID)
@@ -294,6 +303,9 @@ func (in *Installation) Validate() error {
 		for j, w := range u.Windows {
 			if w.From < 0 || w.From >= 24*60 || w.To <= 0 || w.To > 24*60 {
 				return bad("users[%d].windows[%d] has a time outside the day", i, j)
+			}
+			if w.From == w.To {
+				return bad("users[%d].windows[%d] opens and closes at the same time", i, j)
 			}
 		}
 	}

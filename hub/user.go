@@ -69,14 +69,16 @@ type Window struct {
 }
 
 func (w Window) contains(t time.Time) bool {
-	if len(w.Days) > 0 && !slices.Contains(w.Days, t.Weekday()) {
-		return false
-	}
+	day := func(d time.Weekday) bool { return len(w.Days) == 0 || slices.Contains(w.Days, d) }
 	m := t.Hour()*60 + t.Minute()
-	if w.From <= w.To {
-		return m >= w.From && m < w.To
+	if w.From < w.To {
+		return day(t.Weekday()) && m >= w.From && m < w.To
 	}
-	return m >= w.From || m < w.To // over midnight
+	// Over midnight: the part after midnight belongs to the day the window opened.
+	if m >= w.From {
+		return day(t.Weekday())
+	}
+	return m < w.To && day((t.Weekday()+6)%7)
 }
 
 // User is a person with credentials. Codes and tags are kept only as keyed hashes.
