@@ -77,6 +77,7 @@ type Engine struct {
 	userIdx   map[string]int
 
 	out []Effect
+	notes map[time.Duration]string
 	// changed records that the last Step changed state worth persisting.
 	changed bool
 }
@@ -569,6 +570,20 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
 	e.intrusion(now, a, z, zs)
 }
 
+// entryNote is the entry delay event's note, made once per delay so that a sensor report
+// starting the entry delay allocates nothing.
+func (e *Engine) entryNote(d time.Duration) string {
+	if n, ok := e.notes[d]; ok {
+		return n
+	}
+	if e.notes == nil {
+		e.notes = map[time.Duration]string{}
+	}
+	n := d.String() + " to disarm"
+	e.notes[d] = n
+	return n
+}
+
 // intrusion handles an armed intrusion zone becoming active.
 func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) {
 	if !a.ExitUntil.IsZero() { // the exit delay runs, perhaps under a fire alarm
@@ -603,7 +618,7 @@ func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) 
 				a.Mode = ModePending
 			}
 			a.EntryUntil = now.Add(d)
-			e.emit(Event{Time: now, Area: a.Number, Kind: KindEntryDelay, Zone: z.Number, Device: z.Device, Note: fmt.Sprintf("%s to disarm", d)})
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindEntryDelay, Zone: z.Number, Device: z.Device, Note: e.entryNote(d)})
 		}
 	case z.Type.ExitRoute() && !a.EntryUntil.IsZero():
 		return // a follower waits for the entry delay, also under a fire alarm
