@@ -370,9 +370,11 @@ func (m *Manager) Run(ctx context.Context) error {
 // outputs sends siren, keypad and chime commands for what changed.
 func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.SirenPattern, panels map[int]string) {
 	s := u.Snapshot
+	sirenChanged := map[int]bool{}
 	for _, a := range s.State.Areas {
 		if p, ok := sirens[a.Number]; !ok || p != a.Siren {
 			sirens[a.Number] = a.Siren
+			sirenChanged[a.Number] = true
 			if ok || a.Siren != hub.SirenOff {
 				var d time.Duration
 				if !a.SirenUntil.IsZero() {
@@ -394,6 +396,24 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.
 			m.send(ctx, s.Installation, e.Area, "keypad", Command{Kind: CmdChime})
 		}
 	}
+	// A new detection while the siren sounds re-asserts it: a Zigbee siren plays for the
+	// duration it was given, and a siren that missed the first command hears this one.
+	reasserted := map[int]bool{}
+	for _, ev := range u.Events {
+		if ev.Restore || reasserted[ev.Area] || !alarmKind(ev.Kind) || sirens[ev.Area] == hub.SirenOff {
+			continue
+		}
+		for _, a := range s.State.Areas {
+			if a.Number == ev.Area && a.Siren != hub.SirenOff && !sirenChanged[ev.Area] {
+				reasserted[ev.Area] = true
+				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: a.SirenUntil.Sub(s.Time)})
+			}
+		}
+	}
+}
+
+func alarmKind(k hub.EventKind) bool {
+	return k == hub.KindBurglary || k == hub.KindFire || k == hub.KindPanic || k == hub.KindTamper
 }
 
 // send gives cmd to every device of kind in area whose driver the manager has.

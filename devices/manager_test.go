@@ -119,6 +119,10 @@ func TestManager_ReportTripsZoneAndSoundsSiren(t *testing.T) {
 	eventually(t, "burglary and siren", func() bool {
 		return has(r.kinds(), hub.KindBurglary) && strings.Contains(r.out.String(), "hall_siren: WOOOO")
 	})
+	r.sim.Trigger("bedroom_window", hub.SignalContact, true)
+	eventually(t, "the siren re-asserted for a new detection", func() bool {
+		return strings.Count(r.out.String(), "hall_siren: WOOOO") == 2
+	})
 	if !strings.Contains(r.out.String(), "hall_keypad: shows in_alarm") {
 		t.Errorf("keypad not told of the alarm:\n%s", r.out.String())
 	}
