@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"vakt/hub"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the console writing at once.
@@ -167,5 +169,46 @@ func TestRun_DemoWiredBox(t *testing.T) {
 	io.WriteString(pw, "quit\n")
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInstallationImport sets a house up from a file, as an installer would, then arms it
+// with an imported code.
+func TestInstallationImport(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuffer
+	ctx := context.Background()
+	if err := run(ctx, []string{"installation", "import", "-data", dir, "examples/installation.yaml"}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"installation", "import", "-data", dir, "config.example.yaml"}, nil, &out, &out); err == nil {
+		t.Fatal("a config file imported as an installation")
+	}
+	out.Reset()
+	if err := run(ctx, []string{"installation", "export", "-data", dir}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "name: Our house") || strings.Contains(out.String(), `"1234"`) {
+		t.Fatalf("export:\n%s", out.String())
+	}
+	s, err := hub.OpenStore(filepath.Join(dir, "vakt.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, err := hub.New(s, nil, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	if r := h.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, Code: "5678", How: hub.HowKeypad}); r.Err != nil {
+		t.Fatalf("arm with erik's imported code: %v", r.Err)
+	}
+	evs, _ := s.Events(0, 0)
+	if evs[0].Kind != hub.KindConfigChange || evs[0].User != "installer" {
+		t.Fatalf("the import is not in the history: %+v", evs[0])
 	}
 }

@@ -76,7 +76,7 @@ type Engine struct {
 	areaIdx   map[int]int    // area number → index
 	userIdx   map[string]int
 
-	out []Effect
+	out   []Effect
 	notes map[time.Duration]string
 	// changed records that the last Step changed state worth persisting.
 	changed bool

@@ -1,0 +1,58 @@
+package hub
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseInstallation_ExampleAndRoundTrip(t *testing.T) {
+	data, err := os.ReadFile("../examples/installation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := ParseInstallation(data, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anna := inst.Users[0]
+	if len(anna.Codes) != 1 || anna.Codes[0] != HashCredential(testKey, "code", "1234") || anna.Duress == "" || len(anna.Tags) != 1 {
+		t.Fatalf("anna's credentials were not hashed: %+v", anna)
+	}
+	if strings.Contains(string(data), anna.Codes[0]) {
+		t.Fatal("hash in the source?")
+	}
+	out, err := MarshalInstallation(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "1234\"") || strings.Contains(string(out), "code_key") {
+		t.Fatalf("export leaks a code or the key:\n%s", out)
+	}
+	again, err := ParseInstallation(out, testKey)
+	if err != nil {
+		t.Fatalf("re-import of the export: %v\n%s", err, out)
+	}
+	eng := NewEngine(again, State{})
+	if _, err := eng.Step(scenarioStart, Input{Kind: InArm, Area: 1, Mode: ModeArmedAway, Code: "1234", How: HowKeypad}); err != nil {
+		t.Fatalf("arming with an imported code: %v", err)
+	}
+}
+
+func TestParseInstallation_Errors(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"unknown key", "areas:\n  - {number: 1, nmae: x}\n", "line 2: field nmae not found"},
+		{"bad zone type", "areas: [{number: 1}]\ndevices: [{id: d, driver: sim}]\nzones: [{number: 1, area: 1, type: door, device: d}]\n", "unknown zone type \"door\""},
+		{"bad pin", "areas: [{number: 1}]\nusers: [{id: a, number: 1, role: admin, pins: [\"12\"]}]\n", "users[0].pins"},
+		{"bad duration", "settings: {entry_delay: soon}\n", "duration \"soon\""},
+		{"entry delay too long", "settings: {entry_delay: 60s}\n", "settings.entry_delay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseInstallation([]byte(tc.yaml), testKey)
+			if !errors.Is(err, ErrInvalidInstallation) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
