@@ -15,6 +15,7 @@ import (
 	"vakt/devices/broker"
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
+	"vakt/devices/rtl433"
 	"vakt/hub"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	Devices DevicesConfig `yaml:"devices"`
 	// GPIO is the gateway's own wired I/O: zones, siren relay, lid, mains, battery, disk.
 	GPIO gpio.Config `yaml:"gpio"`
+	// RTL433 reads 433/868 MHz sensors from rtl_433's MQTT events.
+	RTL433 rtl433.Config `yaml:"rtl433"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -60,7 +63,9 @@ func defaultConfig() Config {
 			Mains: gpio.InputConfig{Pull: gpio.PullUp, Debounce: hub.Duration(gpio.DefaultDebounce)},
 			Gauge: gpio.GaugeConfig{Addr: gpio.DefaultGaugeAddr, LowPercent: gpio.DefaultLowPercent, Interval: hub.Duration(gpio.DefaultGaugeInterval)},
 			Disk:  gpio.DiskConfig{MinFreeMB: gpio.DefaultMinFreeMB, Interval: hub.Duration(gpio.DefaultDiskInterval)},
-		}}
+		},
+		RTL433: rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
+	}
 }
 
 // loadConfig reads path over the defaults. Unknown keys and bad values are errors that
@@ -104,6 +109,9 @@ func (c Config) validate() error {
 		}
 	}
 	if err := c.MQTT.Broker.Validate(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.RTL433.Validate("rtl433"); err != nil {
 		return err
 	}
 	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && d < time.Minute) {

@@ -22,6 +22,7 @@ import (
 	"vakt/devices/broker"
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
+	"vakt/devices/rtl433"
 	"vakt/devices/sim"
 	"vakt/hub"
 	"vakt/ui/console"
@@ -139,8 +140,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	_ = mqttCfg // the Zigbee2MQTT and rtl_433 drivers connect with it
 	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
+	if err := radioDrivers(cfg, mqttCfg, mgr, logger, start); err != nil {
+		return err
+	}
 	box, wired, err := wiredIO(ctx, cfg, *demo, h, mgr, logger)
 	if err != nil {
 		return err
@@ -208,6 +211,28 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", "mqtt://"+b.Addr(), "username", "vakt", "password", pass)
 	start("broker", b.Run)
 	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, nil
+}
+
+// radioDrivers connects the drivers that read radios through MQTT (rtl_433 for 433/868 MHz
+// sensors), each with its own client, and registers them with the device manager.
+func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, logger *slog.Logger, start func(string, func(context.Context) error)) error {
+	rc, err := mqttclient.New(bus, "vakt-rtl433", logger)
+	if err != nil {
+		return err
+	}
+	rtl, err := rtl433.New(cfg.RTL433, rc, mgr, logger)
+	if err != nil {
+		return err
+	}
+	mgr.AddDriver(rtl)
+	start("rtl433", func(ctx context.Context) error {
+		if err := rc.ConnectWait(5 * time.Second); err != nil {
+			logger.Warn("rtl_433 driver: MQTT broker not reachable yet", "error", err)
+		}
+		defer rc.Disconnect(250)
+		return rtl.Run(ctx)
+	})
+	return nil
 }
 
 // wiredIO builds the driver of the gateway's own wired I/O. The demo gets a simulated box

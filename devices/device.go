@@ -103,6 +103,9 @@ type Report struct {
 	Lock        string // "locked", "unlocked", "jammed"
 	Keypad      *KeypadAction
 	LockEvent   *LockEvent
+	// Synthetic marks a report the driver made itself (the auto-restore of a one-way
+	// sensor): it says nothing about the device being alive, so supervision ignores it.
+	Synthetic bool
 }
 
 // CommandKind says what a Command asks a device to do.

@@ -127,9 +127,11 @@ func (m *Manager) Report(r Report) {
 		h = &Health{}
 		m.health[k] = h
 	}
-	h.LastSeen = r.Time
-	wasMissing := h.Missing
-	h.Missing = false
+	wasMissing := false
+	if !r.Synthetic {
+		h.LastSeen = r.Time
+		wasMissing, h.Missing = h.Missing, false
+	}
 	if r.Battery != nil {
 		h.Battery = r.Battery
 	}
