@@ -17,6 +17,7 @@ import (
 	"vakt/devices/mqttclient"
 	"vakt/devices/rtl433"
 	"vakt/hub"
+	"vakt/uplink"
 )
 
 // Config is the machine's settings from config.yaml. The installation (areas, zones,
@@ -38,6 +39,8 @@ type Config struct {
 	GPIO gpio.Config `yaml:"gpio"`
 	// RTL433 reads 433/868 MHz sensors from rtl_433's MQTT events.
 	RTL433 rtl433.Config `yaml:"rtl433"`
+	// Uplink is the monitoring station: SIA DC-09 receivers with primary and backup paths.
+	Uplink uplink.Config `yaml:"uplink"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -65,6 +68,7 @@ func defaultConfig() Config {
 			Disk:  gpio.DiskConfig{MinFreeMB: gpio.DefaultMinFreeMB, Interval: hub.Duration(gpio.DefaultDiskInterval)},
 		},
 		RTL433: rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
+		Uplink: uplink.Config{Receivers: []uplink.ReceiverConfig{}},
 	}
 }
 
@@ -109,6 +113,9 @@ func (c Config) validate() error {
 		}
 	}
 	if err := c.MQTT.Broker.Validate(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.Uplink.Validate(os.Getenv); err != nil {
 		return err
 	}
 	if err := c.RTL433.Validate("rtl433"); err != nil {

@@ -26,6 +26,8 @@ import (
 	"vakt/devices/sim"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/uplink"
+	"vakt/uplink/station"
 )
 
 // version is set with -ldflags "-X main.version=…".
@@ -158,11 +160,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		box.Follow(ctx, sub)
 		return nil
 	})
+	var st *station.Station
+	if *demo {
+		// The demo reports to a station of its own on loopback, encrypted, over two paths.
+		key, err := store.Secret("demo_station_key", 16)
+		if err != nil {
+			return err
+		}
+		st = station.New(stdout, key)
+		rc, err := st.Start(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Uplink.Receivers = append(cfg.Uplink.Receivers, rc)
+	}
+	var up *uplink.Uplink
+	if len(cfg.Uplink.Receivers) > 0 {
+		if up, err = uplink.New(cfg.Uplink, h, logger); err != nil {
+			return err
+		}
+		start("uplink", up.Run)
+	}
 	if *demo {
 		s := sim.New(mgr, stdout)
 		mgr.AddDriver(s)
 		start("sim", s.Run)
-		start("console", console.New(h, mgr, s, wired, stdin, stdout).Run)
+		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st}
+		start("console", console.New(parts, stdin, stdout).Run)
 	}
 	start("devices", mgr.Run)
 	if !*demo {

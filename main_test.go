@@ -212,3 +212,40 @@ func TestInstallationImport(t *testing.T) {
 		t.Fatalf("the import is not in the history: %+v", evs[0])
 	}
 }
+
+// TestRun_DemoStation: the demo reports to its own station, encrypted; a transmission test
+// says when the station acknowledged; pulling the primary path's plug moves traffic to the
+// backup with the fault reported, and plugging it back restores it.
+func TestRun_DemoStation(t *testing.T) {
+	var out syncBuffer
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, &out, &out) }()
+	step := func(cmd, want string) {
+		t.Helper()
+		io.WriteString(pw, cmd+"\n")
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(out.String(), want) {
+				return
+			}
+		}
+		t.Fatalf("%s: no %q in:\n%s", cmd, want, out.String())
+	}
+	step("test 1234", "acknowledged by demo-station over primary")
+	step("smoke kitchen_smoke", "station (primary): #0003 ADM-CID #1234|1110 01 006")
+	step("unplug primary", "primary path unplugged")
+	step("smoke kitchen_smoke off", "uplink_fault device demo-station/primary → station CID 1350")
+	step("station", "ADM-CID #1234|1350 00 001") // the primary's fault, over the backup
+	step("plug primary", "uplink_fault restored device demo-station/primary")
+	io.WriteString(pw, "quit\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"station (backup): #0004 ADM-CID #1234|3110 01 006", "station (backup): #0005 ADM-CID #1234|1350 00 001"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}

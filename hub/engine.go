@@ -222,7 +222,8 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	case InManualTest:
 		err = e.manualTest(now, in)
 	case InPeriodicTest:
-		e.emit(Event{Time: now, Kind: KindPeriodicTest, Report: true, How: HowSystem})
+		// Path names the receiver whose schedule it is, so each keeps its own.
+		e.emit(Event{Time: now, Kind: KindPeriodicTest, Report: true, How: HowSystem, Device: in.Path})
 	case InMains:
 		e.mains(now, in.Active)
 	case InHubBattery:

@@ -17,26 +17,39 @@ import (
 	"vakt/devices"
 	"vakt/devices/sim"
 	"vakt/hub"
+	"vakt/uplink"
+	"vakt/uplink/station"
 )
 
 // Console reads commands and prints what the hub does.
 type Console struct {
-	hub   *hub.Hub
-	mgr   *devices.Manager
-	sim   *sim.Sim
-	wired *sim.Wired // the simulated box, nil without one
-	in    io.Reader
-	out   io.Writer
-	mu    sync.Mutex // serialises writes to out
-	now   func() time.Time
+	hub     *hub.Hub
+	mgr     *devices.Manager
+	sim     *sim.Sim
+	wired   *sim.Wired       // the simulated box, nil without one
+	uplink  *uplink.Uplink   // nil without a station
+	station *station.Station // the demo's station, nil without one
+	in      io.Reader
+	out     io.Writer
+	mu      sync.Mutex // serialises writes to out
+	now     func() time.Time
 	// printed is the sequence of the last event printed.
 	printed atomic.Uint64
 }
 
-// New returns a console over the hub; simulated devices report through s, and pairing
-// goes through the device manager.
-func New(h *hub.Hub, mgr *devices.Manager, s *sim.Sim, wired *sim.Wired, in io.Reader, out io.Writer) *Console {
-	return &Console{hub: h, mgr: mgr, sim: s, wired: wired, in: in, out: out, now: time.Now}
+// Parts are what the console drives; Wired, Uplink and Station may be nil.
+type Parts struct {
+	Hub     *hub.Hub
+	Manager *devices.Manager
+	Sim     *sim.Sim
+	Wired   *sim.Wired
+	Uplink  *uplink.Uplink
+	Station *station.Station
+}
+
+// New returns a console over the parts, reading commands from in and printing to out.
+func New(p Parts, in io.Reader, out io.Writer) *Console {
+	return &Console{hub: p.Hub, mgr: p.Manager, sim: p.Sim, wired: p.Wired, uplink: p.Uplink, station: p.Station, in: in, out: out, now: time.Now}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -118,6 +131,26 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 			c.printf("  🔋 backup battery at %d %% (the gauge is read every second)\n", n)
 		}
 		return false
+	case "unplug", "plug":
+		if c.station == nil || len(f) != 2 {
+			c.printf("  ✗ %s primary|backup (the demo's station paths)\n", f[0])
+			return false
+		}
+		var err error
+		if f[0] == "unplug" {
+			err = c.station.Unplug(f[1])
+		} else {
+			err = c.station.Plug(f[1])
+		}
+		if err != nil {
+			c.printf("  ✗ %v\n", err)
+		} else {
+			c.printf("  🔌 station %s path %sged\n", f[1], f[0])
+		}
+		return false
+	case "station":
+		c.printf("%s", uplinkStatus(c.uplink, c.now()))
+		return false
 	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent":
 		if err := c.devicesCommand(ctx, f); err != nil {
 			c.printf("  ✗ %v\n", err)
@@ -172,10 +205,63 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		}
 		return false
 	}
-	if res := c.hub.Do(ctx, in); res.Err != nil {
+	res := c.hub.Do(ctx, in)
+	if res.Err != nil {
 		c.printf("  ✗ %v\n", res.Err)
+		return false
+	}
+	if in.Kind == hub.InManualTest && c.uplink != nil {
+		for _, ev := range res.Events {
+			if ev.Kind == hub.KindManualTest {
+				go c.awaitTest(ctx, ev.Seq)
+			}
+		}
 	}
 	return false
+}
+
+// awaitTest says whether and when the station acknowledged a transmission test.
+func (c *Console) awaitTest(ctx context.Context, seq uint64) {
+	c.printf("  ⏳ transmission test #%d sent; waiting for the station …\n", seq)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	info, err := c.uplink.AwaitAck(ctx, seq)
+	if err != nil {
+		c.printf("  ✗ transmission test #%d: no acknowledgement: %v\n", seq, err)
+		return
+	}
+	c.printf("  ✓ transmission test #%d acknowledged by %s over %s at %s (round trip %s)\n", seq, info.Receiver, info.Path, info.At.Format("15:04:05"), info.RTT.Round(time.Microsecond))
+}
+
+func uplinkStatus(u *uplink.Uplink, now time.Time) string {
+	if u == nil {
+		return "  no monitoring station configured\n"
+	}
+	var b strings.Builder
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	}
+	for _, r := range u.Status() {
+		fmt.Fprintf(&b, "  station %s (%s, account %s): %d delivered, %d waiting, cursor #%d\n", r.Name, r.Format, r.Account, r.Delivered, r.QueueDepth, r.Cursor)
+		for _, p := range r.Paths {
+			state := "ok"
+			switch {
+			case p.Fault:
+				state = "FAULT"
+			case !p.OK:
+				state = "not answering"
+			}
+			fmt.Fprintf(&b, "    %-7s %s %s: %s; last ack %s, last poll %s", p.Name, p.Network, p.Addr, state, ago(p.LastAck), ago(p.LastPoll))
+			if p.LastError != "" {
+				fmt.Fprintf(&b, "; last error %s", p.LastError)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 // trigger makes a simulated device report.

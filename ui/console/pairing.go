@@ -18,7 +18,11 @@ const pairingHelp = `pairing (installer):
   adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N]      add it to the installation
   remove ID                     take a device and its zone out
   devices                       every device with its health
-  silent DEVICE [off]           a simulated device stops checking in (supervision)`
+  silent DEVICE [off]           a simulated device stops checking in (supervision)
+monitoring station (demo):
+  station                       the uplink's receivers and paths: acks, polls, faults, queue
+  unplug primary|backup         take a path down (failover, uplink fault); plug … brings it back
+  test CODE                     transmission test: says whether and when the station acknowledged`
 
 func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 	switch f[0] {

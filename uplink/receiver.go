@@ -1,0 +1,520 @@
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"vakt/hub"
+	"vakt/uplink/dc09"
+)
+
+// ReceiverStatus is the state of one receiver's delivery.
+type ReceiverStatus struct {
+	Name    string `json:"name"`
+	Format  string `json:"format"`
+	Account string `json:"account"`
+	// Cursor is the last event delivered to (or passed over for) this receiver.
+	Cursor uint64 `json:"cursor"`
+	// QueueDepth is how many logged events lie behind the cursor, reportable or not.
+	QueueDepth uint64 `json:"queue_depth"`
+	// Delivered and Rejected count events since start: acknowledged, and skipped because
+	// the station refused them (DUH) on every path, or they could not be encoded.
+	Delivered   uint64       `json:"delivered"`
+	Rejected    uint64       `json:"rejected,omitempty"`
+	LastError   string       `json:"last_error,omitempty"`
+	LastErrorAt time.Time    `json:"last_error_at,omitzero"`
+	Paths       []PathStatus `json:"paths"`
+}
+
+// readBatch is how many events delivery reads from the log at a time.
+const readBatch = 64
+
+// saveEvery bounds how long a moved cursor stays unsaved. A crash resends what was
+// acknowledged since the last save: at most readBatch events, or saveEvery's worth.
+const saveEvery = time.Second
+
+// tickEvery wakes delivery even without news from the hub, as a safety net.
+const tickEvery = 10 * time.Second
+
+// receiver delivers the event log to one monitoring station receiver over its paths: in
+// order, one event at a time, the cursor moving only past what was acknowledged (or is
+// not for this receiver).
+type receiver struct {
+	u          *Uplink
+	name       string
+	cursorName string
+	format     string
+	msgID      string
+	account    string
+	kinds      map[hub.EventKind]bool // nil: every reportable kind
+	testEvery  time.Duration
+	saveEvery  time.Duration
+	paths      []*path // primary first
+	log        *slog.Logger
+	wake       chan struct{}
+
+	mu          sync.Mutex
+	cursor      uint64 // delivered or passed over, in memory
+	saved       uint64 // cursor as last saved in the store
+	savedAt     time.Time
+	delivered   uint64
+	rejected    uint64
+	lastErr     string
+	lastErrAt   time.Time
+	refusedSeq  uint64 // the event the station answered DUH to on every path
+	refusedTry  int
+	retryBudget int // DUH rounds before an event is skipped
+}
+
+func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, error) {
+	r := &receiver{
+		u:          u,
+		name:       rc.Name,
+		cursorName: "dc09/" + rc.Name,
+		format:     rc.Format,
+		account:    rc.Account,
+		testEvery:  rc.TestInterval.D(),
+		saveEvery:  saveEvery,
+		log:        logger.With("receiver", rc.Name),
+		wake:       make(chan struct{}, 1),
+	}
+	if r.format == "" {
+		r.format = FormatCID
+	}
+	r.msgID = dc09.IDContactID
+	if r.format == FormatSIA {
+		r.msgID = dc09.IDSIADCS
+	}
+	if r.testEvery == 0 {
+		r.testEvery = DefaultTestInterval
+	}
+	if len(rc.Kinds) > 0 {
+		r.kinds = map[hub.EventKind]bool{}
+		for _, name := range rc.Kinds {
+			k, err := hub.ParseEventKind(name)
+			if err != nil {
+				return nil, err
+			}
+			r.kinds[k] = true
+		}
+	}
+	add := func(name string, pc *PathConfig) error {
+		set := pc.settings(rc.Account, name == "backup")
+		dc, err := dc09.New(set.client)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		r.paths = append(r.paths, &path{
+			name: name,
+			full: rc.Name + "/" + name,
+			set:  set,
+			dc:   dc,
+			hub:  u.hub,
+			log:  r.log.With("path", name),
+			st:   PathStatus{Name: name, Network: set.client.Network, Addr: set.client.Addr},
+			kick: make(chan struct{}, 1),
+			lastAcked: func() uint64 {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return r.cursor
+			},
+			recovered: r.poke,
+		})
+		return nil
+	}
+	if err := add("primary", &rc.Primary); err != nil {
+		return nil, err
+	}
+	r.retryBudget = r.paths[0].set.retries
+	if rc.Backup != nil {
+		if err := add("backup", rc.Backup); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *receiver) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// openCursor reads the receiver's cursor, creating it at the end of the log the first
+// time the receiver is configured: a new station gets what happens from now on, not the
+// installation's whole history.
+func (r *receiver) openCursor() error {
+	store := r.u.hub.Store()
+	seq, ok, err := store.Cursor(r.cursorName)
+	if err != nil {
+		return fmt.Errorf("receiver %s: read cursor: %w", r.name, err)
+	}
+	if !ok {
+		if seq, err = store.LastSeq(); err != nil {
+			return fmt.Errorf("receiver %s: read log: %w", r.name, err)
+		}
+		if err := store.SetCursor(r.cursorName, seq); err != nil {
+			return fmt.Errorf("receiver %s: create cursor: %w", r.name, err)
+		}
+		r.log.Info("new receiver starts at the end of the log", "seq", seq)
+	}
+	r.mu.Lock()
+	r.cursor, r.saved, r.savedAt = seq, seq, time.Now()
+	r.mu.Unlock()
+	return nil
+}
+
+// wants reports whether ev goes to this receiver.
+func (r *receiver) wants(ev hub.Event) bool {
+	if !ev.Report || ev.ContactID == 0 || (r.format == FormatSIA && ev.SIA == "") {
+		return false
+	}
+	if r.kinds != nil && !r.kinds[ev.Kind] {
+		return false
+	}
+	// A periodic test names the receiver whose schedule made it, when the hub records
+	// that; each receiver keeps its own schedule.
+	if ev.Kind == hub.KindPeriodicTest && ev.Device != "" && ev.Device != r.name {
+		return false
+	}
+	return true
+}
+
+// dc09Seq maps an event sequence onto DC-09's 0001–9999, so a resent event (after a
+// restart, or over the other path) carries the same number and the station can drop the
+// repeat. Sequence 0 maps to 9999, the number before 1.
+func dc09Seq(seq uint64) int {
+	return int((seq+9998)%9999) + 1
+}
+
+// message encodes ev in the receiver's format.
+func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
+	zone := ev.Zone
+	if ev.Kind == hub.KindUplinkFault && zone == 0 {
+		// Tell the station which path failed: zone 1 primary, 2 backup.
+		switch {
+		case strings.HasSuffix(ev.Device, "/primary"):
+			zone = 1
+		case strings.HasSuffix(ev.Device, "/backup"):
+			zone = 2
+		}
+	}
+	var data string
+	var err error
+	if r.format == FormatSIA {
+		data, err = dc09.SIADCS(r.account, ev.SIA, zone, ev.Area)
+	} else {
+		data, err = dc09.ContactID(r.account, ev.Qualifier(), ev.ContactID, ev.Area, zone)
+	}
+	if err != nil {
+		return dc09.Message{}, err
+	}
+	return dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}, nil
+}
+
+// run is the delivery loop: it wakes on new events (hub subscription), on a path coming
+// back, after a retry delay or on a safety tick, and sends what lies behind the cursor.
+func (r *receiver) run(ctx context.Context) {
+	sub := r.u.hub.Subscribe()
+	defer sub.Close()
+	defer r.saveCursor(true) // the store is closed last, after Run
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	retry.Stop()
+	save := time.NewTimer(time.Hour)
+	defer save.Stop()
+	save.Stop()
+	attempt := 0
+	waiting := false // a retry delay is running: news from the hub does not cut it short
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C():
+			sub.Next()
+			if waiting {
+				continue
+			}
+		case <-r.wake:
+		case <-retry.C:
+		case <-save.C:
+			r.saveCursor(true)
+			continue
+		case <-tick.C:
+			if waiting {
+				continue
+			}
+		}
+		err := r.drain(ctx)
+		if d, ok := r.saveDue(); ok {
+			save.Reset(d)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			attempt, waiting = 0, false
+			continue
+		}
+		r.setError(err)
+		d := retryDelay(r.minBackoff(), attempt, MaxRetryBackoff)
+		attempt++
+		r.log.Warn("delivery failed on every path, retrying", "in", d, "error", err)
+		retry.Reset(d)
+		waiting = true
+	}
+}
+
+func (r *receiver) minBackoff() time.Duration {
+	d := r.paths[0].set.backoff
+	for _, p := range r.paths[1:] {
+		d = min(d, p.set.backoff)
+	}
+	return d
+}
+
+// saveCursor writes the cursor to the store if it moved: always when force is set,
+// otherwise once readBatch events or saveEvery have passed since the last save. Each save
+// is a bbolt commit, with its fsync, on the store the hub commits alarms to; saving after
+// every ACK would slow the hub down for nothing, since a cursor that lags only means a few
+// events sent twice after a crash.
+func (r *receiver) saveCursor(force bool) {
+	r.mu.Lock()
+	cursor, saved, at := r.cursor, r.saved, r.savedAt
+	r.mu.Unlock()
+	if cursor == saved || !force && cursor-saved < readBatch && time.Since(at) < r.saveEvery {
+		return
+	}
+	if err := r.u.hub.Store().SetCursor(r.cursorName, cursor); err != nil {
+		r.setError(fmt.Errorf("save cursor: %w", err))
+		r.log.Error("save cursor", "seq", cursor, "error", err)
+		return
+	}
+	r.mu.Lock()
+	r.saved, r.savedAt = cursor, time.Now()
+	r.mu.Unlock()
+}
+
+// saveDue returns in how long the cursor should be saved, if it has moved since it last was.
+func (r *receiver) saveDue() (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cursor == r.saved {
+		return 0, false
+	}
+	return max(r.saveEvery-time.Since(r.savedAt), 0), true
+}
+
+// drain sends every event behind the cursor, in order, until the log is done or an event
+// cannot be delivered.
+func (r *receiver) drain(ctx context.Context) error {
+	store := r.u.hub.Store()
+	for {
+		r.mu.Lock()
+		cursor := r.cursor
+		r.mu.Unlock()
+		events, err := store.Events(cursor, readBatch)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		for _, ev := range events {
+			if r.wants(ev) {
+				if err := r.deliver(ctx, ev); err != nil {
+					return err
+				}
+			}
+			r.mu.Lock()
+			r.cursor = ev.Seq
+			r.mu.Unlock()
+		}
+		r.saveCursor(false)
+	}
+}
+
+// deliver sends one event: over the first path that works, primary first unless it is
+// failing. It returns nil once the event is acknowledged, or skipped for good.
+func (r *receiver) deliver(ctx context.Context, ev hub.Event) error {
+	msg, err := r.message(ev)
+	if err != nil {
+		r.reject(ev, fmt.Errorf("event %d cannot be sent: %w", ev.Seq, err))
+		return nil
+	}
+	var errs []error
+	allRefused := true
+	for _, p := range r.order() {
+		resp, err := p.send(ctx, msg)
+		if err == nil {
+			r.acked(ev, p, resp)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+		allRefused = allRefused && errors.Is(err, dc09.ErrDUH)
+	}
+	err = fmt.Errorf("event %d: %w", ev.Seq, errors.Join(errs...))
+	if allRefused {
+		// A refusal counts against this message only from a path that passes a NULL
+		// poll now; a receiver that refuses its polls too does not know us (a wrong key
+		// or account): that is a path fault, and the event waits.
+		for _, p := range r.paths {
+			p.poll(ctx)
+			allRefused = allRefused && p.usable()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if allRefused {
+		// Every path works, and none understood this message: resending it will not
+		// help, and holding it back would hold back every alarm behind it. Try a few
+		// times (it may be a station restarting), then skip it, loudly.
+		r.mu.Lock()
+		if r.refusedSeq != ev.Seq {
+			r.refusedSeq, r.refusedTry = ev.Seq, 0
+		}
+		r.refusedTry++
+		skip := r.refusedTry >= r.retryBudget
+		r.mu.Unlock()
+		if skip {
+			r.reject(ev, err)
+			return nil
+		}
+	}
+	return err
+}
+
+// order returns the paths to try: those without failures first, primary before backup.
+func (r *receiver) order() []*path {
+	if len(r.paths) == 1 || r.paths[0].usable() || !r.paths[1].usable() {
+		return r.paths
+	}
+	return []*path{r.paths[1], r.paths[0]}
+}
+
+func (r *receiver) acked(ev hub.Event, p *path, resp dc09.Response) {
+	r.mu.Lock()
+	r.delivered++
+	r.mu.Unlock()
+	r.log.Debug("event acknowledged", "seq", ev.Seq, "path", p.name, "rtt", resp.RTT)
+	r.u.settle(ev.Seq, AckInfo{Seq: ev.Seq, Receiver: r.name, Path: p.name, At: time.Now(), RTT: resp.RTT}, nil)
+}
+
+func (r *receiver) reject(ev hub.Event, err error) {
+	r.mu.Lock()
+	r.rejected++
+	r.mu.Unlock()
+	r.setError(err)
+	r.log.Error("event not delivered: skipped", "seq", ev.Seq, "kind", ev.Kind, "error", err)
+	r.u.settle(ev.Seq, AckInfo{Seq: ev.Seq, Receiver: r.name}, fmt.Errorf("%w: %w", ErrRejected, err))
+}
+
+func (r *receiver) setError(err error) {
+	r.mu.Lock()
+	r.lastErr, r.lastErrAt = errText(err), time.Now()
+	r.mu.Unlock()
+}
+
+// passed reports whether the cursor has passed seq: in memory, or in the store (before Run
+// has read it, or for an event delivered before a restart).
+func (r *receiver) passed(seq uint64) (bool, error) {
+	r.mu.Lock()
+	c := r.cursor
+	r.mu.Unlock()
+	if c >= seq {
+		return true, nil
+	}
+	c, _, err := r.u.hub.Store().Cursor(r.cursorName)
+	return c >= seq, err
+}
+
+func (r *receiver) status(last uint64) ReceiverStatus {
+	r.mu.Lock()
+	s := ReceiverStatus{
+		Name:        r.name,
+		Format:      r.format,
+		Account:     r.account,
+		Cursor:      r.cursor,
+		Delivered:   r.delivered,
+		Rejected:    r.rejected,
+		LastError:   r.lastErr,
+		LastErrorAt: r.lastErrAt,
+	}
+	r.mu.Unlock()
+	if last > s.Cursor {
+		s.QueueDepth = last - s.Cursor
+	}
+	for _, p := range r.paths {
+		s.Paths = append(s.Paths, p.status())
+	}
+	return s
+}
+
+// runTests submits the periodic test report on the receiver's schedule. The first is due a
+// test interval after the last one in the log, so restarts do not postpone it for ever;
+// with none in the last interval, it is due at once.
+func (r *receiver) runTests(ctx context.Context) {
+	last, err := r.lastTest(time.Now())
+	if err != nil {
+		r.log.Warn("find the last periodic test", "error", err)
+	}
+	timer := time.NewTimer(max(time.Until(nextTest(last, time.Now(), r.testEvery)), 0))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if err := r.u.hub.Submit(ctx, hub.Input{Kind: hub.InPeriodicTest, Path: r.name}); err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("submit periodic test", "error", err)
+			}
+		}
+		timer.Reset(r.testEvery)
+	}
+}
+
+// nextTest returns when the next periodic test is due, given the last one (zero: none
+// within an interval of now).
+func nextTest(last, now time.Time, every time.Duration) time.Time {
+	if last.IsZero() || last.After(now) {
+		return now
+	}
+	return last.Add(every)
+}
+
+// lastTest finds the newest periodic test in the log within a test interval of now, reading
+// back no further than that.
+func (r *receiver) lastTest(now time.Time) (time.Time, error) {
+	store := r.u.hub.Store()
+	since := now.Add(-r.testEvery)
+	var before uint64
+	for {
+		page, err := store.History(before, 256)
+		if err != nil || len(page) == 0 {
+			return time.Time{}, err
+		}
+		for _, ev := range page {
+			if ev.Time.Before(since) {
+				return time.Time{}, nil
+			}
+			if ev.Kind == hub.KindPeriodicTest && (ev.Device == "" || ev.Device == r.name) {
+				return ev.Time, nil
+			}
+		}
+		if before = page[len(page)-1].Seq; before <= 1 {
+			return time.Time{}, nil
+		}
+		before--
+	}
+}
