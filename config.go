@@ -16,6 +16,7 @@ import (
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
 	"vakt/devices/rtl433"
+	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/uplink"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	Devices DevicesConfig `yaml:"devices"`
 	// GPIO is the gateway's own wired I/O: zones, siren relay, lid, mains, battery, disk.
 	GPIO gpio.Config `yaml:"gpio"`
+	// Zigbee2MQTT reads Zigbee devices through Zigbee2MQTT.
+	Zigbee2MQTT zigbee2mqtt.Config `yaml:"zigbee2mqtt"`
 	// RTL433 reads 433/868 MHz sensors from rtl_433's MQTT events.
 	RTL433 rtl433.Config `yaml:"rtl433"`
 	// Uplink is the monitoring station: SIA DC-09 receivers with primary and backup paths.
@@ -67,8 +70,9 @@ func defaultConfig() Config {
 			Gauge: gpio.GaugeConfig{Addr: gpio.DefaultGaugeAddr, LowPercent: gpio.DefaultLowPercent, Interval: hub.Duration(gpio.DefaultGaugeInterval)},
 			Disk:  gpio.DiskConfig{MinFreeMB: gpio.DefaultMinFreeMB, Interval: hub.Duration(gpio.DefaultDiskInterval)},
 		},
-		RTL433: rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
-		Uplink: uplink.Config{Receivers: []uplink.ReceiverConfig{}},
+		RTL433:      rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
+		Uplink:      uplink.Config{Receivers: []uplink.ReceiverConfig{}},
+		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
 	}
 }
 
@@ -116,6 +120,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Uplink.Validate(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.Zigbee2MQTT.Validate("zigbee2mqtt"); err != nil {
 		return err
 	}
 	if err := c.RTL433.Validate("rtl433"); err != nil {

@@ -24,6 +24,7 @@ import (
 	"vakt/devices/mqttclient"
 	"vakt/devices/rtl433"
 	"vakt/devices/sim"
+	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
 	"vakt/uplink"
@@ -237,10 +238,27 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, nil
 }
 
-// radioDrivers connects the drivers that read radios through MQTT (rtl_433 for 433/868 MHz
-// sensors), each with its own client, and registers them with the device manager.
+// radioDrivers connects the drivers that read radios through MQTT (Zigbee2MQTT, and rtl_433
+// for 433/868 MHz sensors), each with its own client, and registers them with the device
+// manager.
 func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, logger *slog.Logger, start func(string, func(context.Context) error)) error {
-	rc, err := mqttclient.New(bus, "vakt-rtl433", logger)
+	connect := func(name string) (*mqttclient.Client, error) { return mqttclient.New(bus, "vakt-"+name, logger) }
+	runOn := func(name string, c *mqttclient.Client, drv devices.Driver) {
+		mgr.AddDriver(drv)
+		start(name, func(ctx context.Context) error {
+			if err := c.ConnectWait(5 * time.Second); err != nil {
+				logger.Warn(name+" driver: MQTT broker not reachable yet", "error", err)
+			}
+			defer c.Disconnect(250)
+			return drv.Run(ctx)
+		})
+	}
+	zc, err := connect("zigbee2mqtt")
+	if err != nil {
+		return err
+	}
+	runOn("zigbee2mqtt", zc, zigbee2mqtt.New(cfg.Zigbee2MQTT, zc, mgr, logger))
+	rc, err := connect("rtl433")
 	if err != nil {
 		return err
 	}
@@ -248,14 +266,7 @@ func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, logge
 	if err != nil {
 		return err
 	}
-	mgr.AddDriver(rtl)
-	start("rtl433", func(ctx context.Context) error {
-		if err := rc.ConnectWait(5 * time.Second); err != nil {
-			logger.Warn("rtl_433 driver: MQTT broker not reachable yet", "error", err)
-		}
-		defer rc.Disconnect(250)
-		return rtl.Run(ctx)
-	})
+	runOn("rtl433", rc, rtl)
 	return nil
 }
 

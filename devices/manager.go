@@ -127,8 +127,15 @@ func (m *Manager) Report(r Report) {
 		h = &Health{}
 		m.health[k] = h
 	}
+	// A driver's own "missing" (Zigbee2MQTT availability offline) is no sign of life.
+	alive := !r.Synthetic
+	for _, sv := range r.Signals {
+		if sv.Signal == hub.SignalMissing && sv.Active {
+			alive = false
+		}
+	}
 	wasMissing := false
-	if !r.Synthetic {
+	if alive {
 		h.LastSeen = r.Time
 		wasMissing, h.Missing = h.Missing, false
 	}
@@ -390,7 +397,14 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.
 			if seen == "" {
 				continue // the keypads' state at start is theirs to show
 			}
-			m.send(ctx, s.Installation, a.Number, "keypad", Command{Kind: CmdKeypadState, KeypadState: st})
+			cmd := Command{Kind: CmdKeypadState, KeypadState: st}
+			switch st { // keypads count the delay down
+			case "exit_delay":
+				cmd.Duration = a.ExitUntil.Sub(s.Time)
+			case "entry_delay":
+				cmd.Duration = a.EntryUntil.Sub(s.Time)
+			}
+			m.send(ctx, s.Installation, a.Number, "keypad", cmd)
 		}
 	}
 	for _, e := range u.Effects {

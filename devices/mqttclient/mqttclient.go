@@ -86,7 +86,9 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 		SetUsername(cfg.Username).SetPassword(cfg.Password).
 		SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
-		SetCleanSession(true).SetOrderMatters(false).
+		// Order matters: an open and its close must reach the driver in the order sent.
+		// Handlers therefore must not block (they translate and forward).
+		SetCleanSession(true).SetOrderMatters(true).
 		SetKeepAlive(30 * time.Second).SetPingTimeout(10 * time.Second)
 	if u.Scheme == "ssl" {
 		tc, err := tlsConfig(cfg)
