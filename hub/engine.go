@@ -394,10 +394,10 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 	rec := Alarm{Time: now, Kind: kind, Zone: zone, Device: device}
 	switch kind {
 	case KindFire:
-		a.FireMemory = append(a.FireMemory, rec)
+		a.FireMemory = remember(a.FireMemory, rec)
 		e.setSiren(a, SirenFire, until)
 	case KindBurglary, KindTamper:
-		a.Memory = append(a.Memory, rec)
+		a.Memory = remember(a.Memory, rec)
 		if a.Siren != SirenFire {
 			if a.Siren == SirenOff {
 				e.setSiren(a, SirenBurglar, until)
@@ -406,7 +406,7 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 			}
 		}
 	default:
-		a.Memory = append(a.Memory, rec)
+		a.Memory = remember(a.Memory, rec)
 	}
 	if a.Siren != SirenOff {
 		a.Mode = ModeTriggered
@@ -430,6 +430,18 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 		a.ReportedAt = now
 	}
 	e.emit(ev)
+}
+
+// MaxMemory is how many alarms an area's memory holds; the history keeps them all.
+const MaxMemory = 64
+
+// remember adds an alarm to a memory, dropping the oldest beyond MaxMemory so that a
+// detector that keeps firing cannot grow the state without bound.
+func remember(m []Alarm, a Alarm) []Alarm {
+	if len(m) >= MaxMemory {
+		m = append(m[:0], m[len(m)-MaxMemory+1:]...)
+	}
+	return append(m, a)
 }
 
 // report applies a device report.

@@ -1404,3 +1404,32 @@ func TestEngine_FailedCommandChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestEngine_AlarmMemoryIsBounded: a detector that keeps firing cannot grow the state
+// without bound; the newest alarms stay in memory and every one is in the history.
+func TestEngine_AlarmMemoryIsBounded(t *testing.T) {
+	eng := NewEngine(DemoInstallation(testKey), State{})
+	now := scenarioStart
+	events := 0
+	for i := 0; i < 3*MaxMemory; i++ {
+		for _, active := range []bool{true, false} {
+			effs, err := eng.Step(now, Input{Kind: InReport, Device: "kitchen_smoke", Signal: SignalSmoke, Active: active})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range effs {
+				if e.Kind == EffectEvent && e.Event.Kind == KindFire && !e.Event.Restore {
+					events++
+				}
+			}
+			now = now.Add(time.Second)
+		}
+	}
+	mem := eng.State().Areas[0].FireMemory
+	if len(mem) != MaxMemory || events != 3*MaxMemory {
+		t.Fatalf("fire memory %d (want %d), fire events %d (want %d)", len(mem), MaxMemory, events, 3*MaxMemory)
+	}
+	if !mem[len(mem)-1].Time.Equal(now.Add(-2 * time.Second)) {
+		t.Fatalf("the newest alarm is not the last in memory: %v", mem[len(mem)-1].Time)
+	}
+}
