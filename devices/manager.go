@@ -447,6 +447,42 @@ func (m *Manager) send(ctx context.Context, inst *hub.Installation, area int, ki
 	}
 }
 
+// Switch turns a plug on or off; Lock locks or unlocks a lock. Both go to the device's driver
+// as commands; the device's next report shows the result in its health.
+func (m *Manager) Switch(ctx context.Context, id string, on bool) error {
+	return m.command(ctx, id, "plug", Command{Kind: CmdSwitch, On: on})
+}
+
+// Lock locks (true) or unlocks a door lock.
+func (m *Manager) Lock(ctx context.Context, id string, locked bool) error {
+	return m.command(ctx, id, "lock", Command{Kind: CmdLock, Locked: locked})
+}
+
+func (m *Manager) command(ctx context.Context, id, kind string, c Command) error {
+	for _, d := range m.hub.Snapshot().Installation.Devices {
+		if d.ID != id {
+			continue
+		}
+		if d.Kind != kind {
+			return fmt.Errorf("%s is a %s, not a %s", id, or(d.Kind, "sensor"), kind)
+		}
+		drv := m.drivers[d.Driver]
+		if drv == nil {
+			return fmt.Errorf("%s: driver %s is not running", id, d.Driver)
+		}
+		c.Address = d.AddressOrID()
+		return drv.Send(ctx, c)
+	}
+	return fmt.Errorf("%q: %w", id, hub.ErrUnknownDevice)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // Supervise marks devices silent past their check-in window as missing. Housekeeping takes
 // now as an argument so tests pass any time they like.
 func (m *Manager) Supervise(ctx context.Context, now time.Time) {

@@ -254,3 +254,23 @@ func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
 		t.Fatalf("history says %+v, want a disarm by anna via lock", evs[0])
 	}
 }
+
+func TestManager_PlugsAndLocks(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.Switch(ctx, "coffee_plug", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.mgr.Lock(ctx, "front_lock", true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.out.String(), "coffee_plug: switched on") || !strings.Contains(r.out.String(), "front_lock: locked") {
+		t.Fatalf("commands not sent:\n%s", r.out.String())
+	}
+	if err := r.mgr.Switch(ctx, "front_door", true); err == nil || !strings.Contains(err.Error(), "not a plug") {
+		t.Fatalf("switching a door: %v", err)
+	}
+	if err := r.mgr.Lock(ctx, "nope", true); !errors.Is(err, hub.ErrUnknownDevice) {
+		t.Fatalf("locking an unknown device: %v", err)
+	}
+}

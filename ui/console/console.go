@@ -151,7 +151,7 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "station":
 		c.printf("%s", uplinkStatus(c.uplink, c.now()))
 		return false
-	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent":
+	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent", "switch", "lock", "unlock":
 		if err := c.devicesCommand(ctx, f); err != nil {
 			c.printf("  ✗ %v\n", err)
 		}

@@ -19,6 +19,7 @@ const pairingHelp = `pairing (installer):
   remove ID                     take a device and its zone out
   devices                       every device with its health
   silent DEVICE [off]           a simulated device stops checking in (supervision)
+  switch DEVICE on|off          a smart plug;  lock DEVICE / unlock DEVICE  a door lock
 monitoring station (demo):
   station                       the uplink's receivers and paths: acks, polls, faults, queue
   unplug primary|backup         take a path down (failover, uplink fault); plug … brings it back
@@ -126,6 +127,16 @@ func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 		c.sim.Silence(f[1], len(f) < 3 || f[2] != "off")
 	case "devices":
 		c.printf("%s", deviceList(c.hub.Snapshot(), c.mgr.Health()))
+	case "switch":
+		if len(f) != 3 || (f[2] != "on" && f[2] != "off") {
+			return fmt.Errorf("switch DEVICE on|off")
+		}
+		return c.mgr.Switch(ctx, f[1], f[2] == "on")
+	case "lock", "unlock":
+		if len(f) != 2 {
+			return fmt.Errorf("%s DEVICE", f[0])
+		}
+		return c.mgr.Lock(ctx, f[1], f[0] == "lock")
 	}
 	return nil
 }
