@@ -130,22 +130,7 @@ func TestGenHistory(t *testing.T) {
 // gauge, and so through the real gpio driver: a wired door, the lid, a mains cut, a low
 // battery, each as the seed describes.
 func TestRun_DemoWiredBox(t *testing.T) {
-	var out syncBuffer
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, &out, &out) }()
-	step := func(cmd, want string) {
-		t.Helper()
-		io.WriteString(pw, cmd+"\n")
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if strings.Contains(out.String(), want) {
-				return
-			}
-		}
-		t.Fatalf("%s: no %q in:\n%s", cmd, want, out.String())
-	}
+	out, pw, step, quit := startDemo(t)
 	// status shows the door once the driver's debounce has passed: ask until it does.
 	repeat := func(cmd, want string) {
 		t.Helper()
@@ -166,10 +151,7 @@ func TestRun_DemoWiredBox(t *testing.T) {
 	step("mains on", "mains_lost restored via system (restored before the report delay)")
 	step("battery 15", "hub_battery_low → station CID 1302")
 	step("battery 80", "hub_battery_low restored → station CID 3302")
-	io.WriteString(pw, "quit\n")
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	quit()
 }
 
 // TestInstallationImport sets a house up from a file, as an installer would, then arms it
@@ -217,13 +199,32 @@ func TestInstallationImport(t *testing.T) {
 // says when the station acknowledged; pulling the primary path's plug moves traffic to the
 // backup with the fault reported, and plugging it back restores it.
 func TestRun_DemoStation(t *testing.T) {
-	var out syncBuffer
+	out, _, step, quit := startDemo(t)
+	step("test 1234", "acknowledged by demo-station over primary")
+	step("smoke kitchen_smoke", "station (primary): #0003 ADM-CID #1234|1110 01 006")
+	step("unplug primary", "primary path unplugged")
+	step("smoke kitchen_smoke off", "uplink_fault device demo-station/primary → station CID 1350")
+	step("station", "ADM-CID #1234|1350 00 001") // the primary's fault, over the backup
+	step("plug primary", "uplink_fault restored device demo-station/primary")
+	quit()
+	for _, want := range []string{"station (backup): #0004 ADM-CID #1234|3110 01 006", "station (backup): #0005 ADM-CID #1234|1350 00 001"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+}
+
+// startDemo runs the demo on a pipe. step types a command and waits until the output holds
+// want; quit types quit and waits for the demo to end.
+func startDemo(t *testing.T) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+	t.Helper()
+	out = &syncBuffer{}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, &out, &out) }()
-	step := func(cmd, want string) {
+	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, out, out) }()
+	step = func(cmd, want string) {
 		t.Helper()
 		io.WriteString(pw, cmd+"\n")
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -233,19 +234,12 @@ func TestRun_DemoStation(t *testing.T) {
 		}
 		t.Fatalf("%s: no %q in:\n%s", cmd, want, out.String())
 	}
-	step("test 1234", "acknowledged by demo-station over primary")
-	step("smoke kitchen_smoke", "station (primary): #0003 ADM-CID #1234|1110 01 006")
-	step("unplug primary", "primary path unplugged")
-	step("smoke kitchen_smoke off", "uplink_fault device demo-station/primary → station CID 1350")
-	step("station", "ADM-CID #1234|1350 00 001") // the primary's fault, over the backup
-	step("plug primary", "uplink_fault restored device demo-station/primary")
-	io.WriteString(pw, "quit\n")
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"station (backup): #0004 ADM-CID #1234|3110 01 006", "station (backup): #0005 ADM-CID #1234|1350 00 001"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("no %q in:\n%s", want, out.String())
+	quit = func() {
+		t.Helper()
+		io.WriteString(pw, "quit\n")
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	}
+	return out, pw, step, quit
 }

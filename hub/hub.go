@@ -124,28 +124,19 @@ func (h *Hub) Snapshot() *Snapshot { return h.snap.Load() }
 
 // Do sends a command and waits until its step is committed.
 func (h *Hub) Do(ctx context.Context, in Input) Result {
-	r := request{in: in, reply: make(chan Result, 1)}
-	select {
-	case h.reqs <- r:
-	case <-h.done:
-		return Result{Err: ErrStopped}
-	case <-ctx.Done():
-		return Result{Err: ctx.Err()}
-	}
-	select {
-	case res := <-r.reply:
-		return res
-	case <-h.done:
-		return Result{Err: ErrStopped}
-	case <-ctx.Done():
-		return Result{Err: ctx.Err()}
-	}
+	return h.call(ctx, request{in: in, reply: make(chan Result, 1)})
 }
 
 // Configure changes the installation: change edits a deep copy, which the loop validates,
 // applies and stores with a config_change event (saying who and what) in one transaction.
 func (h *Hub) Configure(ctx context.Context, user, note string, change func(*Installation) error) Result {
-	r := request{reply: make(chan Result, 1), configure: change, user: user, note: note}
+	return h.call(ctx, request{reply: make(chan Result, 1), configure: change, user: user, note: note})
+}
+
+// call hands r to the loop and waits for its answer. ctx bounds the wait for a place in the
+// queue only: once the loop has the request it is carried out, and the caller learns how
+// (the loop answers as soon as the step is committed).
+func (h *Hub) call(ctx context.Context, r request) Result {
 	select {
 	case h.reqs <- r:
 	case <-h.done:
