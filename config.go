@@ -19,6 +19,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/uplink"
+	uplinkmqtt "vakt/uplink/mqtt"
 )
 
 // Config is the machine's settings from config.yaml. The installation (areas, zones,
@@ -44,6 +45,9 @@ type Config struct {
 	RTL433 rtl433.Config `yaml:"rtl433"`
 	// Uplink is the monitoring station: SIA DC-09 receivers with primary and backup paths.
 	Uplink uplink.Config `yaml:"uplink"`
+	// UplinkMQTT sends events and status to a station or the owner's server over MQTT and
+	// takes signed commands from it; nil means none.
+	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -121,6 +125,11 @@ func (c Config) validate() error {
 	}
 	if err := c.Uplink.Validate(os.Getenv); err != nil {
 		return err
+	}
+	if c.UplinkMQTT != nil {
+		if err := c.UplinkMQTT.Validate(os.Getenv); err != nil {
+			return err
+		}
 	}
 	if err := c.Zigbee2MQTT.Validate("zigbee2mqtt"); err != nil {
 		return err

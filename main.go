@@ -28,6 +28,7 @@ import (
 	"vakt/hub"
 	"vakt/ui/console"
 	"vakt/uplink"
+	uplinkmqtt "vakt/uplink/mqtt"
 	"vakt/uplink/station"
 )
 
@@ -181,6 +182,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		start("uplink", up.Run)
+	}
+	if cfg.UplinkMQTT != nil {
+		um, err := uplinkmqtt.New(*cfg.UplinkMQTT, h, logger)
+		if err != nil {
+			return err
+		}
+		start("uplink_mqtt", um.Run)
 	}
 	if *demo {
 		s := sim.New(mgr, stdout)

@@ -49,6 +49,9 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"small cap", "event_log_cap: 10\n", "event_log_cap: 10"},
 		{"empty data dir", "data_dir: \"\"\n", "data_dir"},
 		{"wrong type", "event_log_cap: many\n", "line 1"},
+		{"uplink mqtt hub id", "uplink_mqtt: {url: \"tcp://127.0.0.1:1883\", hub_id: \"Home 1\"}\n", "uplink_mqtt.hub_id"},
+		{"uplink key length", "uplink: {receivers: [{name: arc, account: \"1234\", primary: {addr: \"127.0.0.1:1\", key: \"00ff\"}}]}\n", "uplink.receivers[0].primary.key"},
+		{"gpio unknown key", "gpio: {lid: {pn: GPIO17}}\n", "field pn not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")

@@ -1,0 +1,595 @@
+// Package mqtt is the MQTT uplink: it publishes the hub's event log and a retained status
+// to a broker (a monitoring station's, or the owner's own server) and takes signed remote
+// commands from it.
+//
+// Topics, under <prefix>/<hub_id>/:
+//
+//	events           each event as hub.Event JSON, QoS 1, in log order, at least once
+//	status           retained JSON status ({"state":"online",…}); the last will, also
+//	                 retained, is {"state":"offline"}
+//	commands         signed commands in (see Command and SignedBytes)
+//	commands/result  a CommandResult for every command, accepted or refused
+package mqtt
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"vakt/hub"
+)
+
+// errOffline means there is no broker connection; delivery waits for the next connect.
+var errOffline = errors.New("not connected to the broker")
+
+const (
+	// readBatch is how many events are read from the log, and put in flight, at a time.
+	readBatch = 64
+	// saveEvery bounds how long a moved cursor stays unsaved; a crash resends at most
+	// that much (or readBatch events).
+	saveEvery = time.Second
+	// tickEvery wakes delivery without news from the hub, as a safety net.
+	tickEvery = 10 * time.Second
+	// publishTimeout bounds the wait for a PUBACK on a connection that looks alive.
+	publishTimeout = 30 * time.Second
+	// minRetry and maxRetry bound the wait after a failed publish.
+	minRetry = time.Second
+	maxRetry = 30 * time.Second
+	// commandQueue is how many commands may wait; more are refused as busy.
+	commandQueue = 16
+)
+
+// Status is the state of the MQTT uplink.
+type Status struct {
+	Connected bool `json:"connected"`
+	// Cursor is the last event published (acknowledged by the broker) or passed over.
+	Cursor uint64 `json:"cursor"`
+	// LastPublished is the last event the broker acknowledged.
+	LastPublished uint64 `json:"last_published"`
+	// QueueDepth is how many logged events lie behind the cursor, published or not.
+	QueueDepth       uint64    `json:"queue_depth"`
+	Published        uint64    `json:"published"`
+	CommandsAccepted uint64    `json:"commands_accepted"`
+	CommandsRefused  uint64    `json:"commands_refused"`
+	LastError        string    `json:"last_error,omitempty"`
+	LastErrorAt      time.Time `json:"last_error_at,omitzero"`
+}
+
+// Uplink publishes the hub's event log to an MQTT broker behind the durable cursor
+// "mqtt/<hub_id>", keeps a retained status there, and executes signed remote commands.
+type Uplink struct {
+	cfg        Config
+	hub        *hub.Hub
+	log        *slog.Logger
+	cursorName string
+	topic      struct{ events, status, commands, result string }
+	client     paho.Client
+	wake       chan struct{}
+	cmds       chan []byte
+	down       chan struct{} // signalled when the connection is lost
+	busy       chan struct{} // answers to commands refused for a full queue, in flight
+	answers    sync.WaitGroup
+	started    atomic.Bool
+
+	mu            sync.Mutex
+	connected     bool
+	lost          chan struct{} // closed when the current connection is lost
+	cursor, saved uint64
+	savedAt       time.Time
+	lastPub       uint64
+	published     uint64
+	accepted      uint64
+	refused       uint64
+	lastErr       string
+	lastErrAt     time.Time
+	lastStatus    []byte // the status payload the broker has, nil after a (re)connect
+}
+
+// New returns an uplink for cfg over h. It connects nothing and writes nothing; Run does.
+// cfg should have passed Validate; if it has not, New validates it with os.Getenv.
+func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
+	if h == nil {
+		return nil, errors.New("new mqtt uplink: no hub")
+	}
+	if !cfg.valid {
+		if err := cfg.Validate(os.Getenv); err != nil {
+			return nil, fmt.Errorf("new mqtt uplink: %w", err)
+		}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	u := &Uplink{
+		cfg:        cfg,
+		hub:        h,
+		log:        logger.With("uplink", "mqtt", "hub_id", cfg.HubID),
+		cursorName: "mqtt/" + cfg.HubID,
+		wake:       make(chan struct{}, 1),
+		cmds:       make(chan []byte, commandQueue),
+		busy:       make(chan struct{}, 4),
+		down:       make(chan struct{}, 1),
+		lost:       make(chan struct{}),
+	}
+	base := cfg.Prefix + "/" + cfg.HubID + "/"
+	u.topic.events, u.topic.status = base+"events", base+"status"
+	u.topic.commands, u.topic.result = base+"commands", base+"commands/result"
+	close(u.lost) // not connected yet
+
+	opts, err := u.clientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("new mqtt uplink: %w", err)
+	}
+	u.client = paho.NewClient(opts)
+	return u, nil
+}
+
+var offlinePayload = []byte(`{"state":"offline"}`)
+
+func (u *Uplink) clientOptions() (*paho.ClientOptions, error) {
+	b, _ := url.Parse(u.cfg.URL) // Validate parsed it
+	switch b.Scheme {
+	case "mqtt":
+		b.Scheme = "tcp"
+	case "mqtts", "tls":
+		b.Scheme = "ssl"
+	}
+	o := paho.NewClientOptions().AddBroker(b.String()).SetClientID("vakt-uplink-"+u.cfg.HubID).
+		SetUsername(u.cfg.Username).SetPassword(u.cfg.Password).
+		// Run reconnects itself, and delivery resends from the cursor what the broker did
+		// not acknowledge: paho's own reconnect would also resend its in-flight messages
+		// from its store, which races in paho v1.5.0 (resume sets Dup while the writer
+		// reads the packet) and adds nothing here.
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(10*time.Second).
+		SetCleanSession(true).SetOrderMatters(false).
+		SetKeepAlive(30*time.Second).SetPingTimeout(10*time.Second).
+		SetBinaryWill(u.topic.status, offlinePayload, 1, true).
+		SetOnConnectHandler(func(paho.Client) { u.onConnect() }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) { u.onLost(err) })
+	if b.Scheme == "ssl" {
+		tc, err := tlsConfig(u.cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.SetTLSConfig(tc)
+	}
+	return o, nil
+}
+
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CA != "" {
+		pem, err := os.ReadFile(cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("uplink_mqtt.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("uplink_mqtt.ca: %s holds no PEM certificate", cfg.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
+		if err != nil {
+			return nil, fmt.Errorf("uplink_mqtt.cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// onConnect runs in paho's goroutine: it must not block on tokens.
+func (u *Uplink) onConnect() {
+	u.mu.Lock()
+	u.connected = true
+	u.lost = make(chan struct{})
+	u.lastStatus = nil // the will may have replaced it
+	u.mu.Unlock()
+	u.log.Info("connected to the broker")
+	if u.cfg.key != nil {
+		tok := u.client.Subscribe(u.topic.commands, 1, u.onCommand)
+		go func() {
+			if err := waitToken(tok, nil, publishTimeout); err != nil {
+				u.setError(fmt.Errorf("subscribe %s: %w", u.topic.commands, err))
+			}
+		}()
+	}
+	u.poke()
+}
+
+func (u *Uplink) onLost(err error) {
+	u.mu.Lock()
+	if u.connected {
+		u.connected = false
+		close(u.lost)
+	}
+	u.mu.Unlock()
+	u.setError(fmt.Errorf("connection lost: %w", err))
+	u.log.Warn("connection to the broker lost; reconnecting", "error", err)
+	select {
+	case u.down <- struct{}{}:
+	default:
+	}
+}
+
+// connectLoop connects, and reconnects after every loss, backing off while the broker
+// cannot be reached, until ctx ends.
+func (u *Uplink) connectLoop(ctx context.Context) {
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	retry.Stop()
+	attempt := 0
+	for {
+		err := waitToken(u.client.Connect(), ctx.Done(), time.Minute)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			attempt = 0
+			select {
+			case <-ctx.Done():
+				return
+			case <-u.down:
+			}
+			continue
+		}
+		u.setError(fmt.Errorf("connect: %w", err))
+		d := min(minRetry<<min(attempt, 8), maxRetry)
+		attempt++
+		u.log.Warn("cannot connect to the broker, retrying", "in", d, "error", err)
+		retry.Reset(d)
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry.C:
+		}
+	}
+}
+
+// onCommand is paho's handler: it copies the payload and hands it on, never blocking.
+func (u *Uplink) onCommand(_ paho.Client, m paho.Message) {
+	payload := bytes.Clone(m.Payload())
+	select {
+	case u.cmds <- payload:
+	default:
+		u.mu.Lock()
+		u.refused++
+		u.mu.Unlock()
+		u.log.Warn("remote command refused: queue full")
+		// Answer from a goroutine, a few at a time: under a flood, the rest go unanswered.
+		select {
+		case u.busy <- struct{}{}:
+			u.answers.Go(func() {
+				defer func() { <-u.busy }()
+				c, _ := parseCommand(payload)
+				u.answer(CommandResult{Nonce: c.Nonce, Error: ErrBusy.Error()})
+			})
+		default:
+		}
+	}
+}
+
+// answer publishes a command's result.
+func (u *Uplink) answer(res CommandResult) {
+	out, _ := json.Marshal(res)
+	lost, err := u.conn()
+	if err == nil {
+		err = waitToken(u.client.Publish(u.topic.result, 1, false, out), lost, publishTimeout)
+	}
+	if err != nil {
+		u.log.Warn("publish command result", "nonce", res.Nonce, "error", err)
+	}
+}
+
+func (u *Uplink) poke() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run connects, publishes events and status and executes commands until ctx ends, then
+// publishes the offline status, disconnects, saves the cursor and returns. Creating the
+// cursor on first start is its only other write to the store; an error there ends Run.
+func (u *Uplink) Run(ctx context.Context) error {
+	if !u.started.CompareAndSwap(false, true) {
+		return errors.New("mqtt uplink: Run called twice")
+	}
+	if err := u.openCursor(); err != nil {
+		return fmt.Errorf("mqtt uplink: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { u.connectLoop(ctx) })
+	wg.Go(func() { u.commandLoop(ctx) })
+	u.deliveryLoop(ctx)
+	wg.Wait()
+	u.answers.Wait()
+	if u.client.IsConnectionOpen() {
+		if err := waitToken(u.client.Publish(u.topic.status, 1, true, offlinePayload), nil, 2*time.Second); err != nil {
+			u.log.Warn("publish offline status", "error", err)
+		}
+	}
+	u.client.Disconnect(250)
+	u.saveCursor(true) // the store is closed after Run
+	return nil
+}
+
+// openCursor reads the cursor, creating it at the end of the log the first time: a new
+// broker gets what happens from now on, not the installation's whole history.
+func (u *Uplink) openCursor() error {
+	store := u.hub.Store()
+	seq, ok, err := store.Cursor(u.cursorName)
+	if err != nil {
+		return fmt.Errorf("read cursor %s: %w", u.cursorName, err)
+	}
+	if !ok {
+		if seq, err = store.LastSeq(); err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		if err := store.SetCursor(u.cursorName, seq); err != nil {
+			return fmt.Errorf("create cursor %s: %w", u.cursorName, err)
+		}
+		u.log.Info("new MQTT uplink starts at the end of the log", "seq", seq)
+	}
+	u.mu.Lock()
+	u.cursor, u.saved, u.savedAt = seq, seq, time.Now()
+	u.mu.Unlock()
+	return nil
+}
+
+// deliveryLoop publishes the status and the events behind the cursor whenever the hub has
+// news, the broker connects, a retry is due or the safety tick fires.
+func (u *Uplink) deliveryLoop(ctx context.Context) {
+	sub := u.hub.Subscribe()
+	defer sub.Close()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	retry.Stop()
+	save := time.NewTimer(time.Hour)
+	defer save.Stop()
+	save.Stop()
+	attempt, waiting := 0, false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C():
+			sub.Next() // the events are read from the store; the snapshot from the hub
+			if waiting {
+				continue
+			}
+		case <-u.wake:
+		case <-retry.C:
+		case <-tick.C:
+			if waiting {
+				continue
+			}
+		case <-save.C:
+			u.saveCursor(true)
+			continue
+		}
+		// Events first: a status that cannot be published must not hold back an alarm.
+		err := u.drain(ctx)
+		if serr := u.publishStatus(ctx); err == nil {
+			err = serr
+		}
+		if d, ok := u.saveDue(); ok {
+			save.Reset(d)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+			attempt, waiting = 0, false
+		case errors.Is(err, errOffline):
+			attempt, waiting = 0, false // the next connect pokes
+		default:
+			u.setError(err)
+			d := min(minRetry<<min(attempt, 8), maxRetry)
+			attempt++
+			u.log.Warn("publish failed, retrying", "in", d, "error", err)
+			retry.Reset(d)
+			waiting = true
+		}
+	}
+}
+
+// conn returns the current connection's lost channel, or errOffline.
+func (u *Uplink) conn() (<-chan struct{}, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.connected {
+		return nil, errOffline
+	}
+	return u.lost, nil
+}
+
+// drain publishes every wanted event behind the cursor, a batch in flight at a time, and
+// moves the cursor past each one only once the broker has acknowledged it (and past every
+// one before it). An event whose PUBACK is missing is sent again, so events arrive at
+// least once, and in order of first arrival.
+func (u *Uplink) drain(ctx context.Context) error {
+	store := u.hub.Store()
+	for {
+		lost, err := u.conn()
+		if err != nil {
+			return err
+		}
+		u.mu.Lock()
+		cursor := u.cursor
+		u.mu.Unlock()
+		events, err := store.Events(cursor, readBatch)
+		if err != nil {
+			return fmt.Errorf("read log after %d: %w", cursor, err)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		toks := make([]paho.Token, len(events))
+		for i, ev := range events {
+			if !u.cfg.wants(ev) {
+				continue
+			}
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("encode event %d: %w", ev.Seq, err)
+			}
+			toks[i] = u.client.Publish(u.topic.events, 1, false, payload)
+		}
+		for i, ev := range events {
+			if toks[i] != nil {
+				if err := waitToken(toks[i], lost, publishTimeout); err != nil {
+					if errors.Is(err, errOffline) {
+						return err
+					}
+					return fmt.Errorf("publish event %d: %w", ev.Seq, err)
+				}
+			}
+			u.mu.Lock()
+			u.cursor = ev.Seq
+			if toks[i] != nil {
+				u.lastPub = ev.Seq
+				u.published++
+			}
+			u.mu.Unlock()
+		}
+		u.saveCursor(false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// waitToken waits for tok, at most d, or until lost is closed (errOffline).
+func waitToken(tok paho.Token, lost <-chan struct{}, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-lost:
+		return errOffline
+	case <-t.C:
+		return fmt.Errorf("no answer from the broker in %s", d)
+	}
+}
+
+// saveCursor writes the cursor to the store if it moved: always when force is set,
+// otherwise once readBatch events or saveEvery have passed since the last save, so that
+// the hub's store is not committed to once per event.
+func (u *Uplink) saveCursor(force bool) {
+	u.mu.Lock()
+	cursor, saved, at := u.cursor, u.saved, u.savedAt
+	u.mu.Unlock()
+	if cursor == saved || !force && cursor-saved < readBatch && time.Since(at) < saveEvery {
+		return
+	}
+	if err := u.hub.Store().SetCursor(u.cursorName, cursor); err != nil {
+		u.setError(fmt.Errorf("save cursor: %w", err))
+		u.log.Error("save cursor", "seq", cursor, "error", err)
+		return
+	}
+	u.mu.Lock()
+	u.saved, u.savedAt = cursor, time.Now()
+	u.mu.Unlock()
+}
+
+func (u *Uplink) saveDue() (time.Duration, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.cursor == u.saved {
+		return 0, false
+	}
+	return max(saveEvery-time.Since(u.savedAt), 0), true
+}
+
+func (u *Uplink) setError(err error) {
+	u.mu.Lock()
+	u.lastErr, u.lastErrAt = err.Error(), time.Now()
+	u.mu.Unlock()
+}
+
+// Status returns the uplink's state. It is safe for concurrent use.
+func (u *Uplink) Status() Status {
+	last := u.hub.Snapshot().State.NextSeq
+	if last > 0 {
+		last--
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := Status{
+		Connected:        u.connected,
+		Cursor:           u.cursor,
+		LastPublished:    u.lastPub,
+		Published:        u.published,
+		CommandsAccepted: u.accepted,
+		CommandsRefused:  u.refused,
+		LastError:        u.lastErr,
+		LastErrorAt:      u.lastErrAt,
+	}
+	if last > s.Cursor {
+		s.QueueDepth = last - s.Cursor
+	}
+	return s
+}
+
+// commandLoop executes remote commands one at a time and answers each.
+func (u *Uplink) commandLoop(ctx context.Context) {
+	var seen nonceGuard
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case payload := <-u.cmds:
+			u.answer(u.execute(ctx, payload, time.Now(), &seen))
+		}
+	}
+}
+
+// execute checks a command and, if it is signed, fresh and new, gives it to the hub.
+func (u *Uplink) execute(ctx context.Context, payload []byte, now time.Time, seen *nonceGuard) CommandResult {
+	c, err := parseCommand(payload)
+	res := CommandResult{Nonce: c.Nonce}
+	var in hub.Input
+	if err == nil {
+		err = verify(c, u.cfg.HubID, u.cfg.key, now, seen)
+	}
+	if err == nil {
+		in, err = c.input(u.cfg.User)
+	}
+	if err != nil {
+		u.mu.Lock()
+		u.refused++
+		u.mu.Unlock()
+		u.log.Warn("remote command refused", "cmd", c.Cmd, "area", c.Area, "nonce", c.Nonce, "error", err)
+		res.Error = err.Error()
+		return res
+	}
+	u.mu.Lock()
+	u.accepted++
+	u.mu.Unlock()
+	r := u.hub.Do(ctx, in)
+	if r.Err != nil {
+		u.log.Info("remote command failed", "cmd", c.Cmd, "area", c.Area, "user", u.cfg.User, "error", r.Err)
+		res.Error = r.Err.Error()
+		return res
+	}
+	u.log.Info("remote command done", "cmd", c.Cmd, "area", c.Area, "user", u.cfg.User)
+	res.OK = true
+	return res
+}
