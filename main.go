@@ -144,7 +144,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
+	checkIn := cfg.Devices.CheckIn.D()
+	if *demo {
+		// Short enough to watch supervision in the demo: "silent DEVICE", then wait.
+		checkIn = 2 * time.Minute
+	}
+	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: checkIn})
 	if err := radioDrivers(cfg, mqttCfg, mgr, logger, start); err != nil {
 		return err
 	}
@@ -192,6 +197,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *demo {
 		s := sim.New(mgr, stdout)
+		s.Addresses = func() []string { // every simulated device checks in, touched or not
+			var out []string
+			for _, d := range h.Snapshot().Installation.Devices {
+				if d.Driver == sim.Name {
+					out = append(out, d.AddressOrID())
+				}
+			}
+			return out
+		}
 		mgr.AddDriver(s)
 		start("sim", s.Run)
 		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st}

@@ -18,13 +18,18 @@ import (
 // Name is the driver name of simulated devices in the installation.
 const Name = "sim"
 
-// heartbeat is how often simulated devices check in, well inside the supervision window.
-const heartbeat = 10 * time.Minute
+// Heartbeat is how often simulated devices check in; keep it well inside the supervision
+// window.
+const Heartbeat = 30 * time.Second
 
 // Sim is the simulator driver.
 type Sim struct {
 	sink devices.Sink
 	out  io.Writer
+
+	// Addresses lists the simulated devices that check in; nil means those that have
+	// reported so far.
+	Addresses func() []string
 
 	mu       sync.Mutex
 	known    map[string]bool // addresses that have reported
@@ -63,16 +68,25 @@ func (s *Sim) Silence(address string, silent bool) {
 
 // Run sends the simulated devices' check-ins until ctx ends.
 func (s *Sim) Run(ctx context.Context) error {
-	t := time.NewTicker(heartbeat)
+	t := time.NewTicker(Heartbeat)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			var all []string
+			if s.Addresses != nil {
+				all = s.Addresses()
+			}
 			s.mu.Lock()
+			if s.Addresses == nil {
+				for a := range s.known {
+					all = append(all, a)
+				}
+			}
 			var addrs []string
-			for a := range s.known {
+			for _, a := range all {
 				if !s.silenced[a] {
 					addrs = append(addrs, a)
 				}

@@ -18,7 +18,7 @@ const pairingHelp = `pairing (installer):
   adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N]      add it to the installation
   remove ID                     take a device and its zone out
   devices                       every device with its health
-  silent DEVICE [off]           a simulated device stops checking in (supervision)
+  silent DEVICE [off]           a simulated device stops checking in: missing after 2 min
   switch DEVICE on|off          a smart plug;  lock DEVICE / unlock DEVICE  a door lock
 monitoring station (demo):
   station                       the uplink's receivers and paths: acks, polls, faults, queue
