@@ -91,7 +91,7 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 		SetCleanSession(true).SetOrderMatters(true).
 		SetKeepAlive(30 * time.Second).SetPingTimeout(10 * time.Second)
 	if u.Scheme == "ssl" {
-		tc, err := tlsConfig(cfg)
+		tc, err := TLSConfig(cfg, "mqtt")
 		if err != nil {
 			return nil, err
 		}
@@ -105,23 +105,25 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 	return c, nil
 }
 
-func tlsConfig(cfg Config) (*tls.Config, error) {
+// TLSConfig builds the TLS settings of cfg: the broker's CA and a client certificate, from
+// PEM files. Errors name the field under prefix (e.g. "mqtt.ca").
+func TLSConfig(cfg Config, prefix string) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CA != "" {
 		pem, err := os.ReadFile(cfg.CA)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt.ca: %w", err)
+			return nil, fmt.Errorf("%s.ca: %w", prefix, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt.ca: %s holds no PEM certificate", cfg.CA)
+			return nil, fmt.Errorf("%s.ca: %s holds no PEM certificate", prefix, cfg.CA)
 		}
 		tc.RootCAs = pool
 	}
 	if cfg.Cert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt.cert: %w", err)
+			return nil, fmt.Errorf("%s.cert: %w", prefix, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -14,8 +14,6 @@ package mqtt
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +26,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"vakt/devices/mqttclient"
 	"vakt/hub"
 )
 
@@ -158,36 +157,14 @@ func (u *Uplink) clientOptions() (*paho.ClientOptions, error) {
 		SetOnConnectHandler(func(paho.Client) { u.onConnect() }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { u.onLost(err) })
 	if b.Scheme == "ssl" {
-		tc, err := tlsConfig(u.cfg)
+		c := u.cfg
+		tc, err := mqttclient.TLSConfig(mqttclient.Config{CA: c.CA, Cert: c.Cert, Key: c.Key}, "uplink_mqtt")
 		if err != nil {
 			return nil, err
 		}
 		o.SetTLSConfig(tc)
 	}
 	return o, nil
-}
-
-func tlsConfig(cfg Config) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CA != "" {
-		pem, err := os.ReadFile(cfg.CA)
-		if err != nil {
-			return nil, fmt.Errorf("uplink_mqtt.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("uplink_mqtt.ca: %s holds no PEM certificate", cfg.CA)
-		}
-		tc.RootCAs = pool
-	}
-	if cfg.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Cert, cfg.Key)
-		if err != nil {
-			return nil, fmt.Errorf("uplink_mqtt.cert: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // onConnect runs in paho's goroutine: it must not block on tokens.
