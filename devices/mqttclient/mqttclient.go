@@ -88,7 +88,7 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
 		// Order matters: an open and its close must reach the driver in the order sent.
 		// Handlers therefore must not block (they translate and forward).
-		SetCleanSession(true).SetOrderMatters(true).
+		SetCleanSession(true).SetOrderMatters(true).SetStore(newCopyStore()).
 		SetKeepAlive(30 * time.Second).SetPingTimeout(10 * time.Second)
 	if u.Scheme == "ssl" {
 		tc, err := TLSConfig(cfg, "mqtt")
