@@ -85,7 +85,7 @@ func TestRun_Demo(t *testing.T) {
 	if err := run(ctx, []string{"--demo", "--data", dir}, in, &out, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"exit_delay armed_away zone 1 by anna", "malformed code", `open "nowhere": unknown device`, "area 1 House    arming"} {
+	for _, want := range []string{"exit_delay armed_away by anna", "malformed code", `open "nowhere": unknown device`, "area 1 House    arming"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
@@ -146,7 +146,7 @@ func TestRun_DemoWiredBox(t *testing.T) {
 		t.Fatalf("%s: no %q in:\n%s", cmd, want, out.String())
 	}
 	step("open back_door", "")
-	repeat("status", "active: back_door")
+	repeat("status", "active: Back door")
 	step("close back_door", "")
 	step("lid open", "tamper device hub (trouble) → station CID 1137")
 	step("lid close", "tamper restored device hub → station CID 3137")

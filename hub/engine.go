@@ -22,27 +22,59 @@ var (
 	ErrNothingToAck       = errors.New("no alarm in memory")
 	ErrWalkTestArmed      = errors.New("walk test needs every area disarmed")
 	ErrInstallerNotActive = errors.New("installer access is not granted")
+	ErrServiceArmed       = errors.New("service mode needs the area disarmed")
 	ErrBadInput           = errors.New("bad input")
 )
 
 // HubDevice is the device id of the gateway itself: its lid switch reports tamper as this device.
 const HubDevice = "hub"
 
-// Reason is why arming was refused (EN 50131-1 grade 2 table 4).
+// Reason is why an area is not ready to arm (EN 50131-1 grade 2 table 4), with the names a
+// person reads.
 type Reason struct {
-	Kind   string `json:"kind"` // open_zone, tamper, missing_device, device_fault, mains, battery, uplink, siren
+	Kind   string `json:"kind"` // open_zone, tamper, missing_device, device_fault, mains, battery, uplink, siren, disk
 	Zone   int    `json:"zone,omitempty"`
 	Device string `json:"device,omitempty"`
+	// Name is the zone's or the device's name, as the family calls it.
+	Name string `json:"name,omitempty"`
+	// Warn marks a reason that is shown and logged with the arming but does not prevent it
+	// (not in the installation's prevent_arming_on: by default mains loss).
+	Warn bool `json:"warn,omitempty"`
 }
 
+// reasonWords are the words a reason kind is written with.
+var reasonWords = map[string]string{
+	"open_zone":      "open",
+	"tamper":         "tamper",
+	"missing_device": "missing",
+	"device_fault":   "fault",
+	"mains":          "mains lost",
+	"battery":        "hub battery low",
+	"uplink":         "station path fault",
+	"siren":          "siren fault",
+	"disk":           "disk fault",
+}
+
+// ReasonKinds are the reasons an area may not be ready; every one but open_zone may be
+// left out of prevent_arming_on.
+var ReasonKinds = []string{"open_zone", "tamper", "missing_device", "device_fault", "mains", "battery", "uplink", "siren", "disk"}
+
+// DefaultPreventArmingOn is the seed's behaviour: every grade 2 reason prevents arming but
+// mains loss alone ("on battery you can use the alarm as usual").
+var DefaultPreventArmingOn = []string{"tamper", "missing_device", "device_fault", "battery", "uplink", "siren", "disk"}
+
 func (r Reason) String() string {
-	switch {
-	case r.Zone != 0:
-		return fmt.Sprintf("%s zone %d", r.Kind, r.Zone)
-	case r.Device != "":
-		return fmt.Sprintf("%s %s", r.Kind, r.Device)
+	w := reasonWords[r.Kind]
+	if w == "" {
+		w = r.Kind
 	}
-	return r.Kind
+	switch {
+	case r.Name != "":
+		return w + ": " + r.Name
+	case r.Device != "":
+		return w + ": " + r.Device
+	}
+	return w
 }
 
 // faultOnly reports whether force-arming may override the reason.
@@ -51,16 +83,29 @@ func (r Reason) faultOnly() bool { return r.Kind != "open_zone" }
 // ArmRefusedError lists why an area could not be armed. Open zones need a bypass; the
 // other reasons need a force-arm.
 type ArmRefusedError struct {
-	Area    int
-	Reasons []Reason
+	Area     int
+	AreaName string
+	Reasons  []Reason
 }
 
 func (e *ArmRefusedError) Error() string {
-	parts := make([]string, len(e.Reasons))
-	for i, r := range e.Reasons {
+	return fmt.Sprintf("%s not ready to arm: %s", areaLabel(e.Area, e.AreaName), joinReasons(e.Reasons))
+}
+
+func joinReasons(rs []Reason) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
 		parts[i] = r.String()
 	}
-	return fmt.Sprintf("area %d not ready to arm: %s", e.Area, strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
+}
+
+// areaLabel names an area for people: its name, or "area N" when it has none.
+func areaLabel(n int, name string) string {
+	if name != "" {
+		return name
+	}
+	return fmt.Sprintf("area %d", n)
 }
 
 // Engine is the alarm engine: a pure state machine. Step applies one input at one time and
@@ -78,6 +123,8 @@ type Engine struct {
 
 	out   []Effect
 	notes map[time.Duration]string
+	// armWarn is the "armed with: …" note of an arming without exit delay.
+	armWarn string
 	// changed records that the last Step changed state worth persisting.
 	changed bool
 }
@@ -183,10 +230,10 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 		consider(a.EntryUntil)
 		consider(a.SirenUntil)
 		consider(a.ReportAt)
+		consider(a.ServiceUntil)
 	}
 	consider(e.st.Mains.ReportAt)
 	consider(e.st.InstallerUntil)
-	consider(e.st.ServiceUntil)
 	consider(e.st.WalkUntil)
 	return next, !next.IsZero()
 }
@@ -198,6 +245,9 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
 	e.changed = false
 	e.expire(now)
+	if in.coded() {
+		e.duress(now, in)
+	}
 	var err error
 	switch in.Kind {
 	case InTick:
@@ -256,6 +306,11 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 func (e *Engine) emit(ev Event) {
 	ev.Seq = e.st.NextSeq
 	e.st.NextSeq++
+	if ev.Zone != 0 && ev.ZoneName == "" {
+		if zi, ok := e.zoneIdx[ev.Zone]; ok {
+			ev.ZoneName = e.inst.Zones[zi].Name
+		}
+	}
 	c := ev.Kind.Code()
 	ev.ContactID = c.ContactID
 	if ev.Restore {
@@ -314,6 +369,9 @@ func (e *Engine) fire(now, t time.Time) {
 			e.setSiren(a, SirenOff, time.Time{})
 			a.SirenUntil = time.Time{}
 			e.cutoff(now, a)
+		case a.ServiceUntil.Equal(t):
+			a.ServiceUntil = time.Time{}
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, Note: "ended by itself"})
 		}
 	}
 	s := &e.st
@@ -325,9 +383,6 @@ func (e *Engine) fire(now, t time.Time) {
 	case s.InstallerUntil.Equal(t):
 		s.InstallerUntil = time.Time{}
 		e.emit(Event{Time: now, Kind: KindInstallerAccess, Restore: true, Note: "grant expired"})
-	case s.ServiceUntil.Equal(t):
-		s.ServiceUntil = time.Time{}
-		e.emit(Event{Time: now, Kind: KindServiceMode, Restore: true, Report: true, Note: "ended by itself"})
 	case s.WalkUntil.Equal(t):
 		s.WalkUntil = time.Time{}
 		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, Note: "ended by itself"})
@@ -370,7 +425,7 @@ func (e *Engine) armed(now time.Time, a *AreaState) {
 	if a.Set != ModeArmedAway {
 		kind = KindStayArm
 	}
-	ev := Event{Time: now, Area: a.Number, Kind: kind, Restore: true, Report: true, Zone: a.UserNumber, User: a.User, How: a.How, Mode: a.Set}
+	ev := Event{Time: now, Area: a.Number, Kind: kind, Restore: true, Report: true, UserNumber: a.UserNumber, User: a.User, How: a.How, Mode: a.Set, Note: e.armWarn}
 	e.emit(ev)
 	if a.How == HowRemote {
 		e.out[len(e.out)-1].Event.ContactID = 407
@@ -426,8 +481,8 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 			ev.Note = fmt.Sprintf("local warning, reported in %s unless disarmed", abort)
 		}
 	}
-	if ev.Report {
-		a.ReportedAt = now
+	if ev.Report && (kind == KindBurglary || kind == KindTamper) && a.Set.Armed() {
+		a.ReportedAt = now // opens the cancel window (DESIGN §2 item 7)
 	}
 	e.emit(ev)
 }
@@ -609,7 +664,12 @@ func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) 
 		a.Set = ModeDisarmed
 		a.ExitUntil = time.Time{}
 		a.Bypassed, a.Forced = nil, false
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, Zone: z.Number, Device: z.Device, User: a.User, Note: "zone off the exit route tripped during the exit delay"})
+		a.NotArmed = z.Name
+		if a.NotArmed == "" {
+			a.NotArmed = fmt.Sprintf("zone %d", z.Number)
+		}
+		// Never silent: the history, the keypad (AreaState.NotArmed) and notifications say it.
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, Zone: z.Number, Device: z.Device, User: a.User, UserNumber: a.UserNumber, Note: "NOT ARMED: " + a.NotArmed + " tripped during the exit delay"})
 		return
 	}
 	limit := e.inst.swingerLimit()
@@ -657,19 +717,16 @@ func technicalKind(sig Signal) EventKind {
 }
 
 // tamper raises or restores a tamper: an alarm when the area (or, for the hub, any area) is
-// armed, a trouble when disarmed; history only during service mode.
+// armed, a trouble when disarmed; history only in an area in service mode (which is never
+// armed). A bypass never hides a tamper: it inhibits the zone's intrusion signal only.
 func (e *Engine) tamper(now time.Time, a *AreaState, device string, zone int, active bool) {
 	areaNo := 0
 	if a != nil {
 		areaNo = a.Number
 	}
-	service := !e.st.ServiceUntil.IsZero()
+	service := e.inService(a)
 	if !active {
 		e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Restore: true, Report: !service, Zone: zone, Device: device})
-		return
-	}
-	if service {
-		e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Zone: zone, Device: device, Note: "service mode"})
 		return
 	}
 	if a == nil {
@@ -681,16 +738,78 @@ func (e *Engine) tamper(now time.Time, a *AreaState, device string, zone int, ac
 				e.alarm(now, ar, KindTamper, zone, device, false)
 			}
 		}
-		if !armed {
+		switch {
+		case armed:
+		case service:
+			e.emit(Event{Time: now, Kind: KindTamper, Zone: zone, Device: device, Note: "service mode"})
+		default:
 			e.emit(Event{Time: now, Kind: KindTamper, Report: true, Zone: zone, Device: device, Note: "trouble"})
 		}
 		return
 	}
-	if a.Set.Armed() && a.Mode != ModeArming && !a.bypassed(zone) {
+	if a.Set.Armed() && a.Mode != ModeArming {
 		e.alarm(now, a, KindTamper, zone, device, false)
 		return
 	}
+	if service {
+		e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Zone: zone, Device: device, Note: "service mode"})
+		return
+	}
 	e.emit(Event{Time: now, Area: areaNo, Kind: KindTamper, Report: true, Zone: zone, Device: device, Note: "trouble"})
+}
+
+// inService reports whether area a is in service mode; for the hub itself (a nil), whether
+// any area is and none is armed.
+func (e *Engine) inService(a *AreaState) bool {
+	if a != nil {
+		return !a.ServiceUntil.IsZero()
+	}
+	any := false
+	for i := range e.st.Areas {
+		ar := &e.st.Areas[i]
+		if ar.Set.Armed() {
+			return false
+		}
+		any = any || !ar.ServiceUntil.IsZero()
+	}
+	return any
+}
+
+// coded reports whether the input is a command that takes a code.
+func (in Input) coded() bool {
+	switch in.Kind {
+	case InArm, InDisarm, InBypass, InAcknowledge, InGrantInstaller, InServiceMode, InWalkTest, InManualTest:
+		return in.Code != ""
+	}
+	return false
+}
+
+// duress sends a silent duress report (Contact ID 121) when a command's code is a duress
+// code, before the command does anything: wherever a code is accepted, a duress code is
+// too, and the station hears of it even when the command itself then fails (an area
+// already disarmed, a locked-out keypad).
+func (e *Engine) duress(now time.Time, in Input) {
+	if !ValidCode(in.Code) {
+		return
+	}
+	h := HashCredential(e.inst.CodeKey, "code", in.Code)
+	for i := range e.inst.Users {
+		u := &e.inst.Users[i]
+		if u.Duress == "" || !hashEqual(u.Duress, h) {
+			continue
+		}
+		area := in.Area
+		if in.Kind == InBypass {
+			if zi, ok := e.zoneIdx[in.Zone]; ok {
+				area = e.inst.Zones[zi].Area
+			}
+		}
+		if _, ok := e.areaIdx[area]; !ok {
+			area = 0
+		}
+		e.emit(Event{Time: now, Area: area, Kind: KindDuress, Report: true, UserNumber: u.Number, User: u.ID, How: in.How})
+		return
+	}
 }
 
 // authenticate finds the user behind a command's credential. duress is set when the code
@@ -808,7 +927,9 @@ func (e *Engine) operator(now time.Time, in Input, n int, arming bool) (*User, b
 	return u, duress, nil
 }
 
-// readiness lists why area a cannot be armed in mode m (EN 50131-1 grade 2).
+// readiness lists why area a cannot be armed in mode m (EN 50131-1 grade 2). Reasons not in
+// the installation's prevent_arming_on are marked Warn: shown, but no bar to arming. A bypass
+// hides only the zone's intrusion signal: its device's tamper, missing and fault still count.
 func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 	var rs []Reason
 	for zi := range e.inst.Zones {
@@ -818,10 +939,10 @@ func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 			continue
 		}
 		if z.Type.Intrusion() && zs.Active && !z.Type.ExitRoute() && z.armedIn(m) {
-			rs = append(rs, Reason{Kind: "open_zone", Zone: z.Number, Device: z.Device})
+			rs = append(rs, Reason{Kind: "open_zone", Zone: z.Number, Device: z.Device, Name: z.Name})
 		}
 		if z.Type == ZoneTamper && zs.Active {
-			rs = append(rs, Reason{Kind: "tamper", Zone: z.Number, Device: z.Device})
+			rs = append(rs, Reason{Kind: "tamper", Zone: z.Number, Device: z.Device, Name: z.Name})
 		}
 	}
 	for di := range e.inst.Devices {
@@ -829,28 +950,32 @@ func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 		ds := &e.st.Devices[di]
 		in := d.Area == a.Number
 		zone := 0
+		name := d.Name
 		if zi := e.zoneOf[di]; zi >= 0 {
 			in = e.inst.Zones[zi].Area == a.Number
 			zone = e.inst.Zones[zi].Number
-			if a.bypassed(zone) {
-				continue
+			if n := e.inst.Zones[zi].Name; n != "" {
+				name = n
 			}
 		}
 		if !in {
 			continue
 		}
+		if name == "" {
+			name = d.ID
+		}
 		if ds.Tamper {
-			rs = append(rs, Reason{Kind: "tamper", Zone: zone, Device: d.ID})
+			rs = append(rs, Reason{Kind: "tamper", Zone: zone, Device: d.ID, Name: name})
 		}
 		if ds.Missing {
-			rs = append(rs, Reason{Kind: "missing_device", Zone: zone, Device: d.ID})
+			rs = append(rs, Reason{Kind: "missing_device", Zone: zone, Device: d.ID, Name: name})
 		}
 		if ds.Fault || ds.Jamming {
-			rs = append(rs, Reason{Kind: "device_fault", Zone: zone, Device: d.ID})
+			rs = append(rs, Reason{Kind: "device_fault", Zone: zone, Device: d.ID, Name: name})
 		}
 	}
 	if e.st.HubTamper {
-		rs = append(rs, Reason{Kind: "tamper", Device: HubDevice})
+		rs = append(rs, Reason{Kind: "tamper", Device: HubDevice, Name: "gateway lid"})
 	}
 	if e.st.Mains.Lost {
 		rs = append(rs, Reason{Kind: "mains"})
@@ -867,10 +992,18 @@ func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 	if e.st.DiskFault {
 		rs = append(rs, Reason{Kind: "disk"})
 	}
+	prevent := e.inst.Settings.PreventArmingOn
+	if prevent == nil {
+		prevent = DefaultPreventArmingOn
+	}
+	for i := range rs {
+		rs[i].Warn = rs[i].Kind != "open_zone" && !slices.Contains(prevent, rs[i].Kind)
+	}
 	return rs
 }
 
-// Readiness returns why the area cannot be armed in mode m now; empty means ready.
+// Readiness returns why the area cannot be armed in mode m now; empty means ready. Reasons
+// marked Warn are shown with the arming but do not prevent it.
 func (e *Engine) Readiness(area int, m Mode) []Reason {
 	a, _, err := e.area(area)
 	if err != nil {
@@ -888,36 +1021,44 @@ func (e *Engine) arm(now time.Time, in Input) error {
 		return fmt.Errorf("%w: arm needs mode away, home or night", ErrBadInput)
 	}
 	if a.Set.Armed() {
-		return fmt.Errorf("area %d %s: %w", a.Number, a.Mode, ErrAlreadyArmed)
+		return fmt.Errorf("%s %s: %w", areaLabel(a.Number, conf.Name), a.Mode, ErrAlreadyArmed)
 	}
 	if a.Mode == ModeTriggered {
 		return ErrAlarmSounding
 	}
-	u, duress, err := e.operator(now, in, a.Number, true)
+	u, _, err := e.operator(now, in, a.Number, true)
 	if err != nil {
 		return err
 	}
-	if duress {
-		// Forced to arm: do as asked, and tell the station silently.
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindDuress, Report: true, Zone: u.Number, User: u.ID, How: in.How})
-	}
-	reasons := e.readiness(a, in.Mode, nil)
-	var open, faults []Reason
-	for _, r := range reasons {
-		if r.faultOnly() {
+	var open, faults, warns []Reason
+	for _, r := range e.readiness(a, in.Mode, nil) {
+		switch {
+		case r.Warn:
+			warns = append(warns, r)
+		case r.faultOnly():
 			faults = append(faults, r)
-		} else {
+		default:
 			open = append(open, r)
 		}
 	}
 	if len(open) > 0 || (len(faults) > 0 && (!in.Force || u.Role == RoleLimited)) {
-		refused := &ArmRefusedError{Area: a.Number, Reasons: reasons}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, Zone: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: strings.TrimPrefix(refused.Error(), fmt.Sprintf("area %d ", a.Number))})
+		refused := &ArmRefusedError{Area: a.Number, AreaName: conf.Name, Reasons: append(open, faults...)}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: "not ready to arm: " + joinReasons(refused.Reasons)})
 		return refused
+	}
+	// Nothing is armed while a walk test only lists activations, nor in service mode.
+	if !e.st.WalkUntil.IsZero() {
+		e.st.WalkUntil = time.Time{}
+		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "ended by arming " + areaLabel(a.Number, conf.Name)})
+	}
+	if !a.ServiceUntil.IsZero() {
+		a.ServiceUntil = time.Time{}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "ended by arming"})
 	}
 	a.Set = in.Mode
 	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
-	a.EntryUntil, a.ReportAt = time.Time{}, time.Time{}
+	a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}
+	a.NotArmed = ""
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0
@@ -926,64 +1067,77 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	}
 	if len(faults) > 0 {
 		a.Forced = true
-		parts := make([]string, len(faults))
-		for i, r := range faults {
-			parts[i] = r.String()
-		}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: strings.Join(parts, ", ")})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: joinReasons(faults)})
+	}
+	note := ""
+	if len(warns) > 0 {
+		note = "; armed with: " + joinReasons(warns)
 	}
 	if d := e.inst.exitDelay(conf); d > 0 {
 		a.Mode = ModeArming
 		a.ExitUntil = now.Add(d)
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindExitDelay, Zone: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: fmt.Sprintf("%s to leave", d)})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindExitDelay, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: fmt.Sprintf("%s to leave", d) + note})
 		return nil
 	}
+	e.armWarn = strings.TrimPrefix(note, "; ")
 	e.armed(now, a)
+	e.armWarn = ""
 	return nil
 }
 
 func (e *Engine) disarm(now time.Time, in Input) error {
-	a, _, err := e.area(in.Area)
+	a, conf, err := e.area(in.Area)
 	if err != nil {
 		return err
 	}
 	if a.Set == ModeDisarmed && a.Siren == SirenOff {
-		return fmt.Errorf("area %d: %w", a.Number, ErrAlreadyDisarmed)
+		if in.coded() {
+			// A wrong code still counts, and a duress code has already been reported.
+			if _, _, err := e.operator(now, in, a.Number, false); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("%s: %w", areaLabel(a.Number, conf.Name), ErrAlreadyDisarmed)
 	}
 	u, duress, err := e.operator(now, in, a.Number, false)
 	if err != nil {
 		return err
 	}
-	if duress {
-		// Disarm as asked, and tell the station silently.
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindDuress, Report: true, Zone: u.Number, User: u.ID, How: in.How})
-	}
 	if a.Set == ModeDisarmed {
 		e.setSiren(a, SirenOff, time.Time{})
 		a.Mode = ModeDisarmed
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, Zone: u.Number, User: u.ID, How: in.How})
+		a.ReportedAt = time.Time{} // silencing closes the cancel window
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, UserNumber: u.Number, User: u.ID, How: in.How})
 		return nil
 	}
 	cancelAfter := or(e.inst.Settings.CancelAfter.D(), DefaultCancelAfter)
 	wasArmed := a.ExitUntil.IsZero() // the arm (closing) was reported
-	switch {
-	case !a.ReportAt.IsZero():
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: "disarmed during the local warning: not reported"})
-	case !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter:
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "code holder disarmed after the alarm report"})
+	reported := !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter
+	if !a.ReportAt.IsZero() {
+		note := "disarmed during the local warning: not reported"
+		if reported {
+			note = "disarmed during the local warning: the entry route's alarm was not reported; the alarm already reported is cancelled"
+		}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: note})
+	}
+	// The cancel tells the station a code holder is home: never under duress, and only for
+	// a burglary or tamper report of this armed period (ReportedAt).
+	if reported && !duress {
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "code holder disarmed after the alarm report"})
 	}
 	e.setSiren(a, SirenOff, time.Time{})
 	a.Mode, a.Set = ModeDisarmed, ModeDisarmed
 	a.ExitUntil, a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
 	a.Bypassed, a.Forced = nil, false
+	a.NotArmed = ""
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0
 			e.st.Zones[zi].Out = false
 		}
 	}
-	ev := Event{Time: now, Area: a.Number, Kind: KindDisarm, Report: wasArmed, Zone: u.Number, User: u.ID, How: in.How}
+	ev := Event{Time: now, Area: a.Number, Kind: KindDisarm, Report: wasArmed, UserNumber: u.Number, User: u.ID, How: in.How}
 	if !wasArmed {
 		ev.Note = "during the exit delay"
 	}
@@ -1002,30 +1156,35 @@ func (e *Engine) bypass(now time.Time, in Input) error {
 	z := &e.inst.Zones[zi]
 	a, _, _ := e.area(z.Area)
 	if a.bypassed(z.Number) {
-		return fmt.Errorf("zone %d: %w", z.Number, ErrAlreadyBypassed)
+		return fmt.Errorf("%s: %w", z.Name, ErrAlreadyBypassed)
 	}
 	u, _, err := e.operator(now, in, a.Number, false)
 	if err != nil {
 		return err
 	}
 	if !z.Type.Intrusion() && u.Role != RoleInstaller {
-		return fmt.Errorf("zone %d is a 24-hour %s zone: only an installer may bypass it: %w", z.Number, z.Type, ErrNotAllowed)
+		return fmt.Errorf("%s is a 24-hour %s zone: only an installer may bypass it: %w", z.Name, z.Type, ErrNotAllowed)
 	}
 	if u.Role == RoleLimited {
 		return fmt.Errorf("%s: %w to bypass", u.ID, ErrNotAllowed)
 	}
 	a.Bypassed = append(a.Bypassed, z.Number)
-	e.emit(Event{Time: now, Area: a.Number, Kind: KindBypass, Report: true, Zone: z.Number, Device: z.Device, User: u.ID, How: in.How, Note: "for one armed period"})
+	e.emit(Event{Time: now, Area: a.Number, Kind: KindBypass, Report: true, Zone: z.Number, Device: z.Device, User: u.ID, UserNumber: u.Number, How: in.How, Note: "for one armed period"})
 	return nil
 }
 
 func (e *Engine) acknowledge(now time.Time, in Input) error {
-	a, _, err := e.area(in.Area)
+	a, conf, err := e.area(in.Area)
 	if err != nil {
 		return err
 	}
 	if len(a.Memory) == 0 && len(a.FireMemory) == 0 {
-		return fmt.Errorf("area %d: %w", a.Number, ErrNothingToAck)
+		if in.coded() {
+			if _, _, err := e.operator(now, in, a.Number, false); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("%s: %w", areaLabel(a.Number, conf.Name), ErrNothingToAck)
 	}
 	u, _, err := e.operator(now, in, a.Number, false)
 	if err != nil {
@@ -1033,7 +1192,7 @@ func (e *Engine) acknowledge(now time.Time, in Input) error {
 	}
 	n := len(a.Memory) + len(a.FireMemory)
 	a.Memory, a.FireMemory = nil, nil
-	e.emit(Event{Time: now, Area: a.Number, Kind: KindAcknowledge, Zone: u.Number, User: u.ID, How: in.How, Note: fmt.Sprintf("%d alarms", n)})
+	e.emit(Event{Time: now, Area: a.Number, Kind: KindAcknowledge, UserNumber: u.Number, User: u.ID, How: in.How, Note: fmt.Sprintf("%d alarms", n)})
 	return nil
 }
 
@@ -1059,7 +1218,7 @@ func (e *Engine) grantInstaller(now time.Time, in Input) error {
 			return ErrInstallerNotActive
 		}
 		e.st.InstallerUntil = time.Time{}
-		e.emit(Event{Time: now, Kind: KindInstallerAccess, Restore: true, Zone: u.Number, User: u.ID, How: in.How, Note: "revoked"})
+		e.emit(Event{Time: now, Kind: KindInstallerAccess, Restore: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "revoked"})
 		return nil
 	}
 	d := or(in.Duration, DefaultInstaller)
@@ -1067,7 +1226,7 @@ func (e *Engine) grantInstaller(now time.Time, in Input) error {
 		return fmt.Errorf("%w: installer grant %s outside 0–168h", ErrBadInput, d)
 	}
 	e.st.InstallerUntil = now.Add(d)
-	e.emit(Event{Time: now, Kind: KindInstallerAccess, Zone: u.Number, User: u.ID, How: in.How, Note: "granted for " + d.String()})
+	e.emit(Event{Time: now, Kind: KindInstallerAccess, UserNumber: u.Number, User: u.ID, How: in.How, Note: "granted for " + d.String()})
 	return nil
 }
 
@@ -1082,29 +1241,68 @@ func (e *Engine) installer(now time.Time, in Input) (*User, error) {
 	return u, nil
 }
 
+// serviceAreas returns the areas a service mode command is for: in.Area, or every area for
+// area 0.
+func (e *Engine) serviceAreas(in Input) ([]*AreaState, error) {
+	if in.Area == 0 {
+		as := make([]*AreaState, len(e.st.Areas))
+		for i := range e.st.Areas {
+			as[i] = &e.st.Areas[i]
+		}
+		return as, nil
+	}
+	a, _, err := e.area(in.Area)
+	if err != nil {
+		return nil, err
+	}
+	return []*AreaState{a}, nil
+}
+
+// serviceMode starts or ends service mode (renovation, battery change) in an area: tamper
+// there is history only. It starts only in a disarmed area, so that tamper in an armed area
+// is always an alarm; arming ends it for that area.
 func (e *Engine) serviceMode(now time.Time, in Input) error {
+	areas, err := e.serviceAreas(in)
+	if err != nil {
+		return err
+	}
 	if in.Active {
 		d := or(in.Duration, DefaultServiceTime)
 		if d < 0 || d > MaxServiceTime {
 			return fmt.Errorf("%w: service mode %s outside 0–%s", ErrBadInput, d, MaxServiceTime)
 		}
+		for _, a := range areas {
+			if a.Set != ModeDisarmed || a.Mode != ModeDisarmed {
+				return fmt.Errorf("%w: %s is %s", ErrServiceArmed, areaLabel(a.Number, e.inst.Areas[e.areaIdx[a.Number]].Name), a.Mode)
+			}
+		}
 		u, err := e.installer(now, in)
 		if err != nil {
 			return err
 		}
-		e.st.ServiceUntil = now.Add(d)
-		e.emit(Event{Time: now, Kind: KindServiceMode, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
+		for _, a := range areas {
+			a.ServiceUntil = now.Add(d)
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
+		}
 		return nil
 	}
-	if e.st.ServiceUntil.IsZero() {
+	on := false
+	for _, a := range areas {
+		on = on || !a.ServiceUntil.IsZero()
+	}
+	if !on {
 		return fmt.Errorf("%w: service mode is not on", ErrBadInput)
 	}
 	u, err := e.installer(now, in)
 	if err != nil {
 		return err
 	}
-	e.st.ServiceUntil = time.Time{}
-	e.emit(Event{Time: now, Kind: KindServiceMode, Restore: true, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	for _, a := range areas {
+		if !a.ServiceUntil.IsZero() {
+			a.ServiceUntil = time.Time{}
+			e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How})
+		}
+	}
 	return nil
 }
 
@@ -1124,7 +1322,7 @@ func (e *Engine) walkTest(now time.Time, in Input) error {
 			return err
 		}
 		e.st.WalkUntil = now.Add(d)
-		e.emit(Event{Time: now, Kind: KindWalkTest, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
+		e.emit(Event{Time: now, Kind: KindWalkTest, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "for " + d.String()})
 		return nil
 	}
 	if e.st.WalkUntil.IsZero() {
@@ -1135,7 +1333,7 @@ func (e *Engine) walkTest(now time.Time, in Input) error {
 		return err
 	}
 	e.st.WalkUntil = time.Time{}
-	e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How})
 	return nil
 }
 
@@ -1144,7 +1342,7 @@ func (e *Engine) manualTest(now time.Time, in Input) error {
 	if err != nil {
 		return err
 	}
-	e.emit(Event{Time: now, Kind: KindManualTest, Report: true, Zone: u.Number, User: u.ID, How: in.How})
+	e.emit(Event{Time: now, Kind: KindManualTest, Report: true, UserNumber: u.Number, User: u.ID, How: in.How})
 	return nil
 }
 

@@ -417,9 +417,9 @@ func TestEngine_AlarmDuringDelays(t *testing.T) {
 	}
 	longExit := func(in *Installation) { in.Settings.ExitDelay = Duration(MaxExitDelay) }
 	const (
-		armed   = "event arm restore area=1 mode=armed_away zone=1 user=anna how=web report=3401/CL"
-		fire    = "event fire area=1 zone=6 report=1110/FA"
-		warning = "event burglary area=1 zone=1 (local warning, reported in 30s unless disarmed)"
+		armed   = "event arm restore area=1 mode=armed_away user=anna how=web report=3401/CL"
+		fire    = "event fire area=1 zone=6 \"Kitchen smoke\" report=1110/FA"
+		warning = "event burglary area=1 zone=1 \"Front door\" (local warning, reported in 30s unless disarmed)"
 	)
 	arm := step{line: "arm away by anna", setup: true}
 	exit := step{advance: DefaultExitDelay, setup: true}
@@ -441,7 +441,7 @@ func TestEngine_AlarmDuringDelays(t *testing.T) {
 		{"an intrusion zone during a fire in the exit delay cancels the arming", nil, []step{
 			arm,
 			{line: "smoke kitchen_smoke", setup: true},
-			{line: "motion living_motion", want: []string{"event arming_cancelled area=1 zone=4 user=anna (zone off the exit route tripped during the exit delay)"}, mode: "triggered"},
+			{line: "motion living_motion", want: []string{"event arming_cancelled area=1 zone=4 \"Living room motion\" user=anna (NOT ARMED: Living room motion tripped during the exit delay)"}, mode: "triggered"},
 			{advance: DefaultBellCutoff, want: []string{"siren area=1 off"}, mode: "disarmed"},
 		}},
 		{"a fire cut off before the end of a long exit delay", longExit, []step{
@@ -454,11 +454,11 @@ func TestEngine_AlarmDuringDelays(t *testing.T) {
 		}},
 		{"a fire during the entry delay: the entry delay goes on", nil, []step{
 			arm, exit,
-			{line: "open front_door", want: []string{"event entry_delay area=1 zone=1 (30s to disarm)"}, mode: "pending"},
+			{line: "open front_door", want: []string{"event entry_delay area=1 zone=1 \"Front door\" (30s to disarm)"}, mode: "pending"},
 			{line: "smoke kitchen_smoke", want: []string{"siren area=1 fire", fire}, mode: "triggered"},
 			{line: "motion hall_motion"}, // the follower still waits
 			{advance: DefaultEntryDelay, want: []string{warning}, mode: "triggered"},
-			{advance: DefaultAbortWindow, want: []string{"event burglary area=1 zone=1 report=1130/BA (local warning ended)"}},
+			{advance: DefaultAbortWindow, want: []string{"event burglary area=1 zone=1 \"Front door\" report=1130/BA (local warning ended)"}},
 		}},
 		{"a fire during the entry delay, disarmed in time", nil, []step{
 			arm, exit,
@@ -466,15 +466,15 @@ func TestEngine_AlarmDuringDelays(t *testing.T) {
 			{line: "smoke kitchen_smoke", setup: true},
 			{advance: DefaultEntryDelay - time.Second},
 			{line: "disarm by anna", want: []string{
-				"event cancel area=1 zone=1 user=anna how=web report=1406/OC (code holder disarmed after the alarm report)",
+				// No cancel: the fire's report is not one a code holder can call off.
 				"siren area=1 off",
-				"event disarm area=1 zone=1 user=anna how=web report=1401/OP",
+				"event disarm area=1 user=anna how=web report=1401/OP",
 			}, mode: "disarmed"},
 		}},
 		{"an audible panic during the entry delay", func(in *Installation) { zoneOf(in, "panic_button").Audible = true }, []step{
 			arm, exit,
 			{line: "open front_door", setup: true},
-			{line: "panic panic_button", want: []string{"event panic area=1 zone=8 report=1120/PA", "siren area=1 emergency"}, mode: "triggered"},
+			{line: "panic panic_button", want: []string{"event panic area=1 zone=8 \"Panic button\" report=1120/PA", "siren area=1 emergency"}, mode: "triggered"},
 			{line: "motion hall_motion"},
 			{advance: DefaultEntryDelay, want: []string{"siren area=1 burglar", warning}, mode: "triggered"},
 		}},
@@ -876,6 +876,8 @@ func TestEngine_Duress(t *testing.T) {
 				return r.must("disarm " + code), r.area(1)
 			}
 			normal, normalArea := run("1234")
+			// Under duress no cancel goes: the station must not think a code holder is safe.
+			normal = slices.DeleteFunc(normal, func(e Effect) bool { return e.Kind == EffectEvent && e.Event.Kind == KindCancel })
 			duress, duressArea := run("9999")
 			d := eventsOf(duress, KindDuress)
 			if len(d) != 1 || !d[0].Report || d[0].ContactID != 121 || d[0].User != "anna" {
@@ -887,6 +889,9 @@ func TestEngine_Duress(t *testing.T) {
 			for _, e := range duress {
 				if e.Kind == EffectEvent && e.Event.Kind == KindDuress {
 					continue
+				}
+				if e.Kind == EffectEvent && e.Event.Kind == KindCancel {
+					t.Fatalf("a cancel under duress:\n%s", renderAll(duress))
 				}
 				if e.Kind == EffectEvent {
 					e.Event.Seq--
@@ -911,7 +916,7 @@ func TestEngine_Duress(t *testing.T) {
 	t.Run("already disarmed", func(t *testing.T) {
 		r := newEngineRig(t, nil)
 		effs, err := r.try("disarm 9999")
-		if !errors.Is(err, ErrAlreadyDisarmed) || len(effs) != 0 {
+		if !errors.Is(err, ErrAlreadyDisarmed) || len(effs) != 1 || len(eventsOf(effs, KindDuress)) != 1 {
 			t.Fatalf("got %v and\n%s", err, renderAll(effs))
 		}
 	})

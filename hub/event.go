@@ -169,12 +169,17 @@ type Event struct {
 	// ContactID and SIA are the codes sent to the station, empty for history-only events.
 	ContactID int    `json:"cid,omitempty"`
 	SIA       string `json:"sia,omitempty"`
-	// Zone is the zone number, or the user number for arm, disarm and user actions.
-	Zone   int    `json:"zone,omitempty"`
-	Device string `json:"device,omitempty"`
-	User   string `json:"user,omitempty"`
-	How    Method `json:"how,omitempty"`
-	Mode   Mode   `json:"mode,omitempty"`
+	// Zone is the zone number and ZoneName its name. Events of older stores carry the user
+	// number here for arm, disarm and user actions; new ones carry it in UserNumber.
+	Zone     int    `json:"zone,omitempty"`
+	ZoneName string `json:"zone_name,omitempty"`
+	Device   string `json:"device,omitempty"`
+	User     string `json:"user,omitempty"`
+	// UserNumber is the user's number, which Contact ID sends in the zone field of arm,
+	// disarm and other user events.
+	UserNumber int    `json:"user_number,omitempty"`
+	How        Method `json:"how,omitempty"`
+	Mode       Mode   `json:"mode,omitempty"`
 	// Note is a short human detail, such as the reasons an arming was refused.
 	Note string `json:"note,omitempty"`
 }
@@ -206,10 +211,12 @@ func (e Event) String() string {
 	if e.Mode != ModeDisarmed {
 		fmt.Fprintf(&b, " %s", e.Mode)
 	}
-	if e.Zone != 0 {
+	switch {
+	case e.ZoneName != "":
+		fmt.Fprintf(&b, " %s (zone %d)", e.ZoneName, e.Zone)
+	case e.Zone != 0 && e.User == "":
 		fmt.Fprintf(&b, " zone %d", e.Zone)
-	}
-	if e.Device != "" {
+	case e.Device != "":
 		fmt.Fprintf(&b, " device %s", e.Device)
 	}
 	if e.User != "" {

@@ -503,7 +503,7 @@ func (f *fuzzRun) apply(s fuzzStep) error {
 				return f.violation("duress disarm sounded %s in area %d", e.Pattern, e.Area)
 			}
 		}
-		if a, ok := f.eng.areaIdx[in.Area]; !ok || st.Areas[a].Set != ModeDisarmed || !hasEvent(effs, in.Area, KindDisarm, KindSilence) {
+		if a, ok := f.eng.areaIdx[in.Area]; err == nil && (!ok || st.Areas[a].Set != ModeDisarmed || !hasEvent(effs, in.Area, KindDisarm, KindSilence)) {
 			return f.violation("duress did not disarm area %d", in.Area)
 		}
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -158,6 +159,10 @@ type Settings struct {
 	NoEntryDelay bool `json:"no_entry_delay,omitempty" yaml:"no_entry_delay,omitempty"`
 	// SwingerLimit is how many times a zone may trigger in one armed period.
 	SwingerLimit int `json:"swinger_limit,omitempty" yaml:"swinger_limit,omitempty"`
+	// PreventArmingOn lists the reasons that prevent arming (EN 50131-1 grade 2): tamper,
+	// missing_device, device_fault, mains, battery, uplink, siren, disk. Unset means
+	// DefaultPreventArmingOn, the seed's: all but mains. Open zones always prevent (bypass them).
+	PreventArmingOn []string `json:"prevent_arming_on,omitempty" yaml:"prevent_arming_on,omitempty"`
 }
 
 // Installation is what the installer sets up: areas, zones, devices and users. It lives in
@@ -201,6 +206,11 @@ func (in *Installation) Validate() error {
 	}
 	if d := s.CancelAfter.D(); d < 0 || d > 30*time.Minute {
 		return bad("settings.cancel_window %s outside 0–30m", d)
+	}
+	for _, k := range s.PreventArmingOn {
+		if k == "open_zone" || !slices.Contains(ReasonKinds, k) {
+			return bad("settings.prevent_arming_on: unknown reason %q (want tamper, missing_device, device_fault, mains, battery, uplink, siren or disk)", k)
+		}
 	}
 	if s.SwingerLimit < 0 {
 		return bad("settings.swinger_limit %d is negative", s.SwingerLimit)

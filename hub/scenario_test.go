@@ -200,6 +200,9 @@ func renderEffect(e Effect) string {
 	if ev.Zone != 0 {
 		fmt.Fprintf(&b, " zone=%d", ev.Zone)
 	}
+	if ev.ZoneName != "" {
+		fmt.Fprintf(&b, " %q", ev.ZoneName)
+	}
 	if ev.Device != "" && ev.Zone == 0 {
 		fmt.Fprintf(&b, " device=%s", ev.Device)
 	}

@@ -78,6 +78,13 @@ type AreaState struct {
 	// Bypassed zones and Forced last for one armed period.
 	Bypassed []int `json:"bypassed,omitempty"`
 	Forced   bool  `json:"forced,omitempty"`
+
+	// ServiceUntil ends the area's service mode (tamper is history only); it starts only
+	// while the area is disarmed, and arming ends it.
+	ServiceUntil time.Time `json:"service_until,omitzero"`
+	// NotArmed names the zone that cancelled the last arming during its exit delay, until
+	// the area is armed or disarmed again: keypads and panels show "NOT ARMED".
+	NotArmed string `json:"not_armed,omitempty"`
 }
 
 func (a *AreaState) bypassed(zone int) bool { return slices.Contains(a.Bypassed, zone) }
@@ -134,7 +141,6 @@ type State struct {
 	Lockouts      map[string]*Lockout `json:"lockouts,omitempty"`
 
 	InstallerUntil time.Time `json:"installer_until,omitzero"`
-	ServiceUntil   time.Time `json:"service_until,omitzero"`
 	WalkUntil      time.Time `json:"walk_until,omitzero"`
 }
 

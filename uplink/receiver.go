@@ -196,6 +196,9 @@ func dc09Seq(seq uint64) int {
 // message encodes ev in the receiver's format.
 func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
 	zone := ev.Zone
+	if zone == 0 {
+		zone = ev.UserNumber // arm, disarm and user events: Contact ID's zone carries the user
+	}
 	if ev.Kind == hub.KindUplinkFault && zone == 0 {
 		// Tell the station which path failed: zone 1 primary, 2 backup.
 		switch {

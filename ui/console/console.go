@@ -383,11 +383,15 @@ func intro(s *hub.Snapshot) string {
 
 func status(s *hub.Snapshot, now time.Time) string {
 	var b strings.Builder
+	zoneName := map[int]string{}
+	for _, z := range s.Installation.Zones {
+		zoneName[z.Number] = z.Name
+	}
 	for i, a := range s.State.Areas {
 		name := s.Installation.Areas[i].Name
-		fmt.Fprintf(&b, "  area %d %-8s %s", a.Number, name, a.Mode)
-		if a.Siren != hub.SirenOff {
-			fmt.Fprintf(&b, ", siren %s", a.Siren)
+		fmt.Fprintf(&b, "  area %d %-8s %s, siren %s", a.Number, name, a.Mode, a.Siren)
+		if a.Siren != hub.SirenOff && !a.SirenUntil.IsZero() {
+			fmt.Fprintf(&b, " (%s left)", a.SirenUntil.Sub(now).Round(time.Second))
 		}
 		switch {
 		case !a.ExitUntil.IsZero():
@@ -395,29 +399,70 @@ func status(s *hub.Snapshot, now time.Time) string {
 		case !a.EntryUntil.IsZero():
 			fmt.Fprintf(&b, ", entry delay %s left", a.EntryUntil.Sub(now).Round(time.Second))
 		}
+		if a.NotArmed != "" {
+			fmt.Fprintf(&b, ", NOT ARMED: %s tripped during the exit delay", a.NotArmed)
+		}
+		if !a.ServiceUntil.IsZero() {
+			fmt.Fprintf(&b, ", service mode %s left", a.ServiceUntil.Sub(now).Round(time.Second))
+		}
 		if n := len(a.Memory) + len(a.FireMemory); n > 0 {
 			fmt.Fprintf(&b, ", %d alarms in memory (ack CODE)", n)
 		}
 		if len(a.Bypassed) > 0 {
-			fmt.Fprintf(&b, ", bypassed zones %v", a.Bypassed)
-		}
-		if rs := s.Ready[a.Number]; a.Set == hub.ModeDisarmed && len(rs) > 0 {
-			parts := make([]string, len(rs))
-			for j, r := range rs {
-				parts[j] = r.String()
+			names := make([]string, len(a.Bypassed))
+			for j, z := range a.Bypassed {
+				names[j] = zoneName[z]
 			}
-			fmt.Fprintf(&b, ", not ready: %s", strings.Join(parts, ", "))
+			fmt.Fprintf(&b, ", bypassed: %s", strings.Join(names, ", "))
+		}
+		var block, warn []string
+		for _, r := range s.Ready[a.Number] {
+			if r.Warn {
+				warn = append(warn, r.String())
+			} else {
+				block = append(block, r.String())
+			}
+		}
+		if a.Set == hub.ModeDisarmed && len(block) > 0 {
+			fmt.Fprintf(&b, ", not ready: %s", strings.Join(block, ", "))
+		}
+		if len(warn) > 0 {
+			fmt.Fprintf(&b, ", arms with: %s", strings.Join(warn, ", "))
 		}
 		b.WriteString("\n")
 	}
 	var open []string
 	for i, z := range s.State.Zones {
 		if z.Active {
-			open = append(open, s.Installation.Zones[i].Device)
+			open = append(open, s.Installation.Zones[i].Name)
 		}
 	}
 	if len(open) > 0 {
 		fmt.Fprintf(&b, "  active: %s\n", strings.Join(open, ", "))
+	}
+	var lowBattery, missing, tamper []string
+	for i, d := range s.State.Devices {
+		n := s.Installation.Devices[i].Name
+		if n == "" {
+			n = d.ID
+		}
+		if d.BatteryLow {
+			lowBattery = append(lowBattery, n)
+		}
+		if d.Missing {
+			missing = append(missing, n)
+		}
+		if d.Tamper {
+			tamper = append(tamper, n)
+		}
+	}
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"low battery", lowBattery}, {"missing", missing}, {"tamper", tamper}} {
+		if len(l.names) > 0 {
+			fmt.Fprintf(&b, "  %s: %s\n", l.what, strings.Join(l.names, ", "))
+		}
 	}
 	if s.State.Mains.Lost {
 		fmt.Fprintf(&b, "  mains lost since %s, on backup battery\n", s.State.Mains.Since.Format("15:04:05"))
