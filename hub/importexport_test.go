@@ -56,3 +56,24 @@ func TestParseInstallation_Errors(t *testing.T) {
 		})
 	}
 }
+
+// TestParseInstallation_SharedCodes: an import file where two users share a PIN, or a PIN is
+// a duress code, is refused, naming the users and never the code.
+func TestParseInstallation_SharedCodes(t *testing.T) {
+	for _, tc := range []struct{ name, users, want string }{
+		{"shared pin", `[{id: anna, number: 1, role: admin, pins: ["1234"]}, {id: erik, number: 2, role: user, pins: ["1234"]}]`, "erik"},
+		{"pin is a duress code", `[{id: anna, number: 1, role: admin, pins: ["1234"], duress_pin: "9999"}, {id: erik, number: 2, role: user, pins: ["9999"]}]`, "erik"},
+		{"own duress code", `[{id: anna, number: 1, role: admin, pins: ["1234", "9999"], duress_pin: "9999"}]`, "anna"},
+		{"shared tag", `[{id: anna, number: 1, role: admin, tag_ids: ["04A1B2C3"]}, {id: erik, number: 2, role: user, tag_ids: ["04A1B2C3"]}]`, "erik"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseInstallation([]byte("areas: [{number: 1}]\nusers: "+tc.users+"\n"), testKey)
+			if !errors.Is(err, ErrInvalidInstallation) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "anna") {
+				t.Fatalf("error %v, want one naming %s and anna", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "1234") || strings.Contains(err.Error(), "9999") || strings.Contains(err.Error(), "04A1B2C3") {
+				t.Fatalf("error %q shows a code", err)
+			}
+		})
+	}
+}

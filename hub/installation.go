@@ -312,6 +312,52 @@ func (in *Installation) Validate() error {
 	if len(in.CodeKey) < 16 {
 		return bad("code_key is shorter than 16 bytes")
 	}
+	if err := in.uniqueCredentials(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInstallation, err)
+	}
+	return nil
+}
+
+// uniqueCredentials checks that every PIN, duress code and tag names one user, and that no
+// PIN is a duress code (not even the user's own): otherwise the engine would have to guess
+// who operated the panel, or whether it was under duress. Codes are compared as their keyed
+// hashes, and the error names the users, never a code.
+func (in *Installation) uniqueCredentials() error {
+	type owner struct {
+		user int
+		what string
+	}
+	// PINs and duress codes share one map: both are hashed as "code".
+	codes := map[string]owner{}
+	tags := map[string]owner{}
+	claim := func(m map[string]owner, h string, i int, field, what string) error {
+		o, ok := m[h]
+		if !ok {
+			m[h] = owner{i, what}
+			return nil
+		}
+		if o.user == i && o.what == what {
+			return nil // the same credential listed twice names the same user
+		}
+		return fmt.Errorf("users[%d].%s: %s's %s is also %s's %s", i, field, in.Users[i].ID, what, in.Users[o.user].ID, o.what)
+	}
+	for i, u := range in.Users {
+		for _, h := range u.Codes {
+			if err := claim(codes, h, i, "codes", "PIN code"); err != nil {
+				return err
+			}
+		}
+		if u.Duress != "" {
+			if err := claim(codes, u.Duress, i, "duress", "duress code"); err != nil {
+				return err
+			}
+		}
+		for _, h := range u.Tags {
+			if err := claim(tags, h, i, "tags", "tag"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
