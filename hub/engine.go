@@ -417,8 +417,7 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 		a.EntryUntil = time.Time{}
 	}
 	ev := Event{Time: now, Area: a.Number, Kind: kind, Zone: zone, Device: device, Report: true}
-	if entryRoute {
-		abort := or(e.inst.Settings.AbortWindow.D(), DefaultAbortWindow)
+	if abort := e.inst.abortWindow(); entryRoute && abort > 0 {
 		if a.ReportAt.IsZero() {
 			a.ReportAt = now.Add(abort)
 			a.ReportZone, a.ReportDevice = zone, device
@@ -964,12 +963,12 @@ func (e *Engine) disarm(now time.Time, in Input) error {
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, Zone: u.Number, User: u.ID, How: in.How})
 		return nil
 	}
-	cancelAfter := or(e.inst.Settings.CancelAfter.D(), DefaultCancelAfter)
+	cancelAfter := e.inst.cancelWindow()
 	wasArmed := a.ExitUntil.IsZero() // the arm (closing) was reported
 	switch {
 	case !a.ReportAt.IsZero():
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: "disarmed during the local warning: not reported"})
-	case !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter:
+	case cancelAfter > 0 && !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter:
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, Zone: u.Number, User: u.ID, How: in.How, Note: "code holder disarmed after the alarm report"})
 	}
 	e.setSiren(a, SirenOff, time.Time{})
@@ -1155,7 +1154,12 @@ func (e *Engine) mains(now time.Time, lost bool) {
 		return
 	}
 	if lost {
-		d := or(e.inst.Settings.MainsDelay.D(), DefaultMainsDelay)
+		d := e.inst.mainsDelay()
+		if d == 0 {
+			*m = Mains{Lost: true, Since: now, Reported: true}
+			e.emit(Event{Time: now, Kind: KindMainsLost, Report: true, How: HowSystem, Note: "on backup battery"})
+			return
+		}
 		*m = Mains{Lost: true, Since: now, ReportAt: now.Add(d)}
 		e.emit(Event{Time: now, Kind: KindMainsLost, How: HowSystem, Note: fmt.Sprintf("on backup battery; reported in %s", d)})
 		return

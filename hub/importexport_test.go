@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseInstallation_ExampleAndRoundTrip(t *testing.T) {
@@ -75,5 +76,62 @@ func TestParseInstallation_SharedCodes(t *testing.T) {
 				t.Fatalf("error %q shows a code", err)
 			}
 		})
+	}
+}
+
+// TestParseInstallation_ZeroIsNotUnset: "mains_report_delay: 0s" in an import file is a
+// delay of 0, kept through export and re-import; an absent field takes the default.
+func TestParseInstallation_ZeroIsNotUnset(t *testing.T) {
+	const base = "areas: [{number: 1}]\nusers: [{id: anna, number: 1, role: admin, pins: [\"1234\"]}]\n"
+	mainsReport := func(t *testing.T, inst *Installation) (reported bool, at time.Duration) {
+		t.Helper()
+		eng := NewEngine(inst, State{})
+		effs, err := eng.Step(scenarioStart, Input{Kind: InMains, Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range eventsOf(effs, KindMainsLost) {
+			reported = reported || e.Report
+		}
+		if ra := eng.State().Mains.ReportAt; !ra.IsZero() {
+			at = ra.Sub(scenarioStart)
+		}
+		return reported, at
+	}
+	zero, err := ParseInstallation([]byte(base+"settings: {mains_report_delay: 0s}\n"), testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reported, at := mainsReport(t, zero); !reported || at != 0 {
+		t.Fatalf("mains_report_delay 0s: reported at once %v, pending report in %s; want at once", reported, at)
+	}
+	out, err := MarshalInstallation(zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "mains_report_delay: 0s") {
+		t.Fatalf("export lost the 0:\n%s", out)
+	}
+	again, err := ParseInstallation(out, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reported, _ := mainsReport(t, again); !reported {
+		t.Fatal("re-import of the export lost the 0 mains delay")
+	}
+
+	unset, err := ParseInstallation([]byte(base), testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reported, at := mainsReport(t, unset); reported || at != DefaultMainsDelay {
+		t.Fatalf("no mains_report_delay: reported at once %v, pending report in %s; want the default %s", reported, at, DefaultMainsDelay)
+	}
+	out, err = MarshalInstallation(unset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "mains_report_delay") {
+		t.Fatalf("export of an unset delay writes one:\n%s", out)
 	}
 }
