@@ -163,6 +163,7 @@ func (e *Engine) Configure(now time.Time, inst *Installation, user string, note 
 		return nil, err
 	}
 	e.SetInstallation(inst)
+	e.bound(now) // shorter settings shorten what is running
 	e.changed = true
 	e.emit(Event{Time: now, Kind: KindConfigChange, Report: true, User: user, Note: note})
 	return e.out, nil
@@ -196,7 +197,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 // its events are among the effects).
 func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
-	e.changed = false
+	e.changed = e.bound(now) // a clock gone back never lengthens a deadline
 	e.expire(now)
 	var err error
 	switch in.Kind {
@@ -776,10 +777,7 @@ func (e *Engine) wrongCode(now time.Time, iface string, in Input) {
 	}
 	l.Wrong = nil
 	l.Level++
-	d := 90 * time.Second << (l.Level - 1)
-	if d > 15*time.Minute || l.Level > 10 {
-		d = 15 * time.Minute
-	}
+	d := lockoutLength(l.Level)
 	l.Until = now.Add(d)
 	e.emit(Event{Time: now, Area: in.Area, Kind: KindWrongCodes, Report: true, How: in.How, Note: fmt.Sprintf("%s locked for %s", iface, d)})
 }

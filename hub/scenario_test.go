@@ -125,6 +125,7 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 			t.Fatal(err)
 		}
 		*eng = NewEngine(inst, st)
+		(*eng).Restore(*now) // as hub.New does
 		return "ok"
 	case "state":
 		var lines []string
