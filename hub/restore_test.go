@@ -75,6 +75,30 @@ func TestHub_RestartClockBack(t *testing.T) {
 			t.Fatalf("exit delay after a restart an hour back: %s after %s, want armed_away", a.Mode, DefaultExitDelay)
 		}
 	})
+	t.Run("the bounded state is stored", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vakt.db")
+		clock := &fakeClock{t: scenarioStart}
+		h, stop := startHub(t, path, clock)
+		if r := do(t, h, "arm away 1234"); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		stop()
+		clock.Add(-time.Hour)
+		h, stop = startHub(t, path, clock)
+		if r := do(t, h, "close living_window"); r.Err != nil { // the start-up turn has run
+			t.Fatal(r.Err)
+		}
+		stop()
+		s := mustOpenStore(t, path, 0)
+		defer s.Close()
+		st, _, err := s.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := st.Areas[0].ExitUntil.Sub(clock.Now()); d > DefaultExitDelay {
+			t.Fatalf("stored exit delay ends in %s, want at most %s", d, DefaultExitDelay)
+		}
+	})
 	t.Run("lockout", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "vakt.db")
 		clock := &fakeClock{t: scenarioStart}
