@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -133,5 +135,60 @@ func TestParseInstallation_ZeroIsNotUnset(t *testing.T) {
 	}
 	if strings.Contains(string(out), "mains_report_delay") {
 		t.Fatalf("export of an unset delay writes one:\n%s", out)
+	}
+}
+
+// TestParseInstallation_UnknownNames: a misspelt zone type, role or weekday in an import file
+// is refused with the name and where it is, never read as a default.
+func TestParseInstallation_UnknownNames(t *testing.T) {
+	const zone = "areas: [{number: 1}]\ndevices: [{id: d, driver: sim}]\nzones:\n  - {number: 1, area: 1, type: %s, device: d}\n"
+	const user = "areas: [{number: 1}]\nusers:\n  - {id: a, number: 1, role: %s, pins: [\"1234\"]}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"zone type typo", fmt.Sprintf(zone, "smok"), []string{`"smok"`, "zone type", "line 4"}},
+		{"zone type number", fmt.Sprintf(zone, "4"), []string{`"4"`, "zone type", "line 4"}},
+		{"zone type empty", fmt.Sprintf(zone, `""`), []string{"zone type", "line 4"}},
+		{"zone type list", fmt.Sprintf(zone, "[fire]"), []string{"zone type", "line 4"}},
+		{"role", fmt.Sprintf(user, "superuser"), []string{`"superuser"`, "role", "line 3"}},
+		{"role number", fmt.Sprintf(user, "1"), []string{`"1"`, "role", "line 3"}},
+		{"weekday", "areas: [{number: 1}]\nusers: [{id: a, number: 1, role: limited, windows: [{days: [1, 9], from: 60, to: 120}]}]\n", []string{"users[0].windows[0].days", "9"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseInstallation([]byte(tc.yaml), testKey)
+			if !errors.Is(err, ErrInvalidInstallation) {
+				t.Fatalf("got %v, want an invalid installation", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestStore_UnknownNamesAreErrors: a stored installation or state with a name this version
+// does not know is an error naming it, never silently the zero value.
+func TestStore_UnknownNamesAreErrors(t *testing.T) {
+	for _, tc := range []struct{ name, js, want string }{
+		{"installation role", `{"users":[{"id":"a","number":1,"role":"superuser"}]}`, `"superuser"`},
+		{"installation zone type", `{"zones":[{"number":1,"type":"smok"}]}`, `"smok"`},
+		{"state mode", `{"areas":[{"number":1,"mode":"armed_awya"}]}`, `"armed_awya"`},
+		{"state method", `{"areas":[{"number":1,"how":"keypda"}]}`, `"keypda"`},
+		{"state alarm kind", `{"areas":[{"number":1,"memory":[{"kind":"burglar"}]}]}`, `"burglar"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if strings.HasPrefix(tc.name, "installation") {
+				err = json.Unmarshal([]byte(tc.js), new(Installation))
+			} else {
+				err = json.Unmarshal([]byte(tc.js), new(State))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.want)
+			}
+		})
 	}
 }

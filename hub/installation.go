@@ -275,8 +275,11 @@ func (in *Installation) Validate() error {
 		if !areas[z.Area] {
 			return bad("zones[%d].area %d does not exist", i, z.Area)
 		}
-		if z.Type == 0 || int(z.Type) >= len(zoneTypeNames) {
+		if z.Type == 0 {
 			return bad("zones[%d].type is missing", i)
+		}
+		if int(z.Type) >= len(zoneTypeNames) {
+			return bad("zones[%d].type %s is unknown", i, z.Type)
 		}
 		if !devices[z.Device] {
 			return bad("zones[%d].device %q is not a known device", i, z.Device)
@@ -306,6 +309,9 @@ func (in *Installation) Validate() error {
 		if u.Role == RoleNone {
 			return bad("users[%d].role is missing", i)
 		}
+		if int(u.Role) >= len(roleNames) {
+			return bad("users[%d].role %s is unknown", i, u.Role)
+		}
 		for _, a := range u.Areas {
 			if !areas[a] {
 				return bad("users[%d].areas: area %d does not exist", i, a)
@@ -317,6 +323,11 @@ func (in *Installation) Validate() error {
 			}
 			if w.From == w.To {
 				return bad("users[%d].windows[%d] opens and closes at the same time", i, j)
+			}
+			for _, d := range w.Days {
+				if d < time.Sunday || d > time.Saturday {
+					return bad("users[%d].windows[%d].days: %d is not a weekday (0 = Sunday to 6 = Saturday)", i, j, d)
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestInstallation_CodesUnique: a code or tag names one user, and a PIN is never anyone's
@@ -76,6 +77,30 @@ func TestInstallation_CodesUnique(t *testing.T) {
 						t.Errorf("error %q shows a hash", err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestInstallation_UnknownValues: values no name stands for, set in Go or read from an older
+// or newer store, are errors naming the field, never taken for a default.
+func TestInstallation_UnknownValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Installation)
+		want string
+	}{
+		{"role", func(in *Installation) { in.Users[indexOf(in, "user", "erik")].Role = 9 }, "].role role(9) is unknown"},
+		{"zone type", func(in *Installation) { in.Zones[0].Type = 99 }, "zones[0].type zonetype(99) is unknown"},
+		{"weekday", func(in *Installation) {
+			in.Users[indexOf(in, "user", "lisa")].Windows[0].Days = []time.Weekday{1, 7}
+		}, "].windows[0].days: 7 is not a weekday"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inst := DemoInstallation(testKey)
+			tc.edit(inst)
+			if err := inst.Validate(); !errors.Is(err, ErrInvalidInstallation) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
