@@ -207,3 +207,23 @@ func TestEngine_Restore(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_ConfigureShortensRunningDeadlines: a bell cut-off shortened while the siren
+// sounds ends it within the new length, at once rather than at the old deadline.
+func TestEngine_ConfigureShortensRunningDeadlines(t *testing.T) {
+	r := newEngineRig(t, func(in *Installation) { in.Settings.BellCutoff = NewDuration(MaxBellCutoff) })
+	r.armNow("away by anna")
+	r.must("open living_window")
+	inst, err := CloneInstallation(r.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Settings.BellCutoff = NewDuration(MinBellCutoff)
+	r.now = r.now.Add(time.Second)
+	if _, err := r.eng.Configure(r.now, inst, "ivan", "bell cut-off 1m"); err != nil {
+		t.Fatal(err)
+	}
+	if next, _ := r.eng.NextDeadline(); next.Sub(r.now) > MinBellCutoff {
+		t.Fatalf("after the bell cut-off became %s the siren sounds %s more", MinBellCutoff, next.Sub(r.now))
+	}
+}
