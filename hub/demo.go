@@ -11,7 +11,7 @@ func DemoInstallation(codeKey []byte) *Installation {
 		CodeKey: codeKey,
 		Areas: []Area{
 			{Number: 1, Name: "House"},
-			{Number: 2, Name: "Garage", ExitDelay: Duration(30 * time.Second), EntryDelay: Duration(20 * time.Second)},
+			{Number: 2, Name: "Garage", ExitDelay: NewDuration(30 * time.Second), EntryDelay: NewDuration(20 * time.Second)},
 		},
 		Devices: []Device{
 			{ID: "front_door", Name: "Front door", Driver: "sim", Model: "contact"},

@@ -210,6 +210,7 @@ func (e *Engine) Configure(now time.Time, inst *Installation, user string, note 
 		return nil, err
 	}
 	e.SetInstallation(inst)
+	e.bound(now) // shorter settings shorten what is running
 	e.changed = true
 	e.emit(Event{Time: now, Kind: KindConfigChange, Report: true, User: user, Note: note})
 	return e.out, nil
@@ -243,7 +244,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 // its events are among the effects).
 func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
-	e.changed = false
+	e.changed = e.bound(now) // a clock gone back never lengthens a deadline
 	e.expire(now)
 	if in.coded() {
 		e.duress(now, in)
@@ -472,8 +473,7 @@ func (e *Engine) alarm(now time.Time, a *AreaState, kind EventKind, zone int, de
 		a.EntryUntil = time.Time{}
 	}
 	ev := Event{Time: now, Area: a.Number, Kind: kind, Zone: zone, Device: device, Report: true}
-	if entryRoute {
-		abort := or(e.inst.Settings.AbortWindow.D(), DefaultAbortWindow)
+	if abort := e.inst.abortWindow(); entryRoute && abort > 0 {
 		if a.ReportAt.IsZero() {
 			a.ReportAt = now.Add(abort)
 			a.ReportZone, a.ReportDevice = zone, device
@@ -896,10 +896,7 @@ func (e *Engine) wrongCode(now time.Time, iface string, in Input) {
 	}
 	l.Wrong = nil
 	l.Level++
-	d := 90 * time.Second << (l.Level - 1)
-	if d > 15*time.Minute || l.Level > 10 {
-		d = 15 * time.Minute
-	}
+	d := lockoutLength(l.Level)
 	l.Until = now.Add(d)
 	e.emit(Event{Time: now, Area: in.Area, Kind: KindWrongCodes, Report: true, How: in.How, Note: fmt.Sprintf("%s locked for %s", iface, d)})
 }
@@ -1110,9 +1107,9 @@ func (e *Engine) disarm(now time.Time, in Input) error {
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, UserNumber: u.Number, User: u.ID, How: in.How})
 		return nil
 	}
-	cancelAfter := or(e.inst.Settings.CancelAfter.D(), DefaultCancelAfter)
+	cancelAfter := e.inst.cancelWindow()
 	wasArmed := a.ExitUntil.IsZero() // the arm (closing) was reported
-	reported := !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter
+	reported := cancelAfter > 0 && !a.ReportedAt.IsZero() && now.Sub(a.ReportedAt) <= cancelAfter
 	if !a.ReportAt.IsZero() {
 		note := "disarmed during the local warning: not reported"
 		if reported {
@@ -1353,7 +1350,12 @@ func (e *Engine) mains(now time.Time, lost bool) {
 		return
 	}
 	if lost {
-		d := or(e.inst.Settings.MainsDelay.D(), DefaultMainsDelay)
+		d := e.inst.mainsDelay()
+		if d == 0 {
+			*m = Mains{Lost: true, Since: now, Reported: true}
+			e.emit(Event{Time: now, Kind: KindMainsLost, Report: true, How: HowSystem, Note: "on backup battery"})
+			return
+		}
 		*m = Mains{Lost: true, Since: now, ReportAt: now.Add(d)}
 		e.emit(Event{Time: now, Kind: KindMainsLost, How: HowSystem, Note: fmt.Sprintf("on backup battery; reported in %s", d)})
 		return

@@ -305,9 +305,9 @@ func TestEngine_ExitDelay(t *testing.T) {
 	}{
 		{"default", nil, 1, DefaultExitDelay},
 		{"area override", nil, 2, 30 * time.Second},
-		{"setting", func(in *Installation) { in.Settings.ExitDelay = Duration(90 * time.Second) }, 1, 90 * time.Second},
-		{"maximum", func(in *Installation) { in.Settings.ExitDelay = Duration(MaxExitDelay) }, 1, MaxExitDelay},
-		{"one second", func(in *Installation) { in.Settings.ExitDelay = Duration(time.Second) }, 1, time.Second},
+		{"setting", func(in *Installation) { in.Settings.ExitDelay = NewDuration(90 * time.Second) }, 1, 90 * time.Second},
+		{"maximum", func(in *Installation) { in.Settings.ExitDelay = NewDuration(MaxExitDelay) }, 1, MaxExitDelay},
+		{"one second", func(in *Installation) { in.Settings.ExitDelay = NewDuration(time.Second) }, 1, time.Second},
 		{"none arms at once", func(in *Installation) { in.Settings.NoExitDelay = true }, 1, 0},
 		{"area override wins over none", func(in *Installation) { in.Settings.NoExitDelay = true }, 2, 30 * time.Second},
 	}
@@ -353,7 +353,7 @@ func TestEngine_EntryDelay(t *testing.T) {
 	}{
 		{"default", nil, 1, "front_door", DefaultEntryDelay},
 		{"area override", nil, 2, "garage_door", 20 * time.Second},
-		{"setting maximum", func(in *Installation) { in.Settings.EntryDelay = Duration(MaxEntryDelay) }, 1, "front_door", MaxEntryDelay},
+		{"setting maximum", func(in *Installation) { in.Settings.EntryDelay = NewDuration(MaxEntryDelay) }, 1, "front_door", MaxEntryDelay},
 		{"none alarms at once with local warning", func(in *Installation) { in.Settings.NoEntryDelay = true }, 1, "front_door", 0},
 	}
 	for _, tc := range tests {
@@ -415,7 +415,7 @@ func TestEngine_AlarmDuringDelays(t *testing.T) {
 		mode    string   // area 1 mode after the step, if not empty
 		setup   bool     // effects not checked
 	}
-	longExit := func(in *Installation) { in.Settings.ExitDelay = Duration(MaxExitDelay) }
+	longExit := func(in *Installation) { in.Settings.ExitDelay = NewDuration(MaxExitDelay) }
 	const (
 		armed   = "event arm restore area=1 mode=armed_away user=anna how=web report=3401/CL"
 		fire    = "event fire area=1 zone=6 \"Kitchen smoke\" report=1110/FA"
@@ -511,17 +511,17 @@ func TestEngine_BellCutoff(t *testing.T) {
 		cutoff time.Duration
 	}{
 		{"default", nil, 1, "living_window", DefaultBellCutoff},
-		{"setting", func(in *Installation) { in.Settings.BellCutoff = Duration(5 * time.Minute) }, 1, "living_window", 5 * time.Minute},
+		{"setting", func(in *Installation) { in.Settings.BellCutoff = NewDuration(5 * time.Minute) }, 1, "living_window", 5 * time.Minute},
 		{"area override", func(in *Installation) {
-			in.Settings.BellCutoff = Duration(5 * time.Minute)
-			in.Areas[1].BellCutoff = Duration(MinBellCutoff)
+			in.Settings.BellCutoff = NewDuration(5 * time.Minute)
+			in.Areas[1].BellCutoff = NewDuration(MinBellCutoff)
 		}, 2, "garage_motion", MinBellCutoff},
 		{"other area keeps the setting", func(in *Installation) {
-			in.Settings.BellCutoff = Duration(5 * time.Minute)
-			in.Areas[1].BellCutoff = Duration(MinBellCutoff)
+			in.Settings.BellCutoff = NewDuration(5 * time.Minute)
+			in.Areas[1].BellCutoff = NewDuration(MinBellCutoff)
 		}, 1, "living_window", 5 * time.Minute},
-		{"maximum", func(in *Installation) { in.Areas[0].BellCutoff = Duration(MaxBellCutoff) }, 1, "living_window", MaxBellCutoff},
-		{"fire too", func(in *Installation) { in.Areas[0].BellCutoff = Duration(2 * time.Minute) }, 1, "kitchen_smoke", 2 * time.Minute},
+		{"maximum", func(in *Installation) { in.Areas[0].BellCutoff = NewDuration(MaxBellCutoff) }, 1, "living_window", MaxBellCutoff},
+		{"fire too", func(in *Installation) { in.Areas[0].BellCutoff = NewDuration(2 * time.Minute) }, 1, "kitchen_smoke", 2 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -942,8 +942,8 @@ func TestEngine_CancelWindow(t *testing.T) {
 		{"entry route, 5m after the report", nil, "open front_door", DefaultEntryDelay + DefaultAbortWindow + DefaultCancelAfter, true, false},
 		{"entry route, after 5m", nil, "open front_door", DefaultEntryDelay + DefaultAbortWindow + DefaultCancelAfter + time.Second, false, false},
 		{"entry delay, nothing reported", nil, "open front_door", DefaultEntryDelay - time.Second, false, false},
-		{"setting, within", func(in *Installation) { in.Settings.CancelAfter = Duration(time.Minute) }, "open living_window", time.Minute, true, false},
-		{"setting, after", func(in *Installation) { in.Settings.CancelAfter = Duration(time.Minute) }, "open living_window", time.Minute + time.Second, false, false},
+		{"setting, within", func(in *Installation) { in.Settings.CancelAfter = NewDuration(time.Minute) }, "open living_window", time.Minute, true, false},
+		{"setting, after", func(in *Installation) { in.Settings.CancelAfter = NewDuration(time.Minute) }, "open living_window", time.Minute + time.Second, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -987,9 +987,9 @@ func TestEngine_Mains(t *testing.T) {
 		{"restored just before the delay", nil, DefaultMainsDelay - time.Second, false},
 		{"restored at the delay", nil, DefaultMainsDelay, true},
 		{"restored after the delay", nil, 3 * time.Hour, true},
-		{"short delay, before", func(in *Installation) { in.Settings.MainsDelay = Duration(10 * time.Minute) }, 9 * time.Minute, false},
-		{"short delay, after", func(in *Installation) { in.Settings.MainsDelay = Duration(10 * time.Minute) }, 10 * time.Minute, true},
-		{"six hours, after", func(in *Installation) { in.Settings.MainsDelay = Duration(MaxMainsDelay) }, MaxMainsDelay, true},
+		{"short delay, before", func(in *Installation) { in.Settings.MainsDelay = NewDuration(10 * time.Minute) }, 9 * time.Minute, false},
+		{"short delay, after", func(in *Installation) { in.Settings.MainsDelay = NewDuration(10 * time.Minute) }, 10 * time.Minute, true},
+		{"six hours, after", func(in *Installation) { in.Settings.MainsDelay = NewDuration(MaxMainsDelay) }, MaxMainsDelay, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1060,32 +1060,32 @@ func TestInstallation_Validate(t *testing.T) {
 		edit func(*Installation) string
 	}{
 		{"demo", func(*Installation) string { return "" }},
-		{"exit delay 255s", func(in *Installation) string { in.Settings.ExitDelay = Duration(MaxExitDelay); return "" }},
-		{"entry delay 45s", func(in *Installation) string { in.Settings.EntryDelay = Duration(MaxEntryDelay); return "" }},
-		{"bell cutoff 1m", func(in *Installation) string { in.Settings.BellCutoff = Duration(time.Minute); return "" }},
-		{"bell cutoff 15m", func(in *Installation) string { in.Areas[1].BellCutoff = Duration(MaxBellCutoff); return "" }},
+		{"exit delay 255s", func(in *Installation) string { in.Settings.ExitDelay = NewDuration(MaxExitDelay); return "" }},
+		{"entry delay 45s", func(in *Installation) string { in.Settings.EntryDelay = NewDuration(MaxEntryDelay); return "" }},
+		{"bell cutoff 1m", func(in *Installation) string { in.Settings.BellCutoff = NewDuration(time.Minute); return "" }},
+		{"bell cutoff 15m", func(in *Installation) string { in.Areas[1].BellCutoff = NewDuration(MaxBellCutoff); return "" }},
 		{"exit delay 256s", func(in *Installation) string {
-			in.Settings.ExitDelay = Duration(256 * time.Second)
+			in.Settings.ExitDelay = NewDuration(256 * time.Second)
 			return "settings.exit_delay 4m16s"
 		}},
 		{"negative exit delay", func(in *Installation) string {
-			in.Settings.ExitDelay = Duration(-time.Second)
+			in.Settings.ExitDelay = NewDuration(-time.Second)
 			return "settings.exit_delay -1s"
 		}},
 		{"entry delay 46s", func(in *Installation) string {
-			in.Settings.EntryDelay = Duration(46 * time.Second)
+			in.Settings.EntryDelay = NewDuration(46 * time.Second)
 			return "settings.entry_delay 46s"
 		}},
 		{"bell cutoff 30s", func(in *Installation) string {
-			in.Settings.BellCutoff = Duration(30 * time.Second)
+			in.Settings.BellCutoff = NewDuration(30 * time.Second)
 			return "settings.bell_cutoff 30s"
 		}},
 		{"bell cutoff 16m", func(in *Installation) string {
-			in.Settings.BellCutoff = Duration(16 * time.Minute)
+			in.Settings.BellCutoff = NewDuration(16 * time.Minute)
 			return "settings.bell_cutoff 16m0s"
 		}},
 		{"mains delay 7h", func(in *Installation) string {
-			in.Settings.MainsDelay = Duration(7 * time.Hour)
+			in.Settings.MainsDelay = NewDuration(7 * time.Hour)
 			return "settings.mains_report_delay 7h0m0s"
 		}},
 		{"negative swinger limit", func(in *Installation) string {
@@ -1093,15 +1093,15 @@ func TestInstallation_Validate(t *testing.T) {
 			return "settings.swinger_limit -1"
 		}},
 		{"area exit delay", func(in *Installation) string {
-			in.Areas[1].ExitDelay = Duration(300 * time.Second)
+			in.Areas[1].ExitDelay = NewDuration(300 * time.Second)
 			return "areas[1].exit_delay 5m0s"
 		}},
 		{"area entry delay 46s", func(in *Installation) string {
-			in.Areas[0].EntryDelay = Duration(46 * time.Second)
+			in.Areas[0].EntryDelay = NewDuration(46 * time.Second)
 			return "areas[0].entry_delay 46s"
 		}},
 		{"area bell cutoff 30s", func(in *Installation) string {
-			in.Areas[1].BellCutoff = Duration(30 * time.Second)
+			in.Areas[1].BellCutoff = NewDuration(30 * time.Second)
 			return "areas[1].bell_cutoff 30s"
 		}},
 		{"area number 0", func(in *Installation) string { in.Areas[0].Number = 0; return "areas[0].number 0" }},

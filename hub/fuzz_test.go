@@ -109,17 +109,17 @@ func fuzzInstallation(cfg byte) *Installation {
 		s.SwingerLimit = 1
 	}
 	if cfg&8 != 0 {
-		inst.Areas[0].BellCutoff = Duration(MinBellCutoff)
+		inst.Areas[0].BellCutoff = NewDuration(MinBellCutoff)
 	}
 	if cfg&16 != 0 {
-		s.BellCutoff = Duration(MaxBellCutoff)
-		s.AbortWindow = Duration(10 * time.Second)
-		s.CancelAfter = Duration(time.Minute)
-		s.MainsDelay = Duration(5 * time.Minute)
+		s.BellCutoff = NewDuration(MaxBellCutoff)
+		s.AbortWindow = NewDuration(10 * time.Second)
+		s.CancelAfter = NewDuration(time.Minute)
+		s.MainsDelay = NewDuration(5 * time.Minute)
 	}
 	if cfg&32 != 0 {
-		inst.Areas[1].EntryDelay = Duration(MaxEntryDelay)
-		inst.Areas[1].ExitDelay = Duration(MaxExitDelay)
+		inst.Areas[1].EntryDelay = NewDuration(MaxEntryDelay)
+		inst.Areas[1].ExitDelay = NewDuration(MaxExitDelay)
 	}
 	if err := inst.Validate(); err != nil {
 		panic(err)

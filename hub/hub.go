@@ -51,6 +51,9 @@ type Hub struct {
 
 	reqs chan request
 	done chan struct{}
+	// restored says New bounded the stored state's deadlines, so the first turn of the
+	// loop stores it.
+	restored bool
 
 	snap atomic.Pointer[Snapshot]
 	mu   sync.Mutex
@@ -112,7 +115,10 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.publish(h.now(), nil, nil)
+	now := h.now()
+	// The clock may have gone back since the state was stored (no RTC, NTP not yet in).
+	h.restored = h.eng.Restore(now)
+	h.publish(now, nil, nil)
 	return h, nil
 }
 
@@ -219,7 +225,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		now := h.now()
 		events, effects, results = events[:0], effects[:0], results[:0]
-		changed, configured := false, false
+		changed, configured := h.restored, false
+		h.restored = false
 		step := func(r request) Result {
 			var effs []Effect
 			var err error

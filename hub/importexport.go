@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -72,4 +73,22 @@ func MarshalInstallation(inst *Installation) ([]byte, error) {
 		f.Users = append(f.Users, importUser{User: u})
 	}
 	return yaml.Marshal(f)
+}
+
+// UnmarshalYAML reads a zone type's name; a wrong one is an error naming it and its line.
+func (t *ZoneType) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "zone type", t) }
+
+// UnmarshalYAML reads a role's name; a wrong one is an error naming it and its line.
+func (r *Role) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "role", r) }
+
+// unmarshalYAMLName reads a name with u, adding the line to the error: yaml.v3 says where
+// a value of the wrong kind is, but not where a TextUnmarshaler refused one.
+func unmarshalYAMLName(n *yaml.Node, what string, u encoding.TextUnmarshaler) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: %s: want a name", n.Line, what)
+	}
+	if err := u.UnmarshalText([]byte(n.Value)); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
 }

@@ -65,7 +65,9 @@ const (
 	DefaultEntryDelay  = 30 * time.Second
 	DefaultBellCutoff  = 3 * time.Minute
 	DefaultAbortWindow = 30 * time.Second
+	MaxAbortWindow     = time.Minute
 	DefaultCancelAfter = 5 * time.Minute
+	MaxCancelAfter     = 30 * time.Minute
 	DefaultMainsDelay  = 60 * time.Minute
 	DefaultServiceTime = 60 * time.Minute
 	MaxServiceTime     = 8 * time.Hour
@@ -78,10 +80,11 @@ const (
 type Area struct {
 	Number int    `json:"number" yaml:"number"`
 	Name   string `json:"name" yaml:"name"`
-	// ExitDelay, EntryDelay and BellCutoff override the installation's defaults when set.
-	ExitDelay  Duration `json:"exit_delay,omitempty" yaml:"exit_delay,omitempty"`
-	EntryDelay Duration `json:"entry_delay,omitempty" yaml:"entry_delay,omitempty"`
-	BellCutoff Duration `json:"bell_cutoff,omitempty" yaml:"bell_cutoff,omitempty"`
+	// ExitDelay, EntryDelay and BellCutoff override the installation's settings when set;
+	// nil means unset, and a set 0 is a delay of 0.
+	ExitDelay  *Duration `json:"exit_delay,omitempty" yaml:"exit_delay,omitempty"`
+	EntryDelay *Duration `json:"entry_delay,omitempty" yaml:"entry_delay,omitempty"`
+	BellCutoff *Duration `json:"bell_cutoff,omitempty" yaml:"bell_cutoff,omitempty"`
 }
 
 // Zone is a detection point: one device in one area, with a type and a number.
@@ -146,15 +149,18 @@ func (d *Device) AddressOrID() string {
 	return d.ID
 }
 
-// Settings are the installation-wide timings and limits; zero values take the defaults.
+// Settings are the installation-wide timings and limits. A nil duration is unset and takes
+// the default; a set 0 means 0 (no delay, no local warning, no cancel window), where the
+// bounds allow it. An installation stored or exported without a field leaves it unset.
 type Settings struct {
-	ExitDelay   Duration `json:"exit_delay,omitempty" yaml:"exit_delay,omitempty"`
-	EntryDelay  Duration `json:"entry_delay,omitempty" yaml:"entry_delay,omitempty"`
-	BellCutoff  Duration `json:"bell_cutoff,omitempty" yaml:"bell_cutoff,omitempty"`
-	AbortWindow Duration `json:"abort_window,omitempty" yaml:"abort_window,omitempty"`
-	CancelAfter Duration `json:"cancel_window,omitempty" yaml:"cancel_window,omitempty"`
-	MainsDelay  Duration `json:"mains_report_delay,omitempty" yaml:"mains_report_delay,omitempty"`
-	// NoExitDelay and NoEntryDelay make a zero delay explicit (a zero Duration means default).
+	ExitDelay   *Duration `json:"exit_delay,omitempty" yaml:"exit_delay,omitempty"`
+	EntryDelay  *Duration `json:"entry_delay,omitempty" yaml:"entry_delay,omitempty"`
+	BellCutoff  *Duration `json:"bell_cutoff,omitempty" yaml:"bell_cutoff,omitempty"`
+	AbortWindow *Duration `json:"abort_window,omitempty" yaml:"abort_window,omitempty"`
+	CancelAfter *Duration `json:"cancel_window,omitempty" yaml:"cancel_window,omitempty"`
+	MainsDelay  *Duration `json:"mains_report_delay,omitempty" yaml:"mains_report_delay,omitempty"`
+	// NoExitDelay and NoEntryDelay are the older spelling of exit_delay: 0s and
+	// entry_delay: 0s, still honoured when the delay itself is unset.
 	NoExitDelay  bool `json:"no_exit_delay,omitempty" yaml:"no_exit_delay,omitempty"`
 	NoEntryDelay bool `json:"no_entry_delay,omitempty" yaml:"no_entry_delay,omitempty"`
 	// SwingerLimit is how many times a zone may trigger in one armed period.
@@ -188,24 +194,29 @@ func (in *Installation) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidInstallation, fmt.Sprintf(format, a...))
 	}
+	// within checks a set duration against its bounds (DESIGN §2); unset is always fine.
+	within := func(field string, d *Duration, lo, hi time.Duration) error {
+		if d != nil && (d.D() < lo || d.D() > hi) {
+			return bad("%s %s outside %s–%s", field, d.D(), lo, hi)
+		}
+		return nil
+	}
 	s := in.Settings
-	if d := s.ExitDelay.D(); d < 0 || d > MaxExitDelay {
-		return bad("settings.exit_delay %s outside 0–%s", d, MaxExitDelay)
-	}
-	if d := s.EntryDelay.D(); d < 0 || d > MaxEntryDelay {
-		return bad("settings.entry_delay %s outside 0–%s", d, MaxEntryDelay)
-	}
-	if d := s.BellCutoff.D(); d != 0 && (d < MinBellCutoff || d > MaxBellCutoff) {
-		return bad("settings.bell_cutoff %s outside %s–%s", d, MinBellCutoff, MaxBellCutoff)
-	}
-	if d := s.MainsDelay.D(); d < 0 || d > MaxMainsDelay {
-		return bad("settings.mains_report_delay %s outside 0–%s", d, MaxMainsDelay)
-	}
-	if d := s.AbortWindow.D(); d < 0 || d > time.Minute {
-		return bad("settings.abort_window %s outside 0–1m", d)
-	}
-	if d := s.CancelAfter.D(); d < 0 || d > 30*time.Minute {
-		return bad("settings.cancel_window %s outside 0–30m", d)
+	for _, c := range []struct {
+		field  string
+		d      *Duration
+		lo, hi time.Duration
+	}{
+		{"settings.exit_delay", s.ExitDelay, 0, MaxExitDelay},
+		{"settings.entry_delay", s.EntryDelay, 0, MaxEntryDelay},
+		{"settings.bell_cutoff", s.BellCutoff, MinBellCutoff, MaxBellCutoff},
+		{"settings.mains_report_delay", s.MainsDelay, 0, MaxMainsDelay},
+		{"settings.abort_window", s.AbortWindow, 0, MaxAbortWindow},
+		{"settings.cancel_window", s.CancelAfter, 0, MaxCancelAfter},
+	} {
+		if err := within(c.field, c.d, c.lo, c.hi); err != nil {
+			return err
+		}
 	}
 	for _, k := range s.PreventArmingOn {
 		if k == "open_zone" || !slices.Contains(ReasonKinds, k) {
@@ -224,14 +235,14 @@ func (in *Installation) Validate() error {
 			return bad("areas[%d].number %d used twice", i, a.Number)
 		}
 		areas[a.Number] = true
-		if d := a.ExitDelay.D(); d < 0 || d > MaxExitDelay {
-			return bad("areas[%d].exit_delay %s outside 0–%s", i, d, MaxExitDelay)
+		if err := within(fmt.Sprintf("areas[%d].exit_delay", i), a.ExitDelay, 0, MaxExitDelay); err != nil {
+			return err
 		}
-		if d := a.EntryDelay.D(); d < 0 || d > MaxEntryDelay {
-			return bad("areas[%d].entry_delay %s outside 0–%s", i, d, MaxEntryDelay)
+		if err := within(fmt.Sprintf("areas[%d].entry_delay", i), a.EntryDelay, 0, MaxEntryDelay); err != nil {
+			return err
 		}
-		if d := a.BellCutoff.D(); d != 0 && (d < MinBellCutoff || d > MaxBellCutoff) {
-			return bad("areas[%d].bell_cutoff %s outside %s–%s", i, d, MinBellCutoff, MaxBellCutoff)
+		if err := within(fmt.Sprintf("areas[%d].bell_cutoff", i), a.BellCutoff, MinBellCutoff, MaxBellCutoff); err != nil {
+			return err
 		}
 	}
 	devices := map[string]bool{}
@@ -274,8 +285,11 @@ func (in *Installation) Validate() error {
 		if !areas[z.Area] {
 			return bad("zones[%d].area %d does not exist", i, z.Area)
 		}
-		if z.Type == 0 || int(z.Type) >= len(zoneTypeNames) {
+		if z.Type == 0 {
 			return bad("zones[%d].type is missing", i)
+		}
+		if int(z.Type) >= len(zoneTypeNames) {
+			return bad("zones[%d].type %s is unknown", i, z.Type)
 		}
 		if !devices[z.Device] {
 			return bad("zones[%d].device %q is not a known device", i, z.Device)
@@ -305,6 +319,9 @@ func (in *Installation) Validate() error {
 		if u.Role == RoleNone {
 			return bad("users[%d].role is missing", i)
 		}
+		if int(u.Role) >= len(roleNames) {
+			return bad("users[%d].role %s is unknown", i, u.Role)
+		}
 		for _, a := range u.Areas {
 			if !areas[a] {
 				return bad("users[%d].areas: area %d does not exist", i, a)
@@ -317,39 +334,105 @@ func (in *Installation) Validate() error {
 			if w.From == w.To {
 				return bad("users[%d].windows[%d] opens and closes at the same time", i, j)
 			}
+			for _, d := range w.Days {
+				if d < time.Sunday || d > time.Saturday {
+					return bad("users[%d].windows[%d].days: %d is not a weekday (0 = Sunday to 6 = Saturday)", i, j, d)
+				}
+			}
 		}
 	}
 	if len(in.CodeKey) < 16 {
 		return bad("code_key is shorter than 16 bytes")
 	}
+	if err := in.uniqueCredentials(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInstallation, err)
+	}
+	return nil
+}
+
+// uniqueCredentials checks that every PIN, duress code and tag names one user, and that no
+// PIN is a duress code (not even the user's own): otherwise the engine would have to guess
+// who operated the panel, or whether it was under duress. Codes are compared as their keyed
+// hashes, and the error names the users, never a code.
+func (in *Installation) uniqueCredentials() error {
+	type owner struct {
+		user int
+		what string
+	}
+	// PINs and duress codes share one map: both are hashed as "code".
+	codes := map[string]owner{}
+	tags := map[string]owner{}
+	claim := func(m map[string]owner, h string, i int, field, what string) error {
+		o, ok := m[h]
+		if !ok {
+			m[h] = owner{i, what}
+			return nil
+		}
+		if o.user == i && o.what == what {
+			return nil // the same credential listed twice names the same user
+		}
+		return fmt.Errorf("users[%d].%s: %s's %s is also %s's %s", i, field, in.Users[i].ID, what, in.Users[o.user].ID, o.what)
+	}
+	for i, u := range in.Users {
+		for _, h := range u.Codes {
+			if err := claim(codes, h, i, "codes", "PIN code"); err != nil {
+				return err
+			}
+		}
+		if u.Duress != "" {
+			if err := claim(codes, u.Duress, i, "duress", "duress code"); err != nil {
+				return err
+			}
+		}
+		for _, h := range u.Tags {
+			if err := claim(tags, h, i, "tags", "tag"); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
 func (in *Installation) exitDelay(a *Area) time.Duration {
-	if a.ExitDelay != 0 {
+	if a.ExitDelay != nil {
 		return a.ExitDelay.D()
 	}
-	if in.Settings.NoExitDelay {
+	if in.Settings.ExitDelay == nil && in.Settings.NoExitDelay {
 		return 0
 	}
-	return or(in.Settings.ExitDelay.D(), DefaultExitDelay)
+	return in.Settings.ExitDelay.Or(DefaultExitDelay)
 }
 
 func (in *Installation) entryDelay(a *Area) time.Duration {
-	if a.EntryDelay != 0 {
+	if a.EntryDelay != nil {
 		return a.EntryDelay.D()
 	}
-	if in.Settings.NoEntryDelay {
+	if in.Settings.EntryDelay == nil && in.Settings.NoEntryDelay {
 		return 0
 	}
-	return or(in.Settings.EntryDelay.D(), DefaultEntryDelay)
+	return in.Settings.EntryDelay.Or(DefaultEntryDelay)
 }
 
 func (in *Installation) bellCutoff(a *Area) time.Duration {
-	if a.BellCutoff != 0 {
+	if a.BellCutoff != nil {
 		return a.BellCutoff.D()
 	}
-	return or(in.Settings.BellCutoff.D(), DefaultBellCutoff)
+	return in.Settings.BellCutoff.Or(DefaultBellCutoff)
+}
+
+// abortWindow is the local warning of an entry-route alarm; 0 reports it at once.
+func (in *Installation) abortWindow() time.Duration {
+	return in.Settings.AbortWindow.Or(DefaultAbortWindow)
+}
+
+// cancelWindow is how long after a report a disarm sends a cancel; 0 never sends one.
+func (in *Installation) cancelWindow() time.Duration {
+	return in.Settings.CancelAfter.Or(DefaultCancelAfter)
+}
+
+// mainsDelay is how long mains may be lost before it is reported; 0 reports it at once.
+func (in *Installation) mainsDelay() time.Duration {
+	return in.Settings.MainsDelay.Or(DefaultMainsDelay)
 }
 
 func (in *Installation) swingerLimit() int {
@@ -371,6 +454,20 @@ type Duration time.Duration
 
 // D returns the duration as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// NewDuration returns a set duration for a setting, where nil means unset.
+func NewDuration(d time.Duration) *Duration {
+	v := Duration(d)
+	return &v
+}
+
+// Or returns the duration if it is set (also when it is 0), and def if d is nil.
+func (d *Duration) Or(def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return time.Duration(*d)
+}
 
 // MarshalText writes the duration as Go writes durations.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }

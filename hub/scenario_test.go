@@ -125,6 +125,7 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 			t.Fatal(err)
 		}
 		*eng = NewEngine(inst, st)
+		(*eng).Restore(*now) // as hub.New does
 		return "ok"
 	case "state":
 		var lines []string
@@ -146,7 +147,7 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 		switch f[1] {
 		case "entry_delay":
 			d, _ := time.ParseDuration(f[2])
-			inst.Settings.EntryDelay = Duration(d)
+			inst.Settings.EntryDelay = NewDuration(d)
 			inst.Settings.NoEntryDelay = d == 0
 		case "swinger_limit":
 			fmt.Sscan(f[2], &inst.Settings.SwingerLimit)
