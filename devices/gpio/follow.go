@@ -25,7 +25,9 @@ func (d *Driver) Follow(ctx context.Context, sub *hub.Subscription) {
 		p, l := BoxOutputs(u.Snapshot)
 		if p != playing {
 			playing = p
-			d.SetSiren(p)
+			if err := d.SetSiren(p); err != nil {
+				d.log.Error("box siren", "error", err)
+			}
 		}
 		if l != led {
 			led = l

@@ -2,7 +2,9 @@ package gpio
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,6 +155,25 @@ func TestDriver_LED(t *testing.T) {
 			change{ms(1500), low}, change{ms(2000), high}, change{ms(2500), low}, change{ms(3000), high}, change{ms(3200), low})
 		if got := d.Status().LED; got != LEDOff {
 			t.Errorf("status LED %d, want off", got)
+		}
+	})
+}
+
+// An unknown pattern is an error naming it and changes nothing: the relay keeps playing.
+func TestDriver_SetSirenUnknownPattern(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, siren, _ := sirenRig(t)
+		if err := d.SetSiren(hub.SirenBurglar); err != nil {
+			t.Fatal(err)
+		}
+		err := d.SetSiren(hub.SirenPattern(9))
+		if !errors.Is(err, hub.ErrUnknownSirenPattern) || !strings.Contains(err.Error(), "9") {
+			t.Fatalf("SetSiren(9): %v, want an error naming the pattern", err)
+		}
+		synctest.Wait()
+		checkChanges(t, "siren", siren.take(), change{0, high})
+		if got := d.Status().Siren; got != hub.SirenBurglar {
+			t.Errorf("status siren %s, want burglar still", got)
 		}
 	})
 }

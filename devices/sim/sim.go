@@ -103,12 +103,15 @@ func (s *Sim) Run(ctx context.Context) error {
 func (s *Sim) Send(_ context.Context, c devices.Command) error {
 	switch c.Kind {
 	case devices.CmdSiren:
-		sound := map[hub.SirenPattern]string{
+		sound, known := map[hub.SirenPattern]string{
 			hub.SirenOff:       "silent",
 			hub.SirenBurglar:   "WOOOO-WOOOO burglar tone, steady, strobe flashing",
 			hub.SirenEmergency: "WEE-WAA emergency tone",
 			hub.SirenFire:      "BEEP-BEEP-BEEP … fire pattern (temporal-3)",
 		}[c.Pattern]
+		if !known {
+			return fmt.Errorf("sim siren %s: %w: %s", c.Address, hub.ErrUnknownSirenPattern, c.Pattern)
+		}
 		if c.Duration > 0 {
 			sound += fmt.Sprintf(" for %s", c.Duration.Round(time.Second))
 		}
