@@ -358,7 +358,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer sub.Close()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
-	sirens := map[int]hub.SirenPattern{}
+	sirens := map[int]sirenOutput{}
 	panels := map[int]string{}
 	for {
 		select {
@@ -376,20 +376,36 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// outputs sends siren, keypad and chime commands for what changed.
-func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.SirenPattern, panels map[int]string) {
+// sirenOutput is what an area's sirens were last told to play.
+type sirenOutput struct {
+	pattern hub.SirenPattern
+	until   time.Time
+}
+
+// outputs sends siren, keypad and chime commands for what changed. Which siren plays what
+// is the hub's decision (hub.State.SirenFor: a fire anywhere sounds every siren); this only
+// carries it out.
+func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sirenOutput, panels map[int]string) {
 	s := u.Snapshot
+	sirenCmd := func(p hub.SirenPattern, until time.Time) Command {
+		c := Command{Kind: CmdSiren, Pattern: p}
+		if p != hub.SirenOff && !until.IsZero() {
+			c.Duration = until.Sub(s.Time)
+		}
+		return c
+	}
 	sirenChanged := map[int]bool{}
 	for _, a := range s.State.Areas {
-		if p, ok := sirens[a.Number]; !ok || p != a.Siren {
-			sirens[a.Number] = a.Siren
+		p, until := s.State.SirenFor(a.Number)
+		want := sirenOutput{p, until}
+		if p == hub.SirenOff {
+			want.until = time.Time{}
+		}
+		if was, ok := sirens[a.Number]; !ok || was.pattern != want.pattern || !was.until.Equal(want.until) {
+			sirens[a.Number] = want
 			sirenChanged[a.Number] = true
-			if ok || a.Siren != hub.SirenOff {
-				var d time.Duration
-				if !a.SirenUntil.IsZero() {
-					d = a.SirenUntil.Sub(s.Time)
-				}
-				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: d})
+			if ok || p != hub.SirenOff {
+				m.send(ctx, s.Installation, a.Number, "siren", sirenCmd(p, until))
 			}
 		}
 		if st, seen := keypadState(s, a.Number), panels[a.Number]; seen != st {
@@ -413,16 +429,20 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.
 		}
 	}
 	// A new detection while the siren sounds re-asserts it: a Zigbee siren plays for the
-	// duration it was given, and a siren that missed the first command hears this one.
+	// duration it was given, and a siren that missed the first command hears this one. A
+	// new fire re-asserts every siren that sounds fire.
 	reasserted := map[int]bool{}
 	for _, ev := range u.Events {
-		if ev.Restore || reasserted[ev.Area] || !alarmKind(ev.Kind) || sirens[ev.Area] == hub.SirenOff {
+		if ev.Restore || !alarmKind(ev.Kind) {
 			continue
 		}
-		for _, a := range s.State.Areas {
-			if a.Number == ev.Area && a.Siren != hub.SirenOff && !sirenChanged[ev.Area] {
-				reasserted[ev.Area] = true
-				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: a.SirenUntil.Sub(s.Time)})
+		for n, out := range sirens {
+			if reasserted[n] || sirenChanged[n] || out.pattern == hub.SirenOff {
+				continue
+			}
+			if n == ev.Area || (ev.Kind == hub.KindFire && out.pattern == hub.SirenFire) {
+				reasserted[n] = true
+				m.send(ctx, s.Installation, n, "siren", sirenCmd(out.pattern, out.until))
 			}
 		}
 	}

@@ -274,3 +274,54 @@ func TestManager_PlugsAndLocks(t *testing.T) {
 		t.Fatalf("locking an unknown device: %v", err)
 	}
 }
+
+// sirenLines returns the sim's output lines for one siren, in order.
+func (r *rig) sirenLines(id string) []string {
+	var out []string
+	for _, l := range strings.Split(r.out.String(), "\n") {
+		if strings.Contains(l, id+": ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// A fire in one area sounds every siren of the installation with the fire pattern;
+// silencing the area with the fire stops them all; a burglary sounds only its own area.
+func TestManager_FireSoundsEverySiren(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	r.sim.Trigger("garage_smoke", hub.SignalSmoke, true)
+	eventually(t, "both sirens sound fire", func() bool {
+		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
+		return len(g) == 1 && strings.Contains(g[0], "fire pattern") && len(h) == 1 && strings.Contains(h[0], "fire pattern")
+	})
+	if !strings.Contains(r.sirenLines("hall_siren")[0], "for 3m0s") {
+		t.Errorf("the house's siren got no bell cut-off: %s", r.sirenLines("hall_siren")[0])
+	}
+	r.sim.Trigger("garage_smoke", hub.SignalSmoke, false)
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InDisarm, Area: 2, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	eventually(t, "both sirens stop", func() bool {
+		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
+		return len(g) == 2 && strings.Contains(g[1], "silent") && len(h) == 2 && strings.Contains(h[1], "silent")
+	})
+
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	r.clock.Add(31 * time.Second)
+	r.hub.Submit(ctx, hub.Input{Kind: hub.InTick})
+	r.sim.Trigger("garage_motion", hub.SignalMotion, true)
+	eventually(t, "the garage siren sounds burglar", func() bool {
+		g := r.sirenLines("garage_siren")
+		return len(g) == 3 && strings.Contains(g[2], "burglar")
+	})
+	// The hub commits before the manager hears of it; one more round trip settles outputs.
+	r.hub.Do(ctx, hub.Input{Kind: hub.InTick})
+	time.Sleep(50 * time.Millisecond)
+	if h := r.sirenLines("hall_siren"); len(h) != 2 {
+		t.Errorf("a garage burglary reached the house's siren: %q", h)
+	}
+}
