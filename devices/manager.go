@@ -89,7 +89,28 @@ func NewManager(h Hub, opts Options) *Manager {
 		m.checkIn = DefaultCheckIn
 	}
 	m.started = m.now()
+	m.heldMissing()
 	return m
+}
+
+// heldMissing marks missing the devices the hub still holds missing (from before a
+// restart), so that a device's first message restores it (DESIGN §2 item 15).
+func (m *Manager) heldMissing() {
+	snap := m.hub.Snapshot()
+	if snap == nil || snap.Installation == nil {
+		return
+	}
+	missing := map[string]bool{}
+	for _, ds := range snap.State.Devices {
+		if ds.Missing {
+			missing[ds.ID] = true
+		}
+	}
+	for _, d := range snap.Installation.Devices {
+		if missing[d.ID] {
+			m.health[key{d.Driver, d.AddressOrID()}] = &Health{Missing: true}
+		}
+	}
 }
 
 // AddDriver registers a driver under its name.

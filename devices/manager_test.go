@@ -56,16 +56,25 @@ type rig struct {
 
 func start(t *testing.T) *rig {
 	t.Helper()
-	s, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	r, stop := startAt(t, filepath.Join(t.TempDir(), "vakt.db"), c)
+	t.Cleanup(stop)
+	return r
+}
+
+// startAt runs a hub on the store at path, with a manager and the simulator, until stop.
+func startAt(t *testing.T, path string, c *clock) (r *rig, stop func()) {
+	t.Helper()
+	s, err := hub.OpenStore(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
 	h, err := hub.New(s, hub.DemoInstallation(key), hub.Options{Now: c.Now})
 	if err != nil {
+		s.Close()
 		t.Fatal(err)
 	}
-	r := &rig{hub: h, clock: c, out: &lockedBuffer{}}
+	r = &rig{hub: h, clock: c, out: &lockedBuffer{}}
 	r.mgr = devices.NewManager(h, devices.Options{Now: c.Now})
 	r.sim = sim.New(r.mgr, r.out)
 	r.mgr.AddDriver(r.sim)
@@ -75,8 +84,7 @@ func start(t *testing.T) *rig {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}
-	t.Cleanup(func() { cancel(); wg.Wait(); s.Close() })
-	return r
+	return r, func() { cancel(); wg.Wait(); s.Close() }
 }
 
 // eventually waits for cond, failing after a generous deadline; no timed assertions.
@@ -323,5 +331,50 @@ func TestManager_FireSoundsEverySiren(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if h := r.sirenLines("hall_siren"); len(h) != 2 {
 		t.Errorf("a garage burglary reached the house's siren: %q", h)
+	}
+}
+
+// A device the hub holds missing when vakt restarts is restored by its first message: the
+// manager learns at start which devices the hub holds missing.
+func TestManager_MissingRestoredAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vakt.db")
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	r, stop := startAt(t, path, c)
+	ctx := context.Background()
+	c.Add(time.Hour)
+	for _, id := range []string{"garage_motion", "garage_smoke", "garage_siren"} {
+		r.mgr.Report(devices.Report{Driver: "sim", Address: id})
+	}
+	c.Add(90 * time.Minute)
+	r.mgr.Supervise(ctx, c.Now())
+	eventually(t, "the garage door missing", func() bool {
+		for _, d := range r.hub.Snapshot().State.Devices {
+			if d.ID == "garage_door" {
+				return d.Missing
+			}
+		}
+		return false
+	})
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing_device") {
+		t.Fatalf("arming the garage with its door missing: %v", res.Err)
+	}
+	stop()
+
+	c.Add(time.Minute)
+	r, stop = startAt(t, path, c)
+	t.Cleanup(stop)
+	if !r.mgr.Health()["garage_door"].Missing {
+		t.Error("after a restart the manager does not know the garage door is missing")
+	}
+	r.sim.Trigger("garage_door", hub.SignalContact, false)
+	eventually(t, "the garage door restored", func() bool {
+		evs, _ := r.hub.Store().History(0, 1)
+		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "garage_door"
+	})
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err != nil {
+		t.Fatalf("arming the garage after its door came back: %v", res.Err)
+	}
+	if r.mgr.Health()["garage_door"].Missing {
+		t.Error("the garage door is still missing in its health")
 	}
 }
