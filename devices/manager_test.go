@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -376,5 +377,47 @@ func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 	}
 	if r.mgr.Health()["garage_door"].Missing {
 		t.Error("the garage door is still missing in its health")
+	}
+}
+
+// Every malformed payload is counted and logged with its reason at warning level, at most
+// one line per device per minute, saying how many were left out since the last line.
+// Dropped stale messages are counted too.
+func TestManager_MalformedLogRateLimited(t *testing.T) {
+	r := start(t)
+	var logs lockedBuffer
+	c := r.clock
+	m := devices.NewManager(r.hub, devices.Options{Now: c.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	lines := func() []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(l, "malformed") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	m.Malformed("sim", "front_door", errors.New("not json"))
+	m.Malformed("sim", "front_door", errors.New("battery out of range"))
+	c.Add(30 * time.Second)
+	m.Malformed("sim", "front_door", errors.New("contact is a string"))
+	m.Malformed("sim", "back_door", errors.New("truncated"))
+	got := lines()
+	if len(got) != 2 || !strings.Contains(got[0], "level=WARN") || !strings.Contains(got[0], "device=front_door") ||
+		!strings.Contains(got[0], `error="not json"`) || !strings.Contains(got[1], "device=back_door") {
+		t.Fatalf("after 4 malformed payloads from 2 devices within a minute, log:\n%s", strings.Join(got, "\n"))
+	}
+	c.Add(31 * time.Second)
+	m.Malformed("sim", "front_door", errors.New("unexpected end of JSON input"))
+	got = lines()
+	if len(got) != 3 || !strings.Contains(got[2], "device=front_door") || !strings.Contains(got[2], "suppressed=2") ||
+		!strings.Contains(got[2], "unexpected end of JSON input") {
+		t.Fatalf("a minute later, log:\n%s", strings.Join(got, "\n"))
+	}
+	m.Stale("sim", "front_door", "older than a message already read")
+	m.Stale("sim", "front_door", "older than a message already read")
+	h := m.Health()["front_door"]
+	if h.Malformed != 4 || h.Dropped != 2 {
+		t.Errorf("front door health %+v, want 4 malformed and 2 dropped", h)
 	}
 }

@@ -14,6 +14,7 @@ type nopSink struct{}
 
 func (nopSink) Report(devices.Report)                       {}
 func (nopSink) Malformed(driver, address string, err error) {}
+func (nopSink) Stale(driver, address, why string)           {}
 
 // A siren command with a pattern the simulator does not know is an error naming it; the
 // simulated siren prints nothing rather than an empty sound.
