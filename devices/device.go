@@ -184,4 +184,7 @@ type Discovered struct {
 	FirstSeen time.Time    `json:"first_seen"`
 	LastSeen  time.Time    `json:"last_seen"`
 	Suggested hub.ZoneType `json:"suggested_zone,omitempty"`
+	// Area is the area pairing was open for when the device was seen; 0 if it joined
+	// outside pairing (a Zigbee device announcing itself).
+	Area int `json:"area,omitempty"`
 }

@@ -253,6 +253,9 @@ func (m *Manager) discover(k key, r Report) {
 		m.log.Info("device discovered", "driver", k.driver, "device", k.address, "model", r.Model)
 	}
 	dd.LastSeen = r.Time
+	if pairing && dd.Area == 0 {
+		dd.Area = m.pairArea
+	}
 	if r.Model != "" {
 		dd.Model, dd.Vendor = r.Model, r.Vendor
 	}
@@ -704,7 +707,9 @@ type Adoption struct {
 	Driver, Address string
 	// ID and Name default to the address.
 	ID, Name string
-	Area     int
+	// Area defaults to the area pairing was open for when the device was seen, else the
+	// one pairing is open for now, else 1.
+	Area int
 	// ZoneType defaults to the suggestion; Zone (number) to the next free one. Devices
 	// that are not zones (sirens, keypads, plugs, locks) get no zone.
 	ZoneType hub.ZoneType
@@ -730,10 +735,16 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 		a.Name = a.ID
 	}
 	if a.Area == 0 {
+		a.Area = disc.Area // the area pairing was open for when the device was seen
+	}
+	if a.Area == 0 {
 		m.mu.Lock()
-		a.Area = max(m.pairArea, 1) // the area pairing was opened for
+		if m.now().Before(m.pairUntil) {
+			a.Area = m.pairArea // or is open for now
+		}
 		m.mu.Unlock()
 	}
+	a.Area = max(a.Area, 1)
 	kind := "sensor"
 	switch {
 	case slices.Contains(disc.Caps, CapSiren):
@@ -751,8 +762,8 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 	}
 	res := m.hub.Configure(ctx, user, fmt.Sprintf("adopt %s (%s %s) as %s", a.ID, a.Driver, disc.Model, kind), func(inst *hub.Installation) error {
 		dev := hub.Device{ID: a.ID, Name: a.Name, Driver: a.Driver, Model: disc.Model, Address: a.Address, Kind: kind}
-		if kind != "sensor" {
-			dev.Area = a.Area
+		if kind != "sensor" || !isZone {
+			dev.Area = a.Area // a zone's sensor takes the zone's area; one without (a thermometer) is the area's own
 		}
 		inst.Devices = append(inst.Devices, dev)
 		if isZone {

@@ -421,3 +421,66 @@ func TestManager_MalformedLogRateLimited(t *testing.T) {
 		t.Errorf("front door health %+v, want 4 malformed and 2 dropped", h)
 	}
 }
+
+// A device goes to the area pairing was open for when it was discovered, unless the
+// installer says otherwise; one discovered outside pairing goes to area 1, not to the area
+// of a pairing long closed.
+func TestManager_AdoptIntoPairingArea(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.StartPairing(ctx, "", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("shed_door", "sim-contact", []devices.Capability{devices.CapContact})
+	r.clock.Add(2 * time.Minute)                                                          // pairing for the garage has ended
+	r.sim.Announce("attic_door", "sim-contact", []devices.Capability{devices.CapContact}) // a Zigbee join, say
+	if err := r.mgr.StartPairing(ctx, "", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("cellar_door", "sim-contact", []devices.Capability{devices.CapContact})
+	r.sim.Announce("shed_window", "sim-contact", []devices.Capability{devices.CapContact})
+	for _, a := range []devices.Adoption{
+		{Driver: "sim", Address: "shed_door"},
+		{Driver: "sim", Address: "attic_door"},
+		{Driver: "sim", Address: "cellar_door"},
+		{Driver: "sim", Address: "shed_window", Area: 2},
+	} {
+		if err := r.mgr.Adopt(ctx, "ivan", a); err != nil {
+			t.Fatalf("adopt %s: %v", a.Address, err)
+		}
+	}
+	areas := map[string]int{}
+	for _, z := range r.hub.Snapshot().Installation.Zones {
+		areas[z.Device] = z.Area
+	}
+	for id, want := range map[string]int{"shed_door": 2, "attic_door": 1, "cellar_door": 1, "shed_window": 2} {
+		if areas[id] != want {
+			t.Errorf("%s adopted into area %d, want %d", id, areas[id], want)
+		}
+	}
+}
+
+// A temperature-only sensor is adoptable and is a sensor of the pairing's area, with no zone.
+func TestManager_AdoptTemperatureOnly(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.StartPairing(ctx, "", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("garage_thermo", "sim-thermometer", []devices.Capability{devices.CapTemperature, devices.CapBattery})
+	if ds := r.mgr.Discovered(); len(ds) != 1 || ds[0].Suggested != 0 {
+		t.Fatalf("discovered %+v, want one thermometer with no zone suggested", ds)
+	}
+	zones := len(r.hub.Snapshot().Installation.Zones)
+	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "garage_thermo"}); err != nil {
+		t.Fatal(err)
+	}
+	inst := r.hub.Snapshot().Installation
+	d := inst.Devices[len(inst.Devices)-1]
+	if d.ID != "garage_thermo" || d.Kind != "sensor" && d.Kind != "" || d.Area != 2 {
+		t.Errorf("adopted %+v, want a sensor of area 2", d)
+	}
+	if len(inst.Zones) != zones {
+		t.Errorf("a thermometer got a zone: %+v", inst.Zones[len(inst.Zones)-1])
+	}
+}
