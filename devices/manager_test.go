@@ -484,3 +484,36 @@ func TestManager_AdoptTemperatureOnly(t *testing.T) {
 		t.Errorf("a thermometer got a zone: %+v", inst.Zones[len(inst.Zones)-1])
 	}
 }
+
+// fakeDriver is a driver of real devices that does nothing, for supervision tests.
+type fakeDriver struct{ name string }
+
+var _ devices.Driver = (*fakeDriver)(nil)
+
+func (f *fakeDriver) Name() string                                { return f.name }
+func (f *fakeDriver) Run(ctx context.Context) error               { <-ctx.Done(); return nil }
+func (f *fakeDriver) Send(context.Context, devices.Command) error { return nil }
+func (f *fakeDriver) Pair(context.Context, time.Duration) error   { return nil }
+
+// The demo's short check-in window is the simulated devices' own: a real device (here the
+// wired back door's driver) keeps the class default.
+func TestManager_CheckInWindowPerDriver(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	r.sim.CheckInWindow = 2 * time.Minute
+	r.mgr.AddDriver(&fakeDriver{name: "gpio"})
+	r.clock.Add(3 * time.Minute)
+	r.mgr.Supervise(ctx, r.clock.Now())
+	h := r.mgr.Health()
+	if !h["front_door"].Missing {
+		t.Error("a simulated device silent for 3 min is not missing with a 2 min window")
+	}
+	if h["back_door"].Missing {
+		t.Error("a real device is missing after 3 min: it got the simulator's window")
+	}
+	r.clock.Add(devices.DefaultCheckIn)
+	r.mgr.Supervise(ctx, r.clock.Now())
+	if !r.mgr.Health()["back_door"].Missing {
+		t.Error("a real device silent past the default window is not missing")
+	}
+}
