@@ -177,14 +177,19 @@ func (d *Driver) SetSiren(p hub.SirenPattern) error {
 	return nil
 }
 
-// SetLED sets the status LED. It never blocks.
-func (d *Driver) SetLED(m LEDMode) {
-	p := patternOff
+// SetLED sets the status LED. It never blocks. A mode it does not know is an error and
+// changes nothing.
+func (d *Driver) SetLED(m LEDMode) error {
+	var p *pattern
 	switch m {
+	case LEDOff:
+		p = patternOff
 	case LEDOn:
 		p = patternSteady
 	case LEDBlink:
 		p = patternBlink
+	default:
+		return fmt.Errorf("gpio LED: unknown mode %s", m)
 	}
 	d.mu.Lock()
 	d.status.LED = m
@@ -192,6 +197,7 @@ func (d *Driver) SetLED(m LEDMode) {
 	if d.led != nil {
 		d.led.set(p)
 	}
+	return nil
 }
 
 // Status returns the latest battery, mains and disk readings.

@@ -31,7 +31,9 @@ func (d *Driver) Follow(ctx context.Context, sub *hub.Subscription) {
 		}
 		if l != led {
 			led = l
-			d.SetLED(l)
+			if err := d.SetLED(l); err != nil {
+				d.log.Error("box LED", "error", err)
+			}
 		}
 	}
 }

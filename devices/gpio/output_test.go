@@ -177,3 +177,22 @@ func TestDriver_SetSirenUnknownPattern(t *testing.T) {
 		}
 	})
 }
+
+// An unknown LED mode is an error naming it and changes nothing, not a silent "off".
+func TestDriver_SetLEDUnknownMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		led := newRecPin(t)
+		d := start(t, Config{LED: OutputConfig{Pin: led.N}})
+		if err := d.SetLED(LEDOn); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetLED(LEDMode(7)); err == nil || !strings.Contains(err.Error(), "7") {
+			t.Fatalf("SetLED(7): %v, want an error naming the mode", err)
+		}
+		synctest.Wait()
+		checkChanges(t, "led", led.take(), change{0, low}, change{0, high})
+		if got := d.Status().LED; got != LEDOn {
+			t.Errorf("status LED %s, want on still", got)
+		}
+	})
+}
