@@ -144,12 +144,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	checkIn := cfg.Devices.CheckIn.D()
-	if *demo {
-		// Short enough to watch supervision in the demo: "silent DEVICE", then wait.
-		checkIn = 2 * time.Minute
-	}
-	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: checkIn})
+	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
 	if err := radioDrivers(cfg, mqttCfg, mgr, logger, start); err != nil {
 		return err
 	}
@@ -197,6 +192,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *demo {
 		s := sim.New(mgr, stdout)
+		// The demo's short check-in window is for simulated devices only.
+		s.CheckInWindow = sim.DemoCheckIn
 		s.Addresses = func() []string { // every simulated device checks in, touched or not
 			var out []string
 			for _, d := range h.Snapshot().Installation.Devices {

@@ -151,8 +151,12 @@ type Driver interface {
 // their protocol library's callbacks.
 type Sink interface {
 	Report(r Report)
-	// Malformed counts a payload the driver could not read; it is logged once per device.
+	// Malformed counts a payload the driver could not read, and logs why (rate-limited
+	// per device).
 	Malformed(driver, address string, err error)
+	// Stale counts a message the driver dropped because it was older than one already read
+	// (or a duplicate); why says which.
+	Stale(driver, address, why string)
 }
 
 // Health is what vakt knows of a device beyond its alarm signals.
@@ -166,6 +170,8 @@ type Health struct {
 	Lock        string    `json:"lock,omitempty"`
 	Missing     bool      `json:"missing,omitempty"`
 	Malformed   int       `json:"malformed,omitempty"`
+	// Dropped counts stale or reordered messages a driver skipped.
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // Discovered is a device seen but not adopted into the installation.
@@ -178,4 +184,7 @@ type Discovered struct {
 	FirstSeen time.Time    `json:"first_seen"`
 	LastSeen  time.Time    `json:"last_seen"`
 	Suggested hub.ZoneType `json:"suggested_zone,omitempty"`
+	// Area is the area pairing was open for when the device was seen; 0 if it joined
+	// outside pairing (a Zigbee device announcing itself).
+	Area int `json:"area,omitempty"`
 }

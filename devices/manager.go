@@ -53,6 +53,7 @@ type Manager struct {
 	health     map[key]*Health
 	discovered map[key]*Discovered
 	unknown    map[key]bool // unadopted addresses already logged
+	limits     map[limitKey]*logLimit
 	pairUntil  time.Time
 	pairArea   int
 	index      *hub.Installation
@@ -78,6 +79,7 @@ func NewManager(h Hub, opts Options) *Manager {
 		health:     map[key]*Health{},
 		discovered: map[key]*Discovered{},
 		unknown:    map[key]bool{},
+		limits:     map[limitKey]*logLimit{},
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -89,7 +91,28 @@ func NewManager(h Hub, opts Options) *Manager {
 		m.checkIn = DefaultCheckIn
 	}
 	m.started = m.now()
+	m.heldMissing()
 	return m
+}
+
+// heldMissing marks missing the devices the hub still holds missing (from before a
+// restart), so that a device's first message restores it (DESIGN §2 item 15).
+func (m *Manager) heldMissing() {
+	snap := m.hub.Snapshot()
+	if snap == nil || snap.Installation == nil {
+		return
+	}
+	missing := map[string]bool{}
+	for _, ds := range snap.State.Devices {
+		if ds.Missing {
+			missing[ds.ID] = true
+		}
+	}
+	for _, d := range snap.Installation.Devices {
+		if missing[d.ID] {
+			m.health[key{d.Driver, d.AddressOrID()}] = &Health{Missing: true}
+		}
+	}
 }
 
 // AddDriver registers a driver under its name.
@@ -230,6 +253,9 @@ func (m *Manager) discover(k key, r Report) {
 		m.log.Info("device discovered", "driver", k.driver, "device", k.address, "model", r.Model)
 	}
 	dd.LastSeen = r.Time
+	if pairing && dd.Area == 0 {
+		dd.Area = m.pairArea
+	}
 	if r.Model != "" {
 		dd.Model, dd.Vendor = r.Model, r.Vendor
 	}
@@ -266,21 +292,76 @@ func capOf(s hub.Signal) Capability {
 	return ""
 }
 
-// Malformed counts a payload a driver could not read, logging it once per device. It never
-// changes alarm state.
-func (m *Manager) Malformed(driver, address string, err error) {
-	k := key{driver, address}
-	m.mu.Lock()
+// MalformedLogEvery is how often at most a device's malformed or dropped messages are
+// logged; those in between are counted, and the next line says how many were left out.
+const MalformedLogEvery = time.Minute
+
+// logLimit is the log rate limit of one device's malformed or dropped messages.
+type logLimit struct {
+	last       time.Time
+	suppressed int
+}
+
+// allow says whether to log now, and how many were left out since the last line.
+func (l *logLimit) allow(now time.Time) (bool, int) {
+	if !l.last.IsZero() && now.Sub(l.last) < MalformedLogEvery {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
+
+// healthOf returns the health of a driver address, made on first use; the caller holds mu.
+func (m *Manager) healthOf(k key) *Health {
 	h := m.health[k]
 	if h == nil {
 		h = &Health{}
 		m.health[k] = h
 	}
-	h.Malformed++
-	first := h.Malformed == 1
+	return h
+}
+
+// limit returns the log rate limit of what for a driver address; the caller holds mu.
+func (m *Manager) limit(what string, k key) *logLimit {
+	lk := limitKey{what, k}
+	l := m.limits[lk]
+	if l == nil {
+		l = &logLimit{}
+		m.limits[lk] = l
+	}
+	return l
+}
+
+type limitKey struct {
+	what string
+	key
+}
+
+// Malformed counts a payload a driver could not read and logs why, at most once a minute
+// per device. It never changes alarm state.
+func (m *Manager) Malformed(driver, address string, err error) {
+	k := key{driver, address}
+	m.mu.Lock()
+	m.healthOf(k).Malformed++
+	log, suppressed := m.limit("malformed", k).allow(m.now())
 	m.mu.Unlock()
-	if first {
-		m.log.Warn("malformed payload (counted; logged once per device)", "driver", driver, "device", address, "error", err)
+	if log {
+		m.log.Warn("malformed payload", "driver", driver, "device", address, "error", err, "suppressed", suppressed)
+	}
+}
+
+// Stale counts a message a driver dropped as older than one already read (or a duplicate),
+// and logs it, at most once a minute per device. It never changes alarm state.
+func (m *Manager) Stale(driver, address, why string) {
+	k := key{driver, address}
+	m.mu.Lock()
+	m.healthOf(k).Dropped++
+	log, suppressed := m.limit("stale", k).allow(m.now())
+	m.mu.Unlock()
+	if log {
+		m.log.Warn("message dropped", "driver", driver, "device", address, "why", why, "suppressed", suppressed)
 	}
 }
 
@@ -358,7 +439,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer sub.Close()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
-	sirens := map[int]hub.SirenPattern{}
+	sirens := map[int]sirenOutput{}
 	panels := map[int]string{}
 	for {
 		select {
@@ -376,20 +457,36 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// outputs sends siren, keypad and chime commands for what changed.
-func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.SirenPattern, panels map[int]string) {
+// sirenOutput is what an area's sirens were last told to play.
+type sirenOutput struct {
+	pattern hub.SirenPattern
+	until   time.Time
+}
+
+// outputs sends siren, keypad and chime commands for what changed. Which siren plays what
+// is the hub's decision (hub.State.SirenFor: a fire anywhere sounds every siren); this only
+// carries it out.
+func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sirenOutput, panels map[int]string) {
 	s := u.Snapshot
+	sirenCmd := func(p hub.SirenPattern, until time.Time) Command {
+		c := Command{Kind: CmdSiren, Pattern: p}
+		if p != hub.SirenOff && !until.IsZero() {
+			c.Duration = until.Sub(s.Time)
+		}
+		return c
+	}
 	sirenChanged := map[int]bool{}
 	for _, a := range s.State.Areas {
-		if p, ok := sirens[a.Number]; !ok || p != a.Siren {
-			sirens[a.Number] = a.Siren
+		p, until := s.State.SirenFor(a.Number)
+		want := sirenOutput{p, until}
+		if p == hub.SirenOff {
+			want.until = time.Time{}
+		}
+		if was, ok := sirens[a.Number]; !ok || was.pattern != want.pattern || !was.until.Equal(want.until) {
+			sirens[a.Number] = want
 			sirenChanged[a.Number] = true
-			if ok || a.Siren != hub.SirenOff {
-				var d time.Duration
-				if !a.SirenUntil.IsZero() {
-					d = a.SirenUntil.Sub(s.Time)
-				}
-				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: d})
+			if ok || p != hub.SirenOff {
+				m.send(ctx, s.Installation, a.Number, "siren", sirenCmd(p, until))
 			}
 		}
 		if st, seen := keypadState(s, a.Number), panels[a.Number]; seen != st {
@@ -413,16 +510,20 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]hub.
 		}
 	}
 	// A new detection while the siren sounds re-asserts it: a Zigbee siren plays for the
-	// duration it was given, and a siren that missed the first command hears this one.
+	// duration it was given, and a siren that missed the first command hears this one. A
+	// new fire re-asserts every siren that sounds fire.
 	reasserted := map[int]bool{}
 	for _, ev := range u.Events {
-		if ev.Restore || reasserted[ev.Area] || !alarmKind(ev.Kind) || sirens[ev.Area] == hub.SirenOff {
+		if ev.Restore || !alarmKind(ev.Kind) {
 			continue
 		}
-		for _, a := range s.State.Areas {
-			if a.Number == ev.Area && a.Siren != hub.SirenOff && !sirenChanged[ev.Area] {
-				reasserted[ev.Area] = true
-				m.send(ctx, s.Installation, a.Number, "siren", Command{Kind: CmdSiren, Pattern: a.Siren, Duration: a.SirenUntil.Sub(s.Time)})
+		for n, out := range sirens {
+			if reasserted[n] || sirenChanged[n] || out.pattern == hub.SirenOff {
+				continue
+			}
+			if n == ev.Area || (ev.Kind == hub.KindFire && out.pattern == hub.SirenFire) {
+				reasserted[n] = true
+				m.send(ctx, s.Installation, n, "siren", sirenCmd(out.pattern, out.until))
 			}
 		}
 	}
@@ -606,7 +707,9 @@ type Adoption struct {
 	Driver, Address string
 	// ID and Name default to the address.
 	ID, Name string
-	Area     int
+	// Area defaults to the area pairing was open for when the device was seen, else the
+	// one pairing is open for now, else 1.
+	Area int
 	// ZoneType defaults to the suggestion; Zone (number) to the next free one. Devices
 	// that are not zones (sirens, keypads, plugs, locks) get no zone.
 	ZoneType hub.ZoneType
@@ -632,10 +735,16 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 		a.Name = a.ID
 	}
 	if a.Area == 0 {
+		a.Area = disc.Area // the area pairing was open for when the device was seen
+	}
+	if a.Area == 0 {
 		m.mu.Lock()
-		a.Area = max(m.pairArea, 1) // the area pairing was opened for
+		if m.now().Before(m.pairUntil) {
+			a.Area = m.pairArea // or is open for now
+		}
 		m.mu.Unlock()
 	}
+	a.Area = max(a.Area, 1)
 	kind := "sensor"
 	switch {
 	case slices.Contains(disc.Caps, CapSiren):
@@ -653,8 +762,8 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 	}
 	res := m.hub.Configure(ctx, user, fmt.Sprintf("adopt %s (%s %s) as %s", a.ID, a.Driver, disc.Model, kind), func(inst *hub.Installation) error {
 		dev := hub.Device{ID: a.ID, Name: a.Name, Driver: a.Driver, Model: disc.Model, Address: a.Address, Kind: kind}
-		if kind != "sensor" {
-			dev.Area = a.Area
+		if kind != "sensor" || !isZone {
+			dev.Area = a.Area // a zone's sensor takes the zone's area; one without (a thermometer) is the area's own
 		}
 		inst.Devices = append(inst.Devices, dev)
 		if isZone {

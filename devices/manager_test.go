@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,16 +57,25 @@ type rig struct {
 
 func start(t *testing.T) *rig {
 	t.Helper()
-	s, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	r, stop := startAt(t, filepath.Join(t.TempDir(), "vakt.db"), c)
+	t.Cleanup(stop)
+	return r
+}
+
+// startAt runs a hub on the store at path, with a manager and the simulator, until stop.
+func startAt(t *testing.T, path string, c *clock) (r *rig, stop func()) {
+	t.Helper()
+	s, err := hub.OpenStore(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
 	h, err := hub.New(s, hub.DemoInstallation(key), hub.Options{Now: c.Now})
 	if err != nil {
+		s.Close()
 		t.Fatal(err)
 	}
-	r := &rig{hub: h, clock: c, out: &lockedBuffer{}}
+	r = &rig{hub: h, clock: c, out: &lockedBuffer{}}
 	r.mgr = devices.NewManager(h, devices.Options{Now: c.Now})
 	r.sim = sim.New(r.mgr, r.out)
 	r.mgr.AddDriver(r.sim)
@@ -75,8 +85,7 @@ func start(t *testing.T) *rig {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}
-	t.Cleanup(func() { cancel(); wg.Wait(); s.Close() })
-	return r
+	return r, func() { cancel(); wg.Wait(); s.Close() }
 }
 
 // eventually waits for cond, failing after a generous deadline; no timed assertions.
@@ -272,5 +281,239 @@ func TestManager_PlugsAndLocks(t *testing.T) {
 	}
 	if err := r.mgr.Lock(ctx, "nope", true); !errors.Is(err, hub.ErrUnknownDevice) {
 		t.Fatalf("locking an unknown device: %v", err)
+	}
+}
+
+// sirenLines returns the sim's output lines for one siren, in order.
+func (r *rig) sirenLines(id string) []string {
+	var out []string
+	for _, l := range strings.Split(r.out.String(), "\n") {
+		if strings.Contains(l, id+": ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// A fire in one area sounds every siren of the installation with the fire pattern;
+// silencing the area with the fire stops them all; a burglary sounds only its own area.
+func TestManager_FireSoundsEverySiren(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	r.sim.Trigger("garage_smoke", hub.SignalSmoke, true)
+	eventually(t, "both sirens sound fire", func() bool {
+		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
+		return len(g) == 1 && strings.Contains(g[0], "fire pattern") && len(h) == 1 && strings.Contains(h[0], "fire pattern")
+	})
+	if !strings.Contains(r.sirenLines("hall_siren")[0], "for 3m0s") {
+		t.Errorf("the house's siren got no bell cut-off: %s", r.sirenLines("hall_siren")[0])
+	}
+	r.sim.Trigger("garage_smoke", hub.SignalSmoke, false)
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InDisarm, Area: 2, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	eventually(t, "both sirens stop", func() bool {
+		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
+		return len(g) == 2 && strings.Contains(g[1], "silent") && len(h) == 2 && strings.Contains(h[1], "silent")
+	})
+
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	r.clock.Add(31 * time.Second)
+	r.hub.Submit(ctx, hub.Input{Kind: hub.InTick})
+	r.sim.Trigger("garage_motion", hub.SignalMotion, true)
+	eventually(t, "the garage siren sounds burglar", func() bool {
+		g := r.sirenLines("garage_siren")
+		return len(g) == 3 && strings.Contains(g[2], "burglar")
+	})
+	// The hub commits before the manager hears of it; one more round trip settles outputs.
+	r.hub.Do(ctx, hub.Input{Kind: hub.InTick})
+	time.Sleep(50 * time.Millisecond)
+	if h := r.sirenLines("hall_siren"); len(h) != 2 {
+		t.Errorf("a garage burglary reached the house's siren: %q", h)
+	}
+}
+
+// A device the hub holds missing when vakt restarts is restored by its first message: the
+// manager learns at start which devices the hub holds missing.
+func TestManager_MissingRestoredAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vakt.db")
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	r, stop := startAt(t, path, c)
+	ctx := context.Background()
+	c.Add(time.Hour)
+	for _, id := range []string{"garage_motion", "garage_smoke", "garage_siren"} {
+		r.mgr.Report(devices.Report{Driver: "sim", Address: id})
+	}
+	c.Add(90 * time.Minute)
+	r.mgr.Supervise(ctx, c.Now())
+	eventually(t, "the garage door missing", func() bool {
+		for _, d := range r.hub.Snapshot().State.Devices {
+			if d.ID == "garage_door" {
+				return d.Missing
+			}
+		}
+		return false
+	})
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing_device") {
+		t.Fatalf("arming the garage with its door missing: %v", res.Err)
+	}
+	stop()
+
+	c.Add(time.Minute)
+	r, stop = startAt(t, path, c)
+	t.Cleanup(stop)
+	if !r.mgr.Health()["garage_door"].Missing {
+		t.Error("after a restart the manager does not know the garage door is missing")
+	}
+	r.sim.Trigger("garage_door", hub.SignalContact, false)
+	eventually(t, "the garage door restored", func() bool {
+		evs, _ := r.hub.Store().History(0, 1)
+		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "garage_door"
+	})
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err != nil {
+		t.Fatalf("arming the garage after its door came back: %v", res.Err)
+	}
+	if r.mgr.Health()["garage_door"].Missing {
+		t.Error("the garage door is still missing in its health")
+	}
+}
+
+// Every malformed payload is counted and logged with its reason at warning level, at most
+// one line per device per minute, saying how many were left out since the last line.
+// Dropped stale messages are counted too.
+func TestManager_MalformedLogRateLimited(t *testing.T) {
+	r := start(t)
+	var logs lockedBuffer
+	c := r.clock
+	m := devices.NewManager(r.hub, devices.Options{Now: c.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	lines := func() []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(l, "malformed") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	m.Malformed("sim", "front_door", errors.New("not json"))
+	m.Malformed("sim", "front_door", errors.New("battery out of range"))
+	c.Add(30 * time.Second)
+	m.Malformed("sim", "front_door", errors.New("contact is a string"))
+	m.Malformed("sim", "back_door", errors.New("truncated"))
+	got := lines()
+	if len(got) != 2 || !strings.Contains(got[0], "level=WARN") || !strings.Contains(got[0], "device=front_door") ||
+		!strings.Contains(got[0], `error="not json"`) || !strings.Contains(got[1], "device=back_door") {
+		t.Fatalf("after 4 malformed payloads from 2 devices within a minute, log:\n%s", strings.Join(got, "\n"))
+	}
+	c.Add(31 * time.Second)
+	m.Malformed("sim", "front_door", errors.New("unexpected end of JSON input"))
+	got = lines()
+	if len(got) != 3 || !strings.Contains(got[2], "device=front_door") || !strings.Contains(got[2], "suppressed=2") ||
+		!strings.Contains(got[2], "unexpected end of JSON input") {
+		t.Fatalf("a minute later, log:\n%s", strings.Join(got, "\n"))
+	}
+	m.Stale("sim", "front_door", "older than a message already read")
+	m.Stale("sim", "front_door", "older than a message already read")
+	h := m.Health()["front_door"]
+	if h.Malformed != 4 || h.Dropped != 2 {
+		t.Errorf("front door health %+v, want 4 malformed and 2 dropped", h)
+	}
+}
+
+// A device goes to the area pairing was open for when it was discovered, unless the
+// installer says otherwise; one discovered outside pairing goes to area 1, not to the area
+// of a pairing long closed.
+func TestManager_AdoptIntoPairingArea(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.StartPairing(ctx, "", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("shed_door", "sim-contact", []devices.Capability{devices.CapContact})
+	r.clock.Add(2 * time.Minute)                                                          // pairing for the garage has ended
+	r.sim.Announce("attic_door", "sim-contact", []devices.Capability{devices.CapContact}) // a Zigbee join, say
+	if err := r.mgr.StartPairing(ctx, "", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("cellar_door", "sim-contact", []devices.Capability{devices.CapContact})
+	r.sim.Announce("shed_window", "sim-contact", []devices.Capability{devices.CapContact})
+	for _, a := range []devices.Adoption{
+		{Driver: "sim", Address: "shed_door"},
+		{Driver: "sim", Address: "attic_door"},
+		{Driver: "sim", Address: "cellar_door"},
+		{Driver: "sim", Address: "shed_window", Area: 2},
+	} {
+		if err := r.mgr.Adopt(ctx, "ivan", a); err != nil {
+			t.Fatalf("adopt %s: %v", a.Address, err)
+		}
+	}
+	areas := map[string]int{}
+	for _, z := range r.hub.Snapshot().Installation.Zones {
+		areas[z.Device] = z.Area
+	}
+	for id, want := range map[string]int{"shed_door": 2, "attic_door": 1, "cellar_door": 1, "shed_window": 2} {
+		if areas[id] != want {
+			t.Errorf("%s adopted into area %d, want %d", id, areas[id], want)
+		}
+	}
+}
+
+// A temperature-only sensor is adoptable and is a sensor of the pairing's area, with no zone.
+func TestManager_AdoptTemperatureOnly(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if err := r.mgr.StartPairing(ctx, "", 2, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Announce("garage_thermo", "sim-thermometer", []devices.Capability{devices.CapTemperature, devices.CapBattery})
+	if ds := r.mgr.Discovered(); len(ds) != 1 || ds[0].Suggested != 0 {
+		t.Fatalf("discovered %+v, want one thermometer with no zone suggested", ds)
+	}
+	zones := len(r.hub.Snapshot().Installation.Zones)
+	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "garage_thermo"}); err != nil {
+		t.Fatal(err)
+	}
+	inst := r.hub.Snapshot().Installation
+	d := inst.Devices[len(inst.Devices)-1]
+	if d.ID != "garage_thermo" || d.Kind != "sensor" && d.Kind != "" || d.Area != 2 {
+		t.Errorf("adopted %+v, want a sensor of area 2", d)
+	}
+	if len(inst.Zones) != zones {
+		t.Errorf("a thermometer got a zone: %+v", inst.Zones[len(inst.Zones)-1])
+	}
+}
+
+// fakeDriver is a driver of real devices that does nothing, for supervision tests.
+type fakeDriver struct{ name string }
+
+var _ devices.Driver = (*fakeDriver)(nil)
+
+func (f *fakeDriver) Name() string                                { return f.name }
+func (f *fakeDriver) Run(ctx context.Context) error               { <-ctx.Done(); return nil }
+func (f *fakeDriver) Send(context.Context, devices.Command) error { return nil }
+func (f *fakeDriver) Pair(context.Context, time.Duration) error   { return nil }
+
+// The demo's short check-in window is the simulated devices' own: a real device (here the
+// wired back door's driver) keeps the class default.
+func TestManager_CheckInWindowPerDriver(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	r.sim.CheckInWindow = 2 * time.Minute
+	r.mgr.AddDriver(&fakeDriver{name: "gpio"})
+	r.clock.Add(3 * time.Minute)
+	r.mgr.Supervise(ctx, r.clock.Now())
+	h := r.mgr.Health()
+	if !h["front_door"].Missing {
+		t.Error("a simulated device silent for 3 min is not missing with a 2 min window")
+	}
+	if h["back_door"].Missing {
+		t.Error("a real device is missing after 3 min: it got the simulator's window")
+	}
+	r.clock.Add(devices.DefaultCheckIn)
+	r.mgr.Supervise(ctx, r.clock.Now())
+	if !r.mgr.Health()["back_door"].Missing {
+		t.Error("a real device silent past the default window is not missing")
 	}
 }

@@ -1,9 +1,15 @@
 package hub
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
+
+// ErrUnknownSirenPattern reports a siren pattern vakt does not know: an error, never a
+// silent "off" (a siren that stops for a typo is an alarm lost).
+var ErrUnknownSirenPattern = errors.New("unknown siren pattern")
 
 // SirenPattern is what an area's sirens play.
 type SirenPattern uint8
@@ -20,16 +26,23 @@ var patternNames = [...]string{"off", "burglar", "emergency", "fire"}
 
 // String returns the pattern's name.
 func (p SirenPattern) String() string {
-	if int(p) < len(patternNames) {
+	if p.known() {
 		return patternNames[p]
 	}
-	return "pattern(?)"
+	return fmt.Sprintf("pattern(%d)", uint8(p))
 }
 
-// MarshalText writes the pattern's name.
-func (p SirenPattern) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+func (p SirenPattern) known() bool { return int(p) < len(patternNames) }
 
-// UnmarshalText reads a pattern's name.
+// MarshalText writes the pattern's name; a pattern vakt does not know is an error.
+func (p SirenPattern) MarshalText() ([]byte, error) {
+	if !p.known() {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownSirenPattern, uint8(p))
+	}
+	return []byte(patternNames[p]), nil
+}
+
+// UnmarshalText reads a pattern's name; an unknown name is an error and leaves p as it was.
 func (p *SirenPattern) UnmarshalText(b []byte) error {
 	for i, n := range patternNames {
 		if n == string(b) {
@@ -37,8 +50,7 @@ func (p *SirenPattern) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	*p = SirenOff
-	return nil
+	return fmt.Errorf("%w %q (want off, burglar, emergency or fire)", ErrUnknownSirenPattern, b)
 }
 
 // Alarm is one entry of an area's alarm memory.

@@ -152,14 +152,18 @@ func New(cfg Config, sink func(hub.Input), logger *slog.Logger, opts ...Option) 
 
 // SetSiren plays the hub's siren state on the siren relay and strobe: burglar and
 // emergency steady, fire temporal-3, off at once. The strobe is on for any alarm (a strobe
-// flashes by itself). It never blocks; the change happens in Run's goroutine.
-func (d *Driver) SetSiren(p hub.SirenPattern) {
+// flashes by itself). It never blocks; the change happens in Run's goroutine. A pattern vakt
+// does not know is an error and changes nothing.
+func (d *Driver) SetSiren(p hub.SirenPattern) error {
 	relay, strobe := patternSteady, patternSteady
 	switch p {
 	case hub.SirenOff:
 		relay, strobe = patternOff, patternOff
+	case hub.SirenBurglar, hub.SirenEmergency:
 	case hub.SirenFire:
 		relay = patternTemporal
+	default:
+		return fmt.Errorf("gpio siren: %w: %s", hub.ErrUnknownSirenPattern, p)
 	}
 	d.mu.Lock()
 	d.status.Siren = p
@@ -170,16 +174,22 @@ func (d *Driver) SetSiren(p hub.SirenPattern) {
 	if d.strobe != nil {
 		d.strobe.set(strobe)
 	}
+	return nil
 }
 
-// SetLED sets the status LED. It never blocks.
-func (d *Driver) SetLED(m LEDMode) {
-	p := patternOff
+// SetLED sets the status LED. It never blocks. A mode it does not know is an error and
+// changes nothing.
+func (d *Driver) SetLED(m LEDMode) error {
+	var p *pattern
 	switch m {
+	case LEDOff:
+		p = patternOff
 	case LEDOn:
 		p = patternSteady
 	case LEDBlink:
 		p = patternBlink
+	default:
+		return fmt.Errorf("gpio LED: unknown mode %s", m)
 	}
 	d.mu.Lock()
 	d.status.LED = m
@@ -187,6 +197,7 @@ func (d *Driver) SetLED(m LEDMode) {
 	if d.led != nil {
 		d.led.set(p)
 	}
+	return nil
 }
 
 // Status returns the latest battery, mains and disk readings.

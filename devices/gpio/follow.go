@@ -7,9 +7,9 @@ import (
 )
 
 // Follow drives the box's siren relay, strobe and status LED from the hub's snapshots until
-// ctx ends or the subscription closes. The box has one siren for every area, so it plays the
-// most urgent pattern of any area (fire over burglar and emergency); the LED is on while an
-// area is armed and blinks during exit and entry delays and alarms.
+// ctx ends or the subscription closes. The box has one siren for every area; which pattern
+// it plays is the hub's decision (hub.State.BoxSiren). The LED is on while an area is armed
+// and blinks during exit and entry delays and alarms.
 func (d *Driver) Follow(ctx context.Context, sub *hub.Subscription) {
 	playing, led := hub.SirenPattern(255), LEDMode(255)
 	for {
@@ -25,22 +25,23 @@ func (d *Driver) Follow(ctx context.Context, sub *hub.Subscription) {
 		p, l := BoxOutputs(u.Snapshot)
 		if p != playing {
 			playing = p
-			d.SetSiren(p)
+			if err := d.SetSiren(p); err != nil {
+				d.log.Error("box siren", "error", err)
+			}
 		}
 		if l != led {
 			led = l
-			d.SetLED(l)
+			if err := d.SetLED(l); err != nil {
+				d.log.Error("box LED", "error", err)
+			}
 		}
 	}
 }
 
 // BoxOutputs is what the box's siren and LED show for a snapshot.
 func BoxOutputs(s *hub.Snapshot) (hub.SirenPattern, LEDMode) {
-	p, l := hub.SirenOff, LEDOff
+	p, l := s.State.BoxSiren(), LEDOff
 	for _, a := range s.State.Areas {
-		if a.Siren > p { // the patterns are ordered by urgency: off, burglar, emergency, fire
-			p = a.Siren
-		}
 		switch {
 		case a.Mode == hub.ModeArming || a.Mode == hub.ModePending || a.Mode == hub.ModeTriggered:
 			l = LEDBlink

@@ -146,3 +146,29 @@ func BenchmarkWiredEdgeToRelay(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// The box's one siren plays what the hub says the box plays: a burglary beats a panic's
+// emergency tone, fire beats both.
+func TestBoxOutputs_Priority(t *testing.T) {
+	snap := func(ps ...hub.SirenPattern) *hub.Snapshot {
+		s := &hub.Snapshot{}
+		for i, p := range ps {
+			s.State.Areas = append(s.State.Areas, hub.AreaState{Number: i + 1, Siren: p})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		areas []hub.SirenPattern
+		want  hub.SirenPattern
+	}{
+		{[]hub.SirenPattern{hub.SirenOff, hub.SirenOff}, hub.SirenOff},
+		{[]hub.SirenPattern{hub.SirenEmergency, hub.SirenBurglar}, hub.SirenBurglar},
+		{[]hub.SirenPattern{hub.SirenBurglar, hub.SirenEmergency}, hub.SirenBurglar},
+		{[]hub.SirenPattern{hub.SirenBurglar, hub.SirenFire}, hub.SirenFire},
+		{[]hub.SirenPattern{hub.SirenEmergency}, hub.SirenEmergency},
+	} {
+		if got, _ := BoxOutputs(snap(tc.areas...)); got != tc.want {
+			t.Errorf("areas %v: box plays %s, want %s", tc.areas, got, tc.want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package gpio
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,6 +155,44 @@ func TestDriver_LED(t *testing.T) {
 			change{ms(1500), low}, change{ms(2000), high}, change{ms(2500), low}, change{ms(3000), high}, change{ms(3200), low})
 		if got := d.Status().LED; got != LEDOff {
 			t.Errorf("status LED %d, want off", got)
+		}
+	})
+}
+
+// An unknown pattern is an error naming it and changes nothing: the relay keeps playing.
+func TestDriver_SetSirenUnknownPattern(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, siren, _ := sirenRig(t)
+		if err := d.SetSiren(hub.SirenBurglar); err != nil {
+			t.Fatal(err)
+		}
+		err := d.SetSiren(hub.SirenPattern(9))
+		if !errors.Is(err, hub.ErrUnknownSirenPattern) || !strings.Contains(err.Error(), "9") {
+			t.Fatalf("SetSiren(9): %v, want an error naming the pattern", err)
+		}
+		synctest.Wait()
+		checkChanges(t, "siren", siren.take(), change{0, high})
+		if got := d.Status().Siren; got != hub.SirenBurglar {
+			t.Errorf("status siren %s, want burglar still", got)
+		}
+	})
+}
+
+// An unknown LED mode is an error naming it and changes nothing, not a silent "off".
+func TestDriver_SetLEDUnknownMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		led := newRecPin(t)
+		d := start(t, Config{LED: OutputConfig{Pin: led.N}})
+		if err := d.SetLED(LEDOn); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetLED(LEDMode(7)); err == nil || !strings.Contains(err.Error(), "7") {
+			t.Fatalf("SetLED(7): %v, want an error naming the mode", err)
+		}
+		synctest.Wait()
+		checkChanges(t, "led", led.take(), change{0, low}, change{0, high})
+		if got := d.Status().LED; got != LEDOn {
+			t.Errorf("status LED %s, want on still", got)
 		}
 	})
 }

@@ -34,6 +34,10 @@ func (r *recorder) Report(rep devices.Report) {
 	r.reports = append(r.reports, rep)
 }
 
+func (r *recorder) Stale(driver, address, why string) {
+	panic("rtl433 dropped a message from " + address + ": " + why)
+}
+
 func (r *recorder) Malformed(driver, address string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -30,6 +30,10 @@ type Sim struct {
 	// Addresses lists the simulated devices that check in; nil means those that have
 	// reported so far.
 	Addresses func() []string
+	// CheckInWindow is the supervision window of simulated devices (the demo's is short,
+	// so that supervision can be watched); 0 leaves them the manager's default. Real
+	// devices keep their own class's window. Set it before the manager runs.
+	CheckInWindow time.Duration
 
 	mu       sync.Mutex
 	known    map[string]bool // addresses that have reported
@@ -41,6 +45,15 @@ type Sim struct {
 func New(sink devices.Sink, out io.Writer) *Sim {
 	return &Sim{sink: sink, out: out, known: map[string]bool{}, silenced: map[string]bool{}}
 }
+
+// DemoCheckIn is the demo's check-in window for simulated devices: short enough to watch
+// supervision ("silent DEVICE", then wait), well above the Heartbeat.
+const DemoCheckIn = 2 * time.Minute
+
+var _ devices.CheckInner = (*Sim)(nil)
+
+// CheckIn returns the simulated devices' supervision window, CheckInWindow, for every model.
+func (s *Sim) CheckIn(model string) time.Duration { return s.CheckInWindow }
 
 // Name returns "sim".
 func (s *Sim) Name() string { return Name }
@@ -103,12 +116,15 @@ func (s *Sim) Run(ctx context.Context) error {
 func (s *Sim) Send(_ context.Context, c devices.Command) error {
 	switch c.Kind {
 	case devices.CmdSiren:
-		sound := map[hub.SirenPattern]string{
+		sound, known := map[hub.SirenPattern]string{
 			hub.SirenOff:       "silent",
 			hub.SirenBurglar:   "WOOOO-WOOOO burglar tone, steady, strobe flashing",
 			hub.SirenEmergency: "WEE-WAA emergency tone",
 			hub.SirenFire:      "BEEP-BEEP-BEEP … fire pattern (temporal-3)",
 		}[c.Pattern]
+		if !known {
+			return fmt.Errorf("sim siren %s: %w: %s", c.Address, hub.ErrUnknownSirenPattern, c.Pattern)
+		}
 		if c.Duration > 0 {
 			sound += fmt.Sprintf(" for %s", c.Duration.Round(time.Second))
 		}

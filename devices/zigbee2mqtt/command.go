@@ -41,6 +41,10 @@ func (d *Driver) Send(ctx context.Context, c devices.Command) error {
 			err = fmt.Errorf("%w: %s (%s) exposes no warning", ErrNotSupported, name, dev.Model)
 			break
 		}
+		if _, known := sirenModes[c.Pattern]; !known && c.Pattern != hub.SirenOff {
+			err = fmt.Errorf("siren %s: %w: %s", name, hub.ErrUnknownSirenPattern, c.Pattern)
+			break
+		}
 		msgs = append(msgs, sirenPayload(c, dev))
 	case devices.CmdSwitch:
 		msgs = append(msgs, fmt.Appendf(nil, `{"state":%q}`, map[bool]string{true: "ON", false: "OFF"}[c.On]))

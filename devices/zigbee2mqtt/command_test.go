@@ -178,3 +178,12 @@ func TestPair_RenewsPastZigbeeLimit(t *testing.T) {
 		t.Error("closing the network left a renewal")
 	}
 }
+
+// A siren command with a pattern vakt does not know is an error naming it, not a stop.
+func TestSend_UnknownSirenPattern(t *testing.T) {
+	d, _ := listedDriver(t)
+	err := d.Send(t.Context(), devices.Command{Kind: devices.CmdSiren, Address: ieeeAttic, Pattern: hub.SirenPattern(9)})
+	if !errors.Is(err, hub.ErrUnknownSirenPattern) || !strings.Contains(err.Error(), "9") {
+		t.Fatalf("send pattern 9: %v, want an unknown-pattern error naming it", err)
+	}
+}

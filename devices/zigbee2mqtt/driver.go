@@ -461,7 +461,7 @@ func (d *Driver) state(name string, m message) {
 	}
 	if !r.LastSeen.IsZero() {
 		if r.LastSeen.Before(d.seen[addr]) {
-			d.log.Debug("message older than one already read; skipped", "device", addr)
+			d.sink.Stale(Name, addr, "older than a message already read (last_seen)")
 			return
 		}
 		d.seen[addr] = r.LastSeen

@@ -39,6 +39,7 @@ type recorder struct {
 	mu        sync.Mutex
 	reports   []devices.Report
 	malformed []string // address: error
+	stale     []string // address: why
 }
 
 var _ devices.Sink = (*recorder)(nil)
@@ -52,6 +53,12 @@ func (r *recorder) Report(rep devices.Report) {
 func (r *recorder) Malformed(driver, address string, err error) {
 	r.mu.Lock()
 	r.malformed = append(r.malformed, address+": "+err.Error())
+	r.mu.Unlock()
+}
+
+func (r *recorder) Stale(driver, address, why string) {
+	r.mu.Lock()
+	r.stale = append(r.stale, address+": "+why)
 	r.mu.Unlock()
 }
 
@@ -393,6 +400,9 @@ func TestDriver_OutOfOrderByLastSeen(t *testing.T) {
 	want := "{0x00158d000449aa01  contact=off }{0x00158d000449aa01  contact=off }{0x00158d000449aa01  contact=on }"
 	if got := dump(reps); got != want || len(mal) > 0 {
 		t.Fatalf("got %s %v\nwant %s", got, mal, want)
+	}
+	if len(rec.stale) != 1 || !strings.HasPrefix(rec.stale[0], "0x00158d000449aa01: ") {
+		t.Errorf("dropped messages counted: %q, want the one delivered late", rec.stale)
 	}
 }
 

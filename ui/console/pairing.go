@@ -175,6 +175,12 @@ func deviceList(s *hub.Snapshot, health map[string]devices.Health) string {
 			if h.Missing {
 				line += " MISSING"
 			}
+			if h.Malformed > 0 {
+				line += fmt.Sprintf(" malformed %d", h.Malformed)
+			}
+			if h.Dropped > 0 {
+				line += fmt.Sprintf(" dropped %d", h.Dropped)
+			}
 		}
 		out += line + "\n"
 	}

@@ -1,0 +1,38 @@
+package hub
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestSirenPattern_Text(t *testing.T) {
+	for _, p := range []SirenPattern{SirenOff, SirenBurglar, SirenEmergency, SirenFire} {
+		b, err := p.MarshalText()
+		if err != nil {
+			t.Fatalf("%d: %v", p, err)
+		}
+		var got SirenPattern
+		if err := got.UnmarshalText(b); err != nil || got != p {
+			t.Errorf("%s: round trip gave %s, %v", b, got, err)
+		}
+	}
+}
+
+// An unknown pattern is an error that names it, never a silent "off".
+func TestSirenPattern_UnknownIsError(t *testing.T) {
+	got := SirenBurglar
+	err := got.UnmarshalText([]byte("whoop"))
+	if !errors.Is(err, ErrUnknownSirenPattern) || !strings.Contains(err.Error(), `"whoop"`) {
+		t.Errorf("unmarshal whoop: %v, want an error naming it", err)
+	}
+	if got != SirenBurglar {
+		t.Errorf("a failed unmarshal changed the pattern to %s", got)
+	}
+	if _, err := SirenPattern(7).MarshalText(); !errors.Is(err, ErrUnknownSirenPattern) || !strings.Contains(err.Error(), "7") {
+		t.Errorf("marshal pattern 7: %v, want an error naming it", err)
+	}
+	if s := SirenPattern(7).String(); !strings.Contains(s, "7") {
+		t.Errorf("String of pattern 7 is %q, want it named", s)
+	}
+}
