@@ -474,7 +474,7 @@ func (e *Engine) report(now time.Time, in Input) error {
 	switch in.Signal {
 	case SignalContact, SignalMotion, SignalSmoke, SignalWater, SignalPanic:
 		if zi := e.zoneOf[di]; zi >= 0 {
-			e.zone(now, zi, in.Signal, in.Active)
+			e.zone(now, zi, in.Signal, in.Active, in.At)
 		}
 	case SignalTamper:
 		if ds.Tamper != in.Active {
@@ -507,8 +507,9 @@ func (e *Engine) report(now time.Time, in Input) error {
 	return nil
 }
 
-// zone applies the primary signal of the zone at index zi.
-func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
+// zone applies the primary signal of the zone at index zi; at is when the device sent it
+// (zero: unknown).
+func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool, at time.Time) {
 	z := &e.inst.Zones[zi]
 	zs := &e.st.Zones[zi]
 	if zs.Active == active {
@@ -579,6 +580,9 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
 	}
 	if !z.armedIn(a.Set) || zs.Out {
 		return
+	}
+	if !at.IsZero() && at.Before(a.ArmedAt) {
+		return // sent before the area was armed: stale news, the zone's state only
 	}
 	e.intrusion(now, a, z, zs)
 }
@@ -915,7 +919,7 @@ func (e *Engine) arm(now time.Time, in Input) error {
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, Zone: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: strings.TrimPrefix(refused.Error(), fmt.Sprintf("area %d ", a.Number))})
 		return refused
 	}
-	a.Set = in.Mode
+	a.Set, a.ArmedAt = in.Mode, now
 	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
 	a.EntryUntil, a.ReportAt = time.Time{}, time.Time{}
 	for zi := range e.inst.Zones {
