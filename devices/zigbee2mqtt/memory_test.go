@@ -239,3 +239,56 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// fakeMemory is a Memory in a map that counts writes.
+type fakeMemory struct {
+	mu     sync.Mutex
+	kv     map[string][]byte
+	writes map[string]int
+}
+
+var _ Memory = (*fakeMemory)(nil)
+
+func (m *fakeMemory) DriverData(driver, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Clone(m.kv[driver+"/"+key]), nil
+}
+
+func (m *fakeMemory) SaveDriverData(driver, key string, v []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kv == nil {
+		m.kv, m.writes = map[string][]byte{}, map[string]int{}
+	}
+	m.kv[driver+"/"+key] = bytes.Clone(v)
+	m.writes[key]++
+	return nil
+}
+
+// TestDriver_LastSeenWrittenLazily: a hundred messages cost no write of last_seen until the
+// lazy write is due; the device list is written when it changes, not when it is read again.
+func TestDriver_LastSeenWrittenLazily(t *testing.T) {
+	mem := &fakeMemory{}
+	d := New(Config{}, nil, &recorder{}, mem, nil)
+	ctx := context.Background()
+	for range 2 {
+		d.process(ctx, message{topic: "zigbee2mqtt/bridge/devices", payload: fixture(t, "bridge_devices.json"), retained: true})
+	}
+	start := time.Now().Truncate(time.Millisecond).UTC()
+	for i := range 100 {
+		d.process(ctx, message{topic: "zigbee2mqtt/Living room window", payload: withLastSeen(t, "aqara_mccgq11lm_open.json", start.Add(time.Duration(i)*time.Millisecond))})
+	}
+	if mem.writes[memDevices] != 1 || mem.writes[memLastSeen] != 0 || d.flush == nil {
+		t.Fatalf("writes %v, lazy write pending %v", mem.writes, d.flush != nil)
+	}
+	if err := d.saveSeen(); err != nil {
+		t.Fatal(err)
+	}
+	// What the next run reads back.
+	d2 := New(Config{}, nil, &recorder{}, mem, nil)
+	d2.load()
+	if want := start.Add(99 * time.Millisecond); !d2.seen[ieeeWindow].Equal(want) || !d2.listed || d2.cat.byName["Kitchen smoke"] == nil {
+		t.Errorf("read back: seen %v (want %v), listed %v", d2.seen[ieeeWindow], want, d2.listed)
+	}
+}
