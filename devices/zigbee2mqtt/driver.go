@@ -30,8 +30,8 @@
 // again at start never triggers; the report carries last_seen as its Time, so the hub never
 // alarms on an intrusion the device reported before its area was armed. A last_seen more
 // than a minute ahead of vakt's clock is logged as a warning (once until the device's time is
-// sane again) and the message is ordered by
-// arrival: trusted, it would make every later message look older and block the device.
+// sane again) and the message is ordered by arrival: trusted, it would make every later
+// message look older and block the device.
 //
 // What the hub is told after the broker connection comes back:
 //   - nothing about the outage itself; a device silent for longer than its check-in window is
