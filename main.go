@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	mgr := devices.NewManager(h, devices.Options{Logger: logger, CheckIn: cfg.Devices.CheckIn.D()})
-	if err := radioDrivers(cfg, mqttCfg, mgr, logger, start); err != nil {
+	if err := radioDrivers(cfg, mqttCfg, mgr, store, logger, start); err != nil {
 		return err
 	}
 	box, wired, err := wiredIO(ctx, cfg, *demo, h, mgr, logger)
@@ -260,7 +260,7 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 // radioDrivers connects the drivers that read radios through MQTT (Zigbee2MQTT, and rtl_433
 // for 433/868 MHz sensors), each with its own client, and registers them with the device
 // manager.
-func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, logger *slog.Logger, start func(string, func(context.Context) error)) error {
+func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, store *hub.Store, logger *slog.Logger, start func(string, func(context.Context) error)) error {
 	connect := func(name string) (*mqttclient.Client, error) { return mqttclient.New(bus, "vakt-"+name, logger) }
 	runOn := func(name string, c *mqttclient.Client, drv devices.Driver) {
 		mgr.AddDriver(drv)
@@ -276,7 +276,7 @@ func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, logge
 	if err != nil {
 		return err
 	}
-	runOn("zigbee2mqtt", zc, zigbee2mqtt.New(cfg.Zigbee2MQTT, zc, mgr, logger))
+	runOn("zigbee2mqtt", zc, zigbee2mqtt.New(cfg.Zigbee2MQTT, zc, mgr, store, logger))
 	rc, err := connect("rtl433")
 	if err != nil {
 		return err

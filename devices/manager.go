@@ -134,6 +134,7 @@ func (m *Manager) device(k key) *hub.Device {
 
 // Report takes what a driver saw; see Sink.
 func (m *Manager) Report(r Report) {
+	at := r.Time // the device's own time, when the driver has one: the hub orders by it
 	if r.Time.IsZero() {
 		r.Time = m.now()
 	}
@@ -188,7 +189,7 @@ func (m *Manager) Report(r Report) {
 		m.submit(ctx, hub.Input{Kind: hub.InReport, Device: id, Signal: hub.SignalMissing, Active: false})
 	}
 	for _, s := range r.Signals {
-		m.submit(ctx, hub.Input{Kind: hub.InReport, Device: id, Signal: s.Signal, Active: s.Active})
+		m.submit(ctx, hub.Input{Kind: hub.InReport, Device: id, Signal: s.Signal, Active: s.Active, At: at})
 	}
 	if r.Keypad != nil {
 		go m.keypad(ctx, r.Driver, r.Address, id, area, *r.Keypad)

@@ -213,7 +213,7 @@ func TestManager_SupervisionMissingAndRestore(t *testing.T) {
 	if r.mgr.Health()["garage_motion"].Missing {
 		t.Error("a device heard 90 min ago is missing")
 	}
-	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing_device") {
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing: Front door") {
 		t.Fatalf("arming with missing devices: %v", res.Err)
 	}
 	r.sim.Trigger("front_door", hub.SignalContact, false)
@@ -356,7 +356,7 @@ func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 		}
 		return false
 	})
-	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing_device") {
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, User: "anna"}); res.Err == nil || !strings.Contains(res.Err.Error(), "missing: Garage door") {
 		t.Fatalf("arming the garage with its door missing: %v", res.Err)
 	}
 	stop()

@@ -92,12 +92,35 @@ func (e *ArmRefusedError) Error() string {
 	return fmt.Sprintf("%s not ready to arm: %s", areaLabel(e.Area, e.AreaName), joinReasons(e.Reasons))
 }
 
+// joinReasons writes reasons grouped by kind, in the order each kind first appears:
+// "open: Living room window, Bedroom window; missing: Garage door".
 func joinReasons(rs []Reason) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = r.String()
+	var kinds []string
+	names := map[string][]string{}
+	for _, r := range rs {
+		if _, ok := names[r.Kind]; !ok {
+			kinds = append(kinds, r.Kind)
+		}
+		s := r.String()
+		if i := strings.Index(s, ": "); i >= 0 {
+			s = s[i+2:]
+		} else {
+			s = ""
+		}
+		names[r.Kind] = append(names[r.Kind], s)
 	}
-	return strings.Join(parts, ", ")
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		w := reasonWords[k]
+		if w == "" {
+			w = k
+		}
+		if n := slices.DeleteFunc(names[k], func(s string) bool { return s == "" }); len(n) > 0 {
+			w += ": " + strings.Join(n, ", ")
+		}
+		parts[i] = w
+	}
+	return strings.Join(parts, "; ")
 }
 
 // areaLabel names an area for people: its name, or "area N" when it has none.
@@ -529,7 +552,7 @@ func (e *Engine) report(now time.Time, in Input) error {
 	switch in.Signal {
 	case SignalContact, SignalMotion, SignalSmoke, SignalWater, SignalPanic:
 		if zi := e.zoneOf[di]; zi >= 0 {
-			e.zone(now, zi, in.Signal, in.Active)
+			e.zone(now, zi, in.Signal, in.Active, in.At)
 		}
 	case SignalTamper:
 		if ds.Tamper != in.Active {
@@ -562,8 +585,9 @@ func (e *Engine) report(now time.Time, in Input) error {
 	return nil
 }
 
-// zone applies the primary signal of the zone at index zi.
-func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
+// zone applies the primary signal of the zone at index zi; at is when the device sent it
+// (zero: unknown).
+func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool, at time.Time) {
 	z := &e.inst.Zones[zi]
 	zs := &e.st.Zones[zi]
 	if zs.Active == active {
@@ -634,6 +658,9 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool) {
 	}
 	if !z.armedIn(a.Set) || zs.Out {
 		return
+	}
+	if !at.IsZero() && at.Before(a.ArmedAt) {
+		return // sent before the area was armed: stale news, the zone's state only
 	}
 	e.intrusion(now, a, z, zs)
 }
@@ -1052,7 +1079,7 @@ func (e *Engine) arm(now time.Time, in Input) error {
 		a.ServiceUntil = time.Time{}
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "ended by arming"})
 	}
-	a.Set = in.Mode
+	a.Set, a.ArmedAt = in.Mode, now
 	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
 	a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}
 	a.NotArmed = ""

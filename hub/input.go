@@ -192,4 +192,7 @@ type Input struct {
 	Duration time.Duration
 	// Path names an uplink path for uplink faults.
 	Path string
+	// At is when the device says it sent a report (zero: unknown). An intrusion report
+	// sent before its area was armed is zone state only: a stale message, never an alarm.
+	At time.Time
 }

@@ -72,6 +72,9 @@ type AreaState struct {
 	User       string `json:"user,omitempty"`
 	UserNumber int    `json:"user_number,omitempty"`
 	How        Method `json:"how,omitempty"`
+	// ArmedAt is when the last arming started: device reports sent before it never
+	// trigger an intrusion alarm.
+	ArmedAt time.Time `json:"armed_at,omitzero"`
 
 	ExitUntil  time.Time    `json:"exit_until,omitzero"`
 	EntryUntil time.Time    `json:"entry_until,omitzero"`

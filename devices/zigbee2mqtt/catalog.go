@@ -11,19 +11,20 @@ import (
 )
 
 // device is what vakt keeps of one entry of <base>/bridge/devices.
+// It is remembered across restarts as JSON (see Memory).
 type device struct {
-	IEEE   string
-	Name   string
-	Model  string
-	Vendor string
-	Caps   []devices.Capability
+	IEEE   string               `json:"ieee"`
+	Name   string               `json:"name"`
+	Model  string               `json:"model,omitempty"`
+	Vendor string               `json:"vendor,omitempty"`
+	Caps   []devices.Capability `json:"caps,omitempty"`
 	// Gettable is set when a state feature (plug, lock) has the GET access bit, so that
 	// vakt may ask for it after a reconnect.
-	Gettable bool
+	Gettable bool `json:"gettable,omitempty"`
 	// SirenModes are the warning modes the definition lists; empty means any.
-	SirenModes []string
+	SirenModes []string `json:"siren_modes,omitempty"`
 	// Squawk is set when the device exposes the IAS WD squawk (a short beep).
-	Squawk bool
+	Squawk bool `json:"squawk,omitempty"`
 }
 
 // signature says whether a device's description changed since it was last reported.

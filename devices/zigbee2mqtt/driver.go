@@ -10,7 +10,11 @@
 // Addresses: a device in bridge/devices is reported under its IEEE address, lower case as
 // Zigbee2MQTT writes it ("0x00158d000449aa01"). A message from a name not in the list is
 // reported under that name (an IEEE address when nobody renamed the device, else its
-// friendly name); until the first list arrives such messages are held, for up to 10 s.
+// friendly name, logged as a warning); until the first list arrives such messages are held,
+// for up to 10 s. The list, with renames (bridge/response/device/rename) applied, is kept
+// in the driver's Memory: Zigbee2MQTT publishes it only when it starts itself, and the
+// embedded broker retains nothing over a restart of vakt. A remembered list resolves names
+// at once after a restart, with no hold; the next list from Zigbee2MQTT replaces it.
 //
 // Payloads: Zigbee2MQTT publishes a device's whole cached state each time, so signals repeat;
 // the hub ignores repeated states. A payload that is not a JSON object is counted as
@@ -20,7 +24,14 @@
 //
 // Order: messages are reported in the order the MQTT client hands them over. With
 // Zigbee2MQTT's advanced.last_seen set, a message older than one already read from the same
-// device is dropped, which undoes any reordering on the way.
+// device is dropped, which undoes any reordering on the way, and a retained one no newer is
+// dropped too (it was read before). The newest last_seen per device is remembered across
+// restarts (written at most every saveEvery and at shutdown), so a stale retained state read
+// again at start never triggers; the report carries last_seen as its Time, so the hub never
+// alarms on an intrusion the device reported before its area was armed. A last_seen more
+// than a minute ahead of vakt's clock is logged as a warning (once until the device's time is
+// sane again) and the message is ordered by arrival: trusted, it would make every later
+// message look older and block the device.
 //
 // What the hub is told after the broker connection comes back:
 //   - nothing about the outage itself; a device silent for longer than its check-in window is
@@ -120,6 +131,7 @@ type Driver struct {
 	base   string // "<base_topic>/"
 	client *mqttclient.Client
 	sink   devices.Sink
+	mem    Memory
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -148,11 +160,16 @@ type Driver struct {
 	requests  map[string]keypadRequest
 	asked     map[string]bool // devices asked for their state since the last connect
 	warned    map[string]bool // attribute-output topics already logged
+	unknown   map[string]bool // names not in the device list, already logged
+	ahead     map[string]bool // devices whose last_seen is ahead of the clock, logged
+	saved     []byte          // the device list as last remembered
+	flush     *time.Timer     // runs while a newer last_seen is not yet remembered
 }
 
-// New returns a driver reading Zigbee2MQTT's topics through client and reporting to sink.
-// It subscribes in Run; the client may be connected before or after.
-func New(cfg Config, client *mqttclient.Client, sink devices.Sink, logger *slog.Logger) *Driver {
+// New returns a driver reading Zigbee2MQTT's topics through client and reporting to sink,
+// remembering the device list and message times in mem (nil: nothing is remembered). It
+// subscribes in Run; the client may be connected before or after.
+func New(cfg Config, client *mqttclient.Client, sink devices.Sink, mem Memory, logger *slog.Logger) *Driver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +177,7 @@ func New(cfg Config, client *mqttclient.Client, sink devices.Sink, logger *slog.
 		base:      cfg.baseTopic() + "/",
 		client:    client,
 		sink:      sink,
+		mem:       mem,
 		log:       logger.With("driver", Name),
 		now:       time.Now,
 		in:        make(chan message, queueSize),
@@ -176,6 +194,8 @@ func New(cfg Config, client *mqttclient.Client, sink devices.Sink, logger *slog.
 		requests:  map[string]keypadRequest{},
 		asked:     map[string]bool{},
 		warned:    map[string]bool{},
+		unknown:   map[string]bool{},
+		ahead:     map[string]bool{},
 	}
 }
 
@@ -183,11 +203,13 @@ func New(cfg Config, client *mqttclient.Client, sink devices.Sink, logger *slog.
 func (d *Driver) Name() string { return Name }
 
 // Run subscribes to <base>/# and reports what devices say until ctx ends. The subscription
-// is renewed on every reconnect by the client, which reads retained messages again.
-func (d *Driver) Run(ctx context.Context) error {
+// is renewed on every reconnect by the client, which reads retained messages again. What
+// the driver remembers is read first and written last.
+func (d *Driver) Run(ctx context.Context) (err error) {
 	if !d.started.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
+	d.load()
 	defer func() {
 		close(d.done)
 		d.mu.Lock()
@@ -211,11 +233,17 @@ func (d *Driver) Run(ctx context.Context) error {
 		if d.hold != nil {
 			d.hold.Stop()
 		}
+		if d.flush != nil {
+			err = d.saveSeen()
+		}
 	}()
 	for {
-		var hold <-chan time.Time
+		var hold, flush <-chan time.Time
 		if d.hold != nil {
 			hold = d.hold.C
+		}
+		if d.flush != nil {
+			flush = d.flush.C
 		}
 		select {
 		case <-ctx.Done():
@@ -225,6 +253,12 @@ func (d *Driver) Run(ctx context.Context) error {
 		case <-hold:
 			d.log.Warn("no bridge/devices from Zigbee2MQTT: devices are reported by friendly name until it comes")
 			d.release(ctx)
+		case <-flush:
+			d.flush = nil
+			if err := d.saveSeen(); err != nil {
+				d.log.Warn("last_seen times not remembered; trying again", "error", err)
+				d.flush = time.NewTimer(saveEvery)
+			}
 		}
 	}
 }
@@ -280,6 +314,8 @@ func (d *Driver) process(ctx context.Context, m message) {
 		d.bridgeState(m.payload)
 	case rest == "bridge/response/permit_join":
 		d.permitJoinResponse(m.payload)
+	case rest == "bridge/response/device/rename":
+		d.renamed(m.payload)
 	case strings.HasPrefix(rest, "bridge/"):
 		// info, logging, events, other responses: not devices.
 	case strings.HasSuffix(rest, "/availability"):
@@ -371,6 +407,7 @@ func (d *Driver) readCatalog(ctx context.Context, payload []byte) {
 	d.cat = cat
 	d.mu.Unlock()
 	d.listed = true
+	d.saveDevices()
 	ieees := make([]string, 0, len(cat.byIEEE))
 	for ieee := range cat.byIEEE {
 		ieees = append(ieees, ieee)
@@ -443,7 +480,48 @@ func (d *Driver) resolve(name string, m message) (addr string, dev *device, ok b
 		}
 		return "", nil, false
 	}
+	if !d.unknown[name] && len(d.unknown) < holdMax {
+		d.unknown[name] = true
+		d.log.Warn("message from a name not in Zigbee2MQTT's device list: reported under that name", "name", name)
+	}
 	return name, nil, true
+}
+
+// renamed applies a rename Zigbee2MQTT confirms on bridge/response/device/rename: from is
+// the old friendly name or the IEEE address.
+func (d *Driver) renamed(payload []byte) {
+	var r struct {
+		Data struct {
+			From string `json:"from"`
+			To   string `json:"to"`
+		} `json:"data"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(payload, &r); err != nil {
+		d.sink.Malformed(Name, "bridge/response/device/rename", err)
+		return
+	}
+	if r.Status != "ok" || r.Data.To == "" {
+		return
+	}
+	d.mu.Lock()
+	dev := d.cat.byName[r.Data.From]
+	if dev == nil && isIEEE(r.Data.From) {
+		dev = d.cat.byIEEE[strings.ToLower(r.Data.From)]
+	}
+	if dev != nil {
+		delete(d.cat.byName, dev.Name)
+		dev.Name = r.Data.To
+		d.cat.byName[dev.Name] = dev
+	}
+	d.mu.Unlock()
+	if dev == nil {
+		d.log.Warn("rename of a device not in the device list", "name", r.Data.From)
+		return
+	}
+	delete(d.unknown, r.Data.To)
+	d.log.Info("device renamed", "device", dev.IEEE, "name", dev.Name)
+	d.saveDevices()
 }
 
 // state handles a device's state message.
@@ -459,12 +537,22 @@ func (d *Driver) state(name string, m message) {
 	if !usable {
 		return
 	}
-	if !r.LastSeen.IsZero() {
-		if r.LastSeen.Before(d.seen[addr]) {
+	if t := r.LastSeen; !t.IsZero() {
+		last := d.seen[addr]
+		switch {
+		case t.After(d.now().Add(maxSkew)):
+			if !d.ahead[addr] {
+				d.ahead[addr] = true
+				d.log.Warn("last_seen ahead of vakt's clock: message ordered by arrival (check the clocks of Zigbee2MQTT's host and vakt's)", "device", addr, "last_seen", t)
+			}
+			r.LastSeen = time.Time{}
+		case t.Before(last) || (m.retained && !t.After(last)):
 			d.sink.Stale(Name, addr, "older than a message already read (last_seen)")
 			return
+		default:
+			delete(d.ahead, addr)
+			d.sawAt(addr, t)
 		}
-		d.seen[addr] = r.LastSeen
 	}
 	if r.Keypad != nil {
 		now := d.now()

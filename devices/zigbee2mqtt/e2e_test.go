@@ -242,7 +242,7 @@ func TestDriver_KeepsOrder(t *testing.T) {
 		t.Fatal("devices/mqttclient must keep message order (paho OrderMatters): an open and its close would arrive reversed")
 	}
 	rec := &recorder{}
-	d := New(Config{}, c, rec, nil)
+	d := New(Config{}, c, rec, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

@@ -31,6 +31,14 @@ var (
 // startEmbedded runs vakt's embedded broker on a free loopback port and returns its URL.
 func startEmbedded(tb testing.TB) string {
 	tb.Helper()
+	url, _ := startEmbeddedStop(tb)
+	return url
+}
+
+// startEmbeddedStop is startEmbedded with a stop, as vakt stopping stops its broker: what
+// was retained is gone.
+func startEmbeddedStop(tb testing.TB) (url string, stop func()) {
+	tb.Helper()
 	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0"}, []broker.Account{vaktAccount, z2mAccount}, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -38,13 +46,17 @@ func startEmbedded(tb testing.TB) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("broker: %v", err)
-		}
-	})
-	return "tcp://" + b.Addr()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("broker: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return "tcp://" + b.Addr(), stop
 }
 
 // mosquitto is a mosquitto broker the test started on a free loopback port, with the two
@@ -194,35 +206,52 @@ func testInstallation() *hub.Installation {
 }
 
 // rig is a real hub on a temporary bbolt store, a devices.Manager, the driver on its own
-// MQTT connection, and a second connection standing in for Zigbee2MQTT.
+// MQTT connection (remembering in the store, as main wires it), and a second connection
+// standing in for Zigbee2MQTT.
 type rig struct {
 	tb     testing.TB
+	path   string
+	store  *hub.Store
 	hub    *hub.Hub
 	clock  *fakeClock
 	mgr    *devices.Manager
 	drv    *Driver
 	client *mqttclient.Client
 	z2m    *z2m
+	stop   func() // stops vakt as a shutdown does and closes the store; the stand-in goes too
 }
 
 func newRig(tb testing.TB, url string, inst *hub.Installation) *rig {
 	tb.Helper()
-	store, err := hub.OpenStore(filepath.Join(tb.TempDir(), "vakt.db"), 0)
+	return startRig(tb, url, inst, filepath.Join(tb.TempDir(), "vakt.db"), &fakeClock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)})
+}
+
+// restart stops vakt and starts it again over the same store and clock, on the broker at
+// url, with a new stand-in for Zigbee2MQTT (which has not restarted: it publishes nothing
+// by itself).
+func (r *rig) restart(url string) *rig {
+	r.tb.Helper()
+	r.stop()
+	return startRig(r.tb, url, nil, r.path, r.clock)
+}
+
+func startRig(tb testing.TB, url string, inst *hub.Installation, path string, clock *fakeClock) *rig {
+	tb.Helper()
+	store, err := hub.OpenStore(path, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
 	h, err := hub.New(store, inst, hub.Options{Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &rig{tb: tb, hub: h, clock: clock}
+	r := &rig{tb: tb, path: path, store: store, hub: h, clock: clock}
 	r.mgr = devices.NewManager(h, devices.Options{})
 	r.client, err = mqttclient.New(mqttclient.Config{URL: url, Username: vaktAccount.Username, Password: vaktAccount.Password}, "vakt-zigbee2mqtt", nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r.drv = New(Config{}, r.client, r.mgr, nil)
+	r.drv = New(Config{}, r.client, r.mgr, store, nil)
 	r.mgr.AddDriver(r.drv)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -232,20 +261,27 @@ func newRig(tb testing.TB, url string, inst *hub.Installation) *rig {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- run(ctx) }()
 	}
-	tb.Cleanup(func() {
-		cancel()
-		r.client.Disconnect(100)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				tb.Errorf("run: %v", err)
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			if r.z2m != nil {
+				r.z2m.client.Disconnect(100)
 			}
-		}
-		if err := store.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
-	})
+			cancel()
+			r.client.Disconnect(100)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					tb.Errorf("run: %v", err)
+				}
+			}
+			if err := store.Close(); err != nil {
+				tb.Errorf("close store: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(r.stop)
 	if err := r.client.ConnectWait(10 * time.Second); err != nil {
 		tb.Fatal(err)
 	}

@@ -177,13 +177,14 @@ type reading struct {
 	// KeypadMode is the keypad's own word for the request (arm_all_zones …), for its answer.
 	KeypadMode string
 	LockEvent  *devices.LockEvent
-	LastSeen   time.Time
+	// LastSeen is the device's last_seen; the driver clears it when it cannot be trusted.
+	LastSeen time.Time
 }
 
 // report fills a Report for the device at address.
 func (r *reading) report(address string) devices.Report {
 	return devices.Report{
-		Driver: Name, Address: address,
+		Driver: Name, Address: address, Time: r.LastSeen,
 		Signals: r.Signals, Battery: r.Battery, LinkQuality: r.LinkQuality, Temperature: r.Temperature,
 		Switch: r.Switch, Power: r.Power, Lock: r.Lock, Keypad: r.Keypad, LockEvent: r.LockEvent,
 	}

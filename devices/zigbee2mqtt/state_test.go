@@ -84,7 +84,7 @@ func fixture(tb testing.TB, name string) []byte {
 func listedDriver(t *testing.T) (*Driver, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	d := New(Config{}, nil, rec, nil)
+	d := New(Config{}, nil, rec, nil, nil)
 	d.process(context.Background(), message{topic: "zigbee2mqtt/bridge/devices", payload: fixture(t, "bridge_devices.json"), retained: true})
 	rec.take()
 	return d, rec
@@ -206,7 +206,7 @@ func dump(reps []devices.Report) string {
 
 func TestCatalog_Describe(t *testing.T) {
 	rec := &recorder{}
-	d := New(Config{}, nil, rec, nil)
+	d := New(Config{}, nil, rec, nil, nil)
 	d.process(context.Background(), message{topic: "zigbee2mqtt/bridge/devices", payload: fixture(t, "bridge_devices.json"), retained: true})
 	reps, mal := rec.take()
 	if len(mal) > 0 {
@@ -358,7 +358,7 @@ func TestDriver_Topics(t *testing.T) {
 // under the device's IEEE address once the list arrives.
 func TestDriver_HoldsUntilListed(t *testing.T) {
 	rec := &recorder{}
-	d := New(Config{BaseTopic: "z2m/home"}, nil, rec, nil)
+	d := New(Config{BaseTopic: "z2m/home"}, nil, rec, nil, nil)
 	ctx := context.Background()
 	d.process(ctx, message{topic: "z2m/home/Living room window", payload: fixture(t, "aqara_mccgq11lm_open.json")})
 	d.process(ctx, message{topic: "z2m/home/Living room window/availability", payload: []byte(`{"state":"offline"}`), retained: true})
@@ -378,7 +378,7 @@ func TestDriver_HoldsUntilListed(t *testing.T) {
 		t.Fatalf("released %q, want %q", got, want)
 	}
 	// Without a list the driver gives up holding after a while (release), reporting by name.
-	d2 := New(Config{}, nil, rec, nil)
+	d2 := New(Config{}, nil, rec, nil, nil)
 	d2.process(ctx, message{topic: "zigbee2mqtt/Shed door", payload: fixture(t, "aqara_mccgq11lm_open.json")})
 	d2.release(ctx)
 	if reps, _ := rec.take(); len(reps) != 1 || reps[0].Address != "Shed door" {
