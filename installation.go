@@ -82,7 +82,7 @@ func installationCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
-	res := h.Configure(ctx, *by, "import "+filepath.Base(fs.Arg(0)), func(cur *hub.Installation) error {
+	res := h.Configure(ctx, hub.Input{User: *by, How: hub.HowSystem}, "import "+filepath.Base(fs.Arg(0)), func(cur *hub.Installation) error {
 		*cur = *inst
 		return nil
 	})

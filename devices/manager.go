@@ -28,7 +28,7 @@ type Hub interface {
 	Do(ctx context.Context, in hub.Input) hub.Result
 	Subscribe() *hub.Subscription
 	Snapshot() *hub.Snapshot
-	Configure(ctx context.Context, user, note string, change func(*hub.Installation) error) hub.Result
+	Configure(ctx context.Context, by hub.Input, note string, change func(*hub.Installation) error) hub.Result
 }
 
 // CheckInner is implemented by drivers that know a model's own check-in interval (rtl_433
@@ -417,6 +417,10 @@ func keypadState(s *hub.Snapshot, area int) string {
 			continue
 		}
 		switch a.Mode {
+		case hub.ModeDisarmed:
+			if a.NotArmed != "" {
+				return "not_ready" // the exit delay was cancelled: NOT ARMED, never silent
+			}
 		case hub.ModeArming:
 			return "exit_delay"
 		case hub.ModePending:
@@ -549,33 +553,39 @@ func (m *Manager) send(ctx context.Context, inst *hub.Installation, area int, ki
 	}
 }
 
-// Switch turns a plug on or off; Lock locks or unlocks a lock. Both go to the device's driver
-// as commands; the device's next report shows the result in its health.
-func (m *Manager) Switch(ctx context.Context, id string, on bool) error {
-	return m.command(ctx, id, "plug", Command{Kind: CmdSwitch, On: on})
+// Switch turns a plug on or off; Lock locks or unlocks a lock. Each is done for the user
+// whose credential by carries (Code, Tag or User, with How and Iface): the hub authorises it
+// and logs who and how (unlocking an armed area's door takes a user who may disarm it), and
+// only then does the command go to the device's driver; the device's next report shows the
+// result in its health.
+func (m *Manager) Switch(ctx context.Context, by hub.Input, id string, on bool) error {
+	return m.command(ctx, by, id, "plug", on, Command{Kind: CmdSwitch, On: on})
 }
 
-// Lock locks (true) or unlocks a door lock.
-func (m *Manager) Lock(ctx context.Context, id string, locked bool) error {
-	return m.command(ctx, id, "lock", Command{Kind: CmdLock, Locked: locked})
+// Lock locks (true) or unlocks a door lock, as Switch does for plugs.
+func (m *Manager) Lock(ctx context.Context, by hub.Input, id string, locked bool) error {
+	return m.command(ctx, by, id, "lock", locked, Command{Kind: CmdLock, Locked: locked})
 }
 
-func (m *Manager) command(ctx context.Context, id, kind string, c Command) error {
-	for _, d := range m.hub.Snapshot().Installation.Devices {
-		if d.ID != id {
-			continue
-		}
-		if d.Kind != kind {
-			return fmt.Errorf("%s is a %s, not a %s", id, or(d.Kind, "sensor"), kind)
-		}
-		drv := m.drivers[d.Driver]
-		if drv == nil {
-			return fmt.Errorf("%s: driver %s is not running", id, d.Driver)
-		}
-		c.Address = d.AddressOrID()
-		return drv.Send(ctx, c)
+func (m *Manager) command(ctx context.Context, by hub.Input, id, kind string, active bool, c Command) error {
+	i := slices.IndexFunc(m.hub.Snapshot().Installation.Devices, func(d hub.Device) bool { return d.ID == id })
+	if i < 0 {
+		return fmt.Errorf("%q: %w", id, hub.ErrUnknownDevice)
 	}
-	return fmt.Errorf("%q: %w", id, hub.ErrUnknownDevice)
+	d := m.hub.Snapshot().Installation.Devices[i]
+	if d.Kind != kind {
+		return fmt.Errorf("%s is a %s, not a %s", id, or(d.Kind, "sensor"), kind)
+	}
+	drv := m.drivers[d.Driver]
+	if drv == nil {
+		return fmt.Errorf("%s: driver %s is not running", id, d.Driver)
+	}
+	by.Kind, by.Device, by.Active = hub.InDeviceCommand, id, active
+	if res := m.hub.Do(ctx, by); res.Err != nil {
+		return res.Err
+	}
+	c.Address = d.AddressOrID()
+	return drv.Send(ctx, c)
 }
 
 func or(s, def string) string {
@@ -717,8 +727,9 @@ type Adoption struct {
 	Zone     int
 }
 
-// Adopt adds a discovered device to the installation, with its zone, as user.
-func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
+// Adopt adds a discovered device to the installation, with its zone, for the admin or granted
+// installer whose credential by carries.
+func (m *Manager) Adopt(ctx context.Context, by hub.Input, a Adoption) error {
 	m.mu.Lock()
 	dd := m.discovered[key{a.Driver, a.Address}]
 	var disc Discovered
@@ -761,7 +772,7 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 	if !isZone && kind == "sensor" {
 		zt, isZone = SuggestZone(disc.Caps)
 	}
-	res := m.hub.Configure(ctx, user, fmt.Sprintf("adopt %s (%s %s) as %s", a.ID, a.Driver, disc.Model, kind), func(inst *hub.Installation) error {
+	res := m.hub.Configure(ctx, by, fmt.Sprintf("adopt %s (%s %s) as %s", a.ID, a.Driver, disc.Model, kind), func(inst *hub.Installation) error {
 		dev := hub.Device{ID: a.ID, Name: a.Name, Driver: a.Driver, Model: disc.Model, Address: a.Address, Kind: kind}
 		if kind != "sensor" || !isZone {
 			dev.Area = a.Area // a zone's sensor takes the zone's area; one without (a thermometer) is the area's own
@@ -788,9 +799,10 @@ func (m *Manager) Adopt(ctx context.Context, user string, a Adoption) error {
 	return nil
 }
 
-// Remove takes a device and its zone out of the installation, as user.
-func (m *Manager) Remove(ctx context.Context, user, id string) error {
-	return m.hub.Configure(ctx, user, "remove "+id, func(inst *hub.Installation) error {
+// Remove takes a device and its zone out of the installation, for the admin or granted
+// installer whose credential by carries.
+func (m *Manager) Remove(ctx context.Context, by hub.Input, id string) error {
+	return m.hub.Configure(ctx, by, "remove "+id, func(inst *hub.Installation) error {
 		i := slices.IndexFunc(inst.Devices, func(d hub.Device) bool { return d.ID == id })
 		if i < 0 {
 			return fmt.Errorf("remove %q: %w", id, hub.ErrUnknownDevice)

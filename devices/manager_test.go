@@ -177,10 +177,10 @@ func TestManager_PairAdoptRemove(t *testing.T) {
 	if len(ds) != 1 || ds[0].Suggested != hub.ZoneFire {
 		t.Fatalf("discovered %+v, want a smoke detector suggested as fire", ds)
 	}
-	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "nope"}); !errors.Is(err, devices.ErrNotDiscovered) {
+	if err := r.mgr.Adopt(ctx, anna, devices.Adoption{Driver: "sim", Address: "nope"}); !errors.Is(err, devices.ErrNotDiscovered) {
 		t.Fatalf("adopting the undiscovered: %v", err)
 	}
-	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "shed_smoke"}); err != nil {
+	if err := r.mgr.Adopt(ctx, anna, devices.Adoption{Driver: "sim", Address: "shed_smoke"}); err != nil {
 		t.Fatal(err)
 	}
 	inst := r.hub.Snapshot().Installation
@@ -190,10 +190,10 @@ func TestManager_PairAdoptRemove(t *testing.T) {
 	}
 	r.sim.Trigger("shed_smoke", hub.SignalSmoke, true)
 	eventually(t, "fire from the adopted detector", func() bool { return has(r.kinds(), hub.KindFire) })
-	if err := r.mgr.Remove(ctx, "ivan", "shed_smoke"); err != nil {
+	if err := r.mgr.Remove(ctx, anna, "shed_smoke"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.mgr.Remove(ctx, "ivan", "shed_smoke"); !errors.Is(err, hub.ErrUnknownDevice) {
+	if err := r.mgr.Remove(ctx, anna, "shed_smoke"); !errors.Is(err, hub.ErrUnknownDevice) {
 		t.Fatalf("removing twice: %v", err)
 	}
 }
@@ -236,7 +236,7 @@ func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
 	if mode() != hub.ModeDisarmed {
 		t.Fatal("a lock not set up for it armed the house")
 	}
-	res := r.hub.Configure(ctx, "anna", "lock arms and disarms", func(inst *hub.Installation) error {
+	res := r.hub.Configure(ctx, hub.Input{User: "anna", How: hub.HowWeb}, "lock arms and disarms", func(inst *hub.Installation) error {
 		for i := range inst.Devices {
 			if inst.Devices[i].ID == "front_lock" {
 				inst.Devices[i].DisarmOnUnlock, inst.Devices[i].ArmOnLock = true, true
@@ -267,21 +267,110 @@ func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
 func TestManager_PlugsAndLocks(t *testing.T) {
 	r := start(t)
 	ctx := context.Background()
-	if err := r.mgr.Switch(ctx, "coffee_plug", true); err != nil {
+	if err := r.mgr.Switch(ctx, anna, "coffee_plug", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.mgr.Lock(ctx, "front_lock", true); err != nil {
+	if err := r.mgr.Lock(ctx, anna, "front_lock", true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(r.out.String(), "coffee_plug: switched on") || !strings.Contains(r.out.String(), "front_lock: locked") {
 		t.Fatalf("commands not sent:\n%s", r.out.String())
 	}
-	if err := r.mgr.Switch(ctx, "front_door", true); err == nil || !strings.Contains(err.Error(), "not a plug") {
+	if err := r.mgr.Switch(ctx, anna, "front_door", true); err == nil || !strings.Contains(err.Error(), "not a plug") {
 		t.Fatalf("switching a door: %v", err)
 	}
-	if err := r.mgr.Lock(ctx, "nope", true); !errors.Is(err, hub.ErrUnknownDevice) {
+	if err := r.mgr.Lock(ctx, anna, "nope", true); !errors.Is(err, hub.ErrUnknownDevice) {
 		t.Fatalf("locking an unknown device: %v", err)
 	}
+}
+
+// anna is the demo's admin, signed in (the web UI and HomeKit pass users like this).
+var anna = hub.Input{User: "anna", How: hub.HowWeb}
+
+// TestManager_DeviceActionsAuthorised: switching, locking, adopting and removing take a
+// credential with the right role, and each is in the history with who and how.
+func TestManager_DeviceActionsAuthorised(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	code := func(c string) hub.Input { return hub.Input{Code: c, How: hub.HowKeypad} }
+	sent := func(line string) bool { return strings.Contains(r.out.String(), line) }
+
+	if err := r.mgr.Switch(ctx, code("0000"), "coffee_plug", true); !errors.Is(err, hub.ErrWrongCode) || sent("coffee_plug: switched on") {
+		t.Fatalf("a wrong code switched the plug: %v", err)
+	}
+	if err := r.mgr.Switch(ctx, hub.Input{}, "coffee_plug", true); !errors.Is(err, hub.ErrNoCredential) {
+		t.Fatalf("no credential: %v", err)
+	}
+	if err := r.mgr.Switch(ctx, code("5678"), "coffee_plug", true); err != nil || !sent("coffee_plug: switched on") {
+		t.Fatalf("erik switching the plug: %v", err)
+	}
+	evs, _ := r.hub.Store().History(0, 1)
+	if evs[0].Kind != hub.KindDeviceCommand || evs[0].User != "erik" || evs[0].How != hub.HowKeypad || evs[0].Device != "coffee_plug" {
+		t.Fatalf("history says %+v, want a device command by erik", evs[0])
+	}
+
+	// Unlocking an armed house's door takes a user who may disarm it.
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := r.hub.Configure(ctx, anna, "lisa may only arm", func(inst *hub.Installation) error {
+		for i := range inst.Users {
+			if inst.Users[i].ID == "lisa" {
+				inst.Users[i].ArmOnly = true
+			}
+		}
+		return nil
+	}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if err := r.mgr.Lock(ctx, code("2468"), "front_lock", false); !errors.Is(err, hub.ErrNotAllowed) || sent("front_lock: unlocked") {
+		t.Fatalf("an arm-only user unlocked the armed house's door: %v", err)
+	}
+	if err := r.mgr.Lock(ctx, code("2468"), "front_lock", true); err != nil {
+		t.Fatalf("an arm-only user may lock: %v", err)
+	}
+	if err := r.mgr.Lock(ctx, code("1234"), "front_lock", false); err != nil || !sent("front_lock: unlocked") {
+		t.Fatalf("anna unlocking: %v", err)
+	}
+	evs, _ = r.hub.Store().History(0, 1)
+	if !strings.Contains(evs[0].Note, "unlocked while arming") && !strings.Contains(evs[0].Note, "unlocked while armed") {
+		t.Fatalf("history says %+v", evs[0])
+	}
+
+	// Adopting and removing: an admin or a granted installer only.
+	r.sim.Announce("shed_door", "sim-contact", []devices.Capability{devices.CapContact})
+	eventually(t, "discovered", func() bool { return len(r.mgr.Discovered()) > 0 })
+	if err := r.mgr.Adopt(ctx, code("5678"), devices.Adoption{Driver: "sim", Address: "shed_door"}); !errors.Is(err, hub.ErrNotAllowed) {
+		t.Fatalf("a user adopted a device: %v", err)
+	}
+	if err := r.mgr.Adopt(ctx, code("7777"), devices.Adoption{Driver: "sim", Address: "shed_door"}); !errors.Is(err, hub.ErrInstallerNotActive) {
+		t.Fatalf("an installer without a grant adopted a device: %v", err)
+	}
+	if err := r.mgr.Remove(ctx, code("0000"), "coffee_plug"); !errors.Is(err, hub.ErrWrongCode) {
+		t.Fatalf("a wrong code removed a device: %v", err)
+	}
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InGrantInstaller, Active: true, Code: "1234", How: hub.HowKeypad}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if err := r.mgr.Adopt(ctx, code("7777"), devices.Adoption{Driver: "sim", Address: "shed_door"}); err != nil {
+		t.Fatalf("a granted installer adopting: %v", err)
+	}
+	evs, _ = r.hub.Store().History(0, 1)
+	if evs[0].Kind != hub.KindConfigChange || evs[0].User != "ivan" || evs[0].How != hub.HowKeypad {
+		t.Fatalf("history says %+v, want a config change by ivan", evs[0])
+	}
+}
+
+// TestManager_KeypadSaysNotArmed: a cancelled exit delay shows on the keypad.
+func TestManager_KeypadSaysNotArmed(t *testing.T) {
+	r := start(t)
+	ctx := context.Background()
+	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	eventually(t, "the keypad counting down", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows exit_delay") })
+	r.sim.Trigger("living_motion", hub.SignalMotion, true)
+	eventually(t, "NOT ARMED on the keypad", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows not_ready") })
 }
 
 // sirenLines returns the sim's output lines for one siren, in order.
@@ -445,7 +534,7 @@ func TestManager_AdoptIntoPairingArea(t *testing.T) {
 		{Driver: "sim", Address: "cellar_door"},
 		{Driver: "sim", Address: "shed_window", Area: 2},
 	} {
-		if err := r.mgr.Adopt(ctx, "ivan", a); err != nil {
+		if err := r.mgr.Adopt(ctx, anna, a); err != nil {
 			t.Fatalf("adopt %s: %v", a.Address, err)
 		}
 	}
@@ -472,7 +561,7 @@ func TestManager_AdoptTemperatureOnly(t *testing.T) {
 		t.Fatalf("discovered %+v, want one thermometer with no zone suggested", ds)
 	}
 	zones := len(r.hub.Snapshot().Installation.Zones)
-	if err := r.mgr.Adopt(ctx, "ivan", devices.Adoption{Driver: "sim", Address: "garage_thermo"}); err != nil {
+	if err := r.mgr.Adopt(ctx, anna, devices.Adoption{Driver: "sim", Address: "garage_thermo"}); err != nil {
 		t.Fatal(err)
 	}
 	inst := r.hub.Snapshot().Installation

@@ -226,16 +226,40 @@ func (e *Engine) SetInstallation(inst *Installation) {
 
 // Configure replaces the installation with a validated new one and logs the change, with
 // who made it and what it was. The caller stores the installation with the step's events.
-func (e *Engine) Configure(now time.Time, inst *Installation, user string, note string) ([]Effect, error) {
+func (e *Engine) Configure(now time.Time, by Input, note string, change func(*Installation) error) ([]Effect, error) {
 	e.out = e.out[:0]
 	e.changed = false
-	if err := inst.Validate(); err != nil {
-		return nil, err
+	e.expire(now)
+	ev := Event{Time: now, Kind: KindConfigChange, Report: true, How: by.How, Note: note}
+	if by.How == HowSystem {
+		ev.User = by.User // vakt's own tools (an offline import), run by whoever owns the store
+	} else {
+		by.Kind = InConfigure
+		if by.coded() {
+			e.duress(now, by)
+		}
+		u, err := e.installer(now, by)
+		if err != nil {
+			e.changed = len(e.out) > 0
+			return e.out, err
+		}
+		ev.User, ev.UserNumber = u.ID, u.Number
+	}
+	inst, err := CloneInstallation(e.inst)
+	if err == nil {
+		err = change(inst)
+	}
+	if err == nil {
+		err = inst.Validate()
+	}
+	if err != nil {
+		e.changed = len(e.out) > 0
+		return e.out, err
 	}
 	e.SetInstallation(inst)
 	e.bound(now) // shorter settings shorten what is running
 	e.changed = true
-	e.emit(Event{Time: now, Kind: KindConfigChange, Report: true, User: user, Note: note})
+	e.emit(ev)
 	return e.out, nil
 }
 
@@ -295,6 +319,8 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 		err = e.walkTest(now, in)
 	case InManualTest:
 		err = e.manualTest(now, in)
+	case InDeviceCommand:
+		err = e.deviceCommand(now, in)
 	case InPeriodicTest:
 		// Path names the receiver whose schedule it is, so each keeps its own.
 		e.emit(Event{Time: now, Kind: KindPeriodicTest, Report: true, How: HowSystem, Device: in.Path})
@@ -805,7 +831,7 @@ func (e *Engine) inService(a *AreaState) bool {
 // coded reports whether the input is a command that takes a code.
 func (in Input) coded() bool {
 	switch in.Kind {
-	case InArm, InDisarm, InBypass, InAcknowledge, InGrantInstaller, InServiceMode, InWalkTest, InManualTest:
+	case InArm, InDisarm, InBypass, InAcknowledge, InGrantInstaller, InServiceMode, InWalkTest, InManualTest, InDeviceCommand, InConfigure:
 		return in.Code != ""
 	}
 	return false
@@ -1407,4 +1433,53 @@ func (e *Engine) uplinkFault(now time.Time, in Input) {
 		e.st.UplinkFaults = slices.DeleteFunc(e.st.UplinkFaults, func(p string) bool { return p == in.Path })
 	}
 	e.emit(Event{Time: now, Kind: KindUplinkFault, Restore: !in.Active, Report: true, Device: in.Path})
+}
+
+// ErrNotAPlugOrLock is the error for a device command to a device that is neither.
+var ErrNotAPlugOrLock = errors.New("not a plug or a lock")
+
+// deviceCommand authorises switching a plug or locking a lock and logs it: a lock may be
+// locked by anyone who may arm its area, anything else needs a user who may operate the area
+// (unlocking an armed area's door: a user who may disarm it).
+func (e *Engine) deviceCommand(now time.Time, in Input) error {
+	di, ok := e.deviceIdx[in.Device]
+	if !ok {
+		return fmt.Errorf("%q: %w", in.Device, ErrUnknownDevice)
+	}
+	d := &e.inst.Devices[di]
+	area := d.Area
+	if zi := e.zoneOf[di]; zi >= 0 {
+		area = e.inst.Zones[zi].Area
+	}
+	var what string
+	arming := false
+	switch {
+	case d.Kind == "plug" && in.Active:
+		what = "switched on"
+	case d.Kind == "plug":
+		what = "switched off"
+	case d.Kind == "lock" && in.Active:
+		what, arming = "locked", true
+	case d.Kind == "lock":
+		what = "unlocked"
+	default:
+		return fmt.Errorf("%s: %w", deviceLabel(d), ErrNotAPlugOrLock)
+	}
+	u, _, err := e.operator(now, in, area, arming)
+	if err != nil {
+		return err
+	}
+	if a, ok := e.areaIdx[area]; ok && what == "unlocked" && e.st.Areas[a].Set.Armed() {
+		what = "unlocked while " + e.st.Areas[a].Mode.String()
+	}
+	e.emit(Event{Time: now, Area: area, Kind: KindDeviceCommand, Device: d.ID, UserNumber: u.Number, User: u.ID, How: in.How, Note: deviceLabel(d) + " " + what})
+	return nil
+}
+
+// deviceLabel names a device for people.
+func deviceLabel(d *Device) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.ID
 }

@@ -53,6 +53,7 @@ const (
 	KindSilence
 	KindZoneOut
 	KindConfigChange
+	KindDeviceCommand
 	kindCount
 )
 
@@ -111,6 +112,7 @@ var kinds = [kindCount]kindInfo{
 	KindSilence:          {"silence", Code{}},
 	KindZoneOut:          {"zone_out", Code{}},
 	KindConfigChange:     {"config_change", Code{306, "YG", "YG"}},
+	KindDeviceCommand:    {"device_command", Code{}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

@@ -37,8 +37,8 @@ type request struct {
 	in    Input
 	reply chan Result
 	// configure, when set, edits a copy of the installation instead of stepping in.
-	configure  func(*Installation) error
-	user, note string
+	configure func(*Installation) error
+	note      string
 }
 
 // Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
@@ -133,10 +133,12 @@ func (h *Hub) Do(ctx context.Context, in Input) Result {
 	return h.call(ctx, request{in: in, reply: make(chan Result, 1)})
 }
 
-// Configure changes the installation: change edits a deep copy, which the loop validates,
-// applies and stores with a config_change event (saying who and what) in one transaction.
-func (h *Hub) Configure(ctx context.Context, user, note string, change func(*Installation) error) Result {
-	return h.call(ctx, request{reply: make(chan Result, 1), configure: change, user: user, note: note})
+// Configure changes the installation as the admin or granted installer whose credential by
+// carries (Code, Tag or User, with How and Iface; How HowSystem for vakt's own offline tools):
+// change edits a deep copy, which the loop validates, applies and stores with a config_change
+// event (saying who and what) in one transaction.
+func (h *Hub) Configure(ctx context.Context, by Input, note string, change func(*Installation) error) Result {
+	return h.call(ctx, request{in: by, reply: make(chan Result, 1), configure: change, note: note})
 }
 
 // call hands r to the loop and waits for its answer. ctx bounds the wait for a place in the
@@ -231,13 +233,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			var effs []Effect
 			var err error
 			if r.configure != nil {
-				var inst *Installation
-				if inst, err = CloneInstallation(h.eng.Installation()); err == nil {
-					if err = r.configure(inst); err == nil {
-						effs, err = h.eng.Configure(now, inst, r.user, r.note)
-						configured = configured || err == nil
-					}
-				}
+				effs, err = h.eng.Configure(now, r.in, r.note, r.configure)
+				configured = configured || err == nil
 			} else {
 				effs, err = h.eng.Step(now, r.in)
 			}

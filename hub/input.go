@@ -158,6 +158,13 @@ const (
 	// InDiskFault says the data directory is short of room: the event log must never fail
 	// silently.
 	InDiskFault
+	// InDeviceCommand switches a plug (Active: on) or locks a lock (Active: locked) for the
+	// user whose credential it carries: the engine authorises it and logs who and how; the
+	// device manager sends the command once the step is committed.
+	InDeviceCommand
+	// InConfigure is the kind Hub.Configure gives its credential: a change of the
+	// installation, by an admin or a granted installer.
+	InConfigure
 )
 
 // Input is everything that can happen to the engine. It is one flat value rather than an

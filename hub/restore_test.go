@@ -214,13 +214,11 @@ func TestEngine_ConfigureShortensRunningDeadlines(t *testing.T) {
 	r := newEngineRig(t, func(in *Installation) { in.Settings.BellCutoff = NewDuration(MaxBellCutoff) })
 	r.armNow("away by anna")
 	r.must("open living_window")
-	inst, err := CloneInstallation(r.inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.Settings.BellCutoff = NewDuration(MinBellCutoff)
 	r.now = r.now.Add(time.Second)
-	if _, err := r.eng.Configure(r.now, inst, "ivan", "bell cut-off 1m"); err != nil {
+	if _, err := r.eng.Configure(r.now, Input{User: "anna", How: HowWeb}, "bell cut-off 1m", func(inst *Installation) error {
+		inst.Settings.BellCutoff = NewDuration(MinBellCutoff)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if next, _ := r.eng.NextDeadline(); next.Sub(r.now) > MinBellCutoff {

@@ -207,6 +207,22 @@ func parseCommand(in *Input, f []string) error {
 	return nil
 }
 
+// ParseCredential reads a credential from the end of a console line: a code "1234", "tag ID"
+// or "by USER", with optional "via METHOD" and "from IFACE". It is an error when none is given.
+func ParseCredential(f []string) (Input, error) {
+	var in Input
+	if err := parseCommand(&in, f); err != nil {
+		return in, err
+	}
+	if in.Code == "" && in.Tag == "" && in.User == "" {
+		return in, ErrNoCredential
+	}
+	if in.Area != 0 || in.Force || in.Duration != 0 {
+		return in, fmt.Errorf("%w: unexpected %q", ErrBadInput, strings.Join(f, " "))
+	}
+	return in, nil
+}
+
 func findDevice(inst *Installation, id string) bool {
 	if id == HubDevice {
 		return true

@@ -245,15 +245,15 @@ func TestHub_ConfigureIsStoredWithItsEvent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vakt.db")
 	clock := &fakeClock{t: scenarioStart}
 	h, stop := startHub(t, path, clock)
-	r := h.Configure(context.Background(), "ivan", "adopt shed_door", func(inst *Installation) error {
+	r := h.Configure(context.Background(), Input{User: "anna", How: HowWeb}, "adopt shed_door", func(inst *Installation) error {
 		inst.Devices = append(inst.Devices, Device{ID: "shed_door", Name: "Back door", Driver: "sim"})
 		inst.Zones = append(inst.Zones, Zone{Number: 13, Name: "Shed door", Area: 1, Type: ZoneInstant, Device: "shed_door"})
 		return nil
 	})
-	if r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindConfigChange || r.Events[0].User != "ivan" {
+	if r.Err != nil || len(r.Events) != 1 || r.Events[0].Kind != KindConfigChange || r.Events[0].User != "anna" {
 		t.Fatalf("configure: %+v", r)
 	}
-	bad := h.Configure(context.Background(), "ivan", "zone twice", func(inst *Installation) error {
+	bad := h.Configure(context.Background(), Input{User: "anna", How: HowWeb}, "zone twice", func(inst *Installation) error {
 		inst.Zones = append(inst.Zones, Zone{Number: 13, Area: 1, Type: ZoneInstant, Device: "front_door"})
 		return nil
 	})

@@ -261,7 +261,7 @@ func TestRTL433_InTheLoop(t *testing.T) {
 	if found.Driver != Name || found.Model != "Kerui-Security" || found.Vendor != "Kerui" || found.Suggested != hub.ZoneEntryExit {
 		t.Errorf("discovered %+v, want a Kerui door suggested as entry/exit", found)
 	}
-	if err := l.mgr.Adopt(ctx, "anna", devices.Adoption{Driver: Name, Address: newAddr, ID: "back_door", Area: 1}); err != nil {
+	if err := l.mgr.Adopt(ctx, hub.Input{User: "anna", How: hub.HowWeb}, devices.Adoption{Driver: Name, Address: newAddr, ID: "back_door", Area: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var adopted hub.Device

@@ -116,7 +116,7 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "quit", "exit":
 		return true
 	case "help", "?":
-		c.printf("%s\n%s\n  status    history [N]    help    quit\n", hub.ScriptHelp, pairingHelp)
+		c.printf("%s\n%s\n  status    history [N]    wait DURATION    help    quit\n", hub.ScriptHelp, pairingHelp)
 		return false
 	case "battery":
 		n := -1
@@ -150,6 +150,19 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		return false
 	case "station":
 		c.printf("%s", uplinkStatus(c.uplink, c.now()))
+		return false
+	case "wait":
+		// Lets a pasted walk-through wait for a delay; countdowns print meanwhile.
+		d, err := time.ParseDuration(strings.Join(f[1:], ""))
+		if len(f) != 2 || err != nil || d <= 0 || d > time.Hour {
+			c.printf("  ✗ wait DURATION (e.g. wait 61s, at most 1h)\n")
+			return false
+		}
+		c.printf("  ⏳ waiting %s\n", d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
 		return false
 	case "pair", "new", "discovered", "adopt", "remove", "devices", "silent", "switch", "lock", "unlock":
 		if err := c.devicesCommand(ctx, f); err != nil {

@@ -15,11 +15,12 @@ const pairingHelp = `pairing (installer):
   pair [area N] [60s]           open pairing (Zigbee permit_join, 433 MHz learn mode, sim)
   new ADDRESS contact|motion|smoke|water|panic|siren|keypad   a new simulated device transmits
   discovered                    devices seen but not adopted, with the suggested zone type
-  adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N]      add it to the installation
-  remove ID                     take a device and its zone out
+  adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N] CODE   add it (admin or granted installer)
+  remove ID CODE                take a device and its zone out (admin or granted installer)
   devices                       every device with its health
   silent DEVICE [off]           a simulated device stops checking in: missing after 2 min
-  switch DEVICE on|off          a smart plug;  lock DEVICE / unlock DEVICE  a door lock
+  switch DEVICE on|off CODE     a smart plug;  lock|unlock DEVICE CODE  a door lock
+                                (CODE: a code, "tag ID" or "by USER"; every action is logged)
 monitoring station (demo):
   station                       the uplink's receivers and paths: acks, polls, faults, queue
   unplug primary|backup         take a path down (failover, uplink fault); plug … brings it back
@@ -78,8 +79,8 @@ func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 			c.printf("  %s %s model %s caps %v → suggested %s\n", d.Driver, d.Address, d.Model, d.Caps, d.Suggested)
 		}
 	case "adopt":
-		if len(f) < 2 {
-			return fmt.Errorf("adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N]")
+		if len(f) < 3 {
+			return fmt.Errorf("adopt ADDRESS [as ID] [area N] [type ZONETYPE] [zone N] CREDENTIAL")
 		}
 		a := devices.Adoption{Address: f[1]}
 		for _, d := range c.mgr.Discovered() {
@@ -90,7 +91,13 @@ func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 		if a.Driver == "" {
 			return fmt.Errorf("adopt %s: %w", f[1], devices.ErrNotDiscovered)
 		}
-		for i := 2; i+1 < len(f); i += 2 {
+		var cred []string
+	options:
+		for i := 2; i < len(f); i += 2 {
+			if i+1 >= len(f) {
+				cred = f[i:]
+				break
+			}
 			switch f[i] {
 			case "as":
 				a.ID = f[i+1]
@@ -109,17 +116,26 @@ func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 					return err
 				}
 			default:
-				return fmt.Errorf("adopt: unexpected %q", f[i])
+				cred = f[i:]
+				break options
 			}
 		}
-		if err := c.mgr.Adopt(ctx, "console", a); err != nil {
+		by, err := hub.ParseCredential(cred)
+		if err != nil {
+			return fmt.Errorf("adopt: %w (an admin's or a granted installer's code, tag or \"by USER\")", err)
+		}
+		if err := c.mgr.Adopt(ctx, by, a); err != nil {
 			return err
 		}
 	case "remove":
-		if len(f) != 2 {
-			return fmt.Errorf("remove ID")
+		if len(f) < 3 {
+			return fmt.Errorf("remove ID CREDENTIAL")
 		}
-		return c.mgr.Remove(ctx, "console", f[1])
+		by, err := hub.ParseCredential(f[2:])
+		if err != nil {
+			return fmt.Errorf("remove: %w", err)
+		}
+		return c.mgr.Remove(ctx, by, f[1])
 	case "silent":
 		if len(f) < 2 {
 			return fmt.Errorf("silent DEVICE [off]")
@@ -128,15 +144,23 @@ func (c *Console) devicesCommand(ctx context.Context, f []string) error {
 	case "devices":
 		c.printf("%s", deviceList(c.hub.Snapshot(), c.mgr.Health()))
 	case "switch":
-		if len(f) != 3 || (f[2] != "on" && f[2] != "off") {
-			return fmt.Errorf("switch DEVICE on|off")
+		if len(f) < 4 || (f[2] != "on" && f[2] != "off") {
+			return fmt.Errorf("switch DEVICE on|off CREDENTIAL")
 		}
-		return c.mgr.Switch(ctx, f[1], f[2] == "on")
+		by, err := hub.ParseCredential(f[3:])
+		if err != nil {
+			return fmt.Errorf("switch: %w", err)
+		}
+		return c.mgr.Switch(ctx, by, f[1], f[2] == "on")
 	case "lock", "unlock":
-		if len(f) != 2 {
-			return fmt.Errorf("%s DEVICE", f[0])
+		if len(f) < 3 {
+			return fmt.Errorf("%s DEVICE CREDENTIAL", f[0])
 		}
-		return c.mgr.Lock(ctx, f[1], f[0] == "lock")
+		by, err := hub.ParseCredential(f[2:])
+		if err != nil {
+			return fmt.Errorf("%s: %w", f[0], err)
+		}
+		return c.mgr.Lock(ctx, by, f[1], f[0] == "lock")
 	}
 	return nil
 }
