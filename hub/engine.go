@@ -361,6 +361,11 @@ func (e *Engine) emit(ev Event) {
 			ev.ZoneName = e.inst.Zones[zi].Name
 		}
 	}
+	if ev.Device != "" && ev.DeviceName == "" {
+		if di, ok := e.deviceIdx[ev.Device]; ok {
+			ev.DeviceName = e.inst.Devices[di].Name
+		}
+	}
 	c := ev.Kind.Code()
 	ev.ContactID = c.ContactID
 	if ev.Restore {

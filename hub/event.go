@@ -176,7 +176,9 @@ type Event struct {
 	Zone     int    `json:"zone,omitempty"`
 	ZoneName string `json:"zone_name,omitempty"`
 	Device   string `json:"device,omitempty"`
-	User     string `json:"user,omitempty"`
+	// DeviceName is the device's name, as the family calls it.
+	DeviceName string `json:"device_name,omitempty"`
+	User       string `json:"user,omitempty"`
 	// UserNumber is the user's number, which Contact ID sends in the zone field of arm,
 	// disarm and other user events.
 	UserNumber int    `json:"user_number,omitempty"`
@@ -218,6 +220,8 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " %s (zone %d)", e.ZoneName, e.Zone)
 	case e.Zone != 0 && e.User == "":
 		fmt.Fprintf(&b, " zone %d", e.Zone)
+	case e.DeviceName != "":
+		fmt.Fprintf(&b, " %s (%s)", e.DeviceName, e.Device)
 	case e.Device != "":
 		fmt.Fprintf(&b, " device %s", e.Device)
 	}

@@ -298,4 +298,9 @@ func TestEngine_NamesNotNumbers(t *testing.T) {
 	if b.ZoneName != "Living room window" || !strings.Contains(b.String(), "Living room window") {
 		t.Fatalf("alarm event without the zone's name: %+v\n%s", b, b)
 	}
+	effs = r.must("battery_low hall_siren")
+	lb := eventsOf(effs, KindDeviceBatteryLow)[0]
+	if lb.DeviceName != "Hall siren" || !strings.Contains(lb.String(), "Hall siren") {
+		t.Fatalf("device event without the device's name: %+v\n%s", lb, lb)
+	}
 }

@@ -402,9 +402,10 @@ func status(s *hub.Snapshot, now time.Time) string {
 	}
 	for i, a := range s.State.Areas {
 		name := s.Installation.Areas[i].Name
-		fmt.Fprintf(&b, "  area %d %-8s %s, siren %s", a.Number, name, a.Mode, a.Siren)
-		if a.Siren != hub.SirenOff && !a.SirenUntil.IsZero() {
-			fmt.Fprintf(&b, " (%s left)", a.SirenUntil.Sub(now).Round(time.Second))
+		siren, until := s.State.SirenFor(a.Number)
+		fmt.Fprintf(&b, "  area %d %-8s %s, siren %s", a.Number, name, a.Mode, siren)
+		if siren != hub.SirenOff && !until.IsZero() {
+			fmt.Fprintf(&b, " (%s left)", until.Sub(now).Round(time.Second))
 		}
 		switch {
 		case !a.ExitUntil.IsZero():
