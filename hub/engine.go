@@ -26,6 +26,10 @@ var (
 	ErrBadInput           = errors.New("bad input")
 )
 
+// MaxClockSkew is how far a device's own clock may disagree with vakt's before its time
+// is no longer trusted: a report stamped before the arming but within this of now counts.
+const MaxClockSkew = time.Minute
+
 // HubDevice is the device id of the gateway itself: its lid switch reports tamper as this device.
 const HubDevice = "hub"
 
@@ -690,8 +694,11 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool, at time.Ti
 	if !z.armedIn(a.Set) || zs.Out {
 		return
 	}
-	if !at.IsZero() && at.Before(a.ArmedAt) {
-		return // sent before the area was armed: stale news, the zone's state only
+	if !at.IsZero() && at.Before(a.ArmedAt) && now.Sub(at) > MaxClockSkew {
+		// Sent before the area was armed and long ago (a retained or cached state read again
+		// after a restart): stale news, the zone's state only. A report within MaxClockSkew
+		// of now is taken as new, so a device clock that lags vakt's a little hides nothing.
+		return
 	}
 	e.intrusion(now, a, z, zs)
 }

@@ -20,7 +20,10 @@ func TestEngine_ReportOlderThanArming(t *testing.T) {
 	}{
 		{name: "window opened before arming", device: "living_window", signal: SignalContact, sentAgo: 5 * time.Minute},
 		{name: "front door opened before arming", device: "front_door", signal: SignalContact, sentAgo: 5 * time.Minute},
-		{name: "motion before arming, during the exit delay", device: "living_motion", signal: SignalMotion, sentAgo: time.Minute, duringExit: true},
+		{name: "motion before arming, during the exit delay", device: "living_motion", signal: SignalMotion, sentAgo: 2 * time.Minute, duringExit: true},
+		// A device clock that lags vakt's by less than MaxClockSkew is not taken for staleness:
+		// this report was stamped 10 s before the arming, 50 s ago.
+		{name: "a device clock 50 s behind is not stale", device: "living_motion", signal: SignalMotion, sentAgo: 50 * time.Second, duringExit: true, want: KindArmingCancelled},
 		{name: "window opened after arming", device: "living_window", signal: SignalContact, sentAgo: time.Second, want: KindBurglary},
 		{name: "front door opened after arming", device: "front_door", signal: SignalContact, sentAgo: time.Second, want: KindEntryDelay},
 		{name: "window with no time of its own", device: "living_window", signal: SignalContact, want: KindBurglary},

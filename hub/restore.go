@@ -65,6 +65,7 @@ func (e *Engine) bound(now time.Time) bool {
 		until(&a.ReportAt, e.inst.abortWindow())
 		until(&a.ServiceUntil, MaxServiceTime)
 		since(&a.ReportedAt)
+		since(&a.ArmedAt)
 	}
 	m := &e.st.Mains
 	if !m.ReportAt.IsZero() {
