@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "installation" {
 		return installationCmd(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "store" {
+		return storeCmd(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("vakt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv("VAKT_CONFIG"), "machine settings `file` (see config.example.yaml); none means defaults")
