@@ -103,6 +103,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer store.Close() // closed last, after everything that writes to it
+	for _, p := range hub.LoosePermissions(store.Path()) {
+		logger.Warn("other users may read the store and the secrets in it: chmod "+fmt.Sprintf("%o", p.Want().Perm()), "path", p.Path, "mode", p.Mode.String())
+	}
 	key, err := store.Secret("code_key", 32)
 	if err != nil {
 		return err

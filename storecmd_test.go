@@ -73,3 +73,34 @@ func TestStoreCmd_Usage(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_WarnsLoosePermissions: a store or data directory others may read is a warning
+// at start naming the path and the mode, not a refusal; what vakt creates is 0600 in 0700.
+func TestRun_WarnsLoosePermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	var out, logs bytes.Buffer
+	if err := run(context.Background(), []string{"-data", dir, "-exit-when-ready"}, nil, &out, &logs); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "vakt.db")
+	if d, _ := os.Stat(dir); d.Mode().Perm() != 0o700 {
+		t.Errorf("data dir is %s, want 0700", d.Mode())
+	}
+	if f, _ := os.Stat(path); f.Mode().Perm() != 0o600 {
+		t.Errorf("store is %s, want 0600", f.Mode())
+	}
+	if strings.Contains(logs.String(), "other users may read") {
+		t.Errorf("warned about its own files:\n%s", logs.String())
+	}
+	os.Chmod(dir, 0o755)
+	os.Chmod(path, 0o644)
+	logs.Reset()
+	if err := run(context.Background(), []string{"-data", dir, "-exit-when-ready"}, nil, &out, &logs); err != nil {
+		t.Fatalf("loose permissions refused: %v", err)
+	}
+	for _, want := range []string{"path=" + dir + " mode=drwxr-xr-x", "path=" + path + " mode=-rw-r--r--"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no warning with %q:\n%s", want, logs.String())
+		}
+	}
+}
