@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,12 @@ type DevicesConfig struct {
 	CheckIn hub.Duration `yaml:"check_in"`
 }
 
+// Bounds of event_log_cap: EN 50131-1 asks a few hundred events; ten million is some GB.
+const (
+	minEventLogCap = 1000
+	maxEventLogCap = 10_000_000
+)
+
 func defaultConfig() Config {
 	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
 		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}}},
@@ -97,9 +104,103 @@ func loadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if err := cfg.validate(); err != nil {
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			err = withLines(&root, err)
+		}
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// withLines puts the line of the field each problem names in front of it: validation
+// errors name the field ("uplink.receivers[0].primary.poll_interval: …"), the YAML tree
+// knows where it is written.
+func withLines(root *yaml.Node, err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	changed := false
+	for i, l := range lines {
+		field, _, ok := strings.Cut(l, ": ")
+		if !ok {
+			continue
+		}
+		field, _, _ = strings.Cut(field, " ")
+		if n := fieldLine(root, field); n > 0 {
+			lines[i] = fmt.Sprintf("line %d: %s", n, l)
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &lineError{msg: strings.Join(lines, "\n"), err: err}
+}
+
+// lineError is a validation error with its lines; it unwraps to the error it annotates.
+type lineError struct {
+	msg string
+	err error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.err }
+
+// fieldLine returns the line where field ("gpio.zones[1].debounce",
+// `rtl433.models["Kerui"].check_in`) is written, or of the nearest enclosing field the
+// file sets; 0 when the file sets none of it.
+func fieldLine(root *yaml.Node, field string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for field != "" {
+		var key string
+		index := -1
+		switch {
+		case strings.HasPrefix(field, "[\""):
+			end := strings.Index(field, "\"]")
+			if end < 0 {
+				return line
+			}
+			key, field = field[2:end], field[end+2:]
+		case strings.HasPrefix(field, "["):
+			end := strings.Index(field, "]")
+			if end < 0 {
+				return line
+			}
+			i, err := strconv.Atoi(field[1:end])
+			if err != nil {
+				return line
+			}
+			index, field = i, field[end+1:]
+		default:
+			field = strings.TrimPrefix(field, ".")
+			end := strings.IndexAny(field, ".[")
+			if end < 0 {
+				end = len(field)
+			}
+			key, field = field[:end], field[end:]
+		}
+		var next *yaml.Node
+		switch {
+		case index >= 0 && n.Kind == yaml.SequenceNode && index < len(n.Content):
+			next = n.Content[index]
+			line = next.Line
+		case index < 0 && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
 }
 
 func (c Config) validate() error {
@@ -112,8 +213,8 @@ func (c Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format: %q, want text or json", c.LogFormat)
 	}
-	if c.EventLogCap < 1000 {
-		return fmt.Errorf("event_log_cap: %d, want at least 1000", c.EventLogCap)
+	if c.EventLogCap < minEventLogCap || c.EventLogCap > maxEventLogCap {
+		return fmt.Errorf("event_log_cap: %d, want %d to %d", c.EventLogCap, minEventLogCap, maxEventLogCap)
 	}
 	if c.MQTT.URL != "" {
 		if err := c.MQTT.Config.Validate("mqtt"); err != nil {
@@ -124,6 +225,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Uplink.Validate(os.Getenv); err != nil {
+		return err
+	}
+	if err := c.Uplink.CheckBounds(); err != nil {
 		return err
 	}
 	if c.UplinkMQTT != nil {
@@ -137,8 +241,12 @@ func (c Config) validate() error {
 	if err := c.RTL433.Validate("rtl433"); err != nil {
 		return err
 	}
-	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && d < time.Minute) {
-		return fmt.Errorf("devices.check_in: %s, want at least 1m", d)
+	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && (d < rtl433.MinCheckIn || d > rtl433.MaxCheckIn)) {
+		return fmt.Errorf("devices.check_in: %s, want 1m to 8760h", d)
+	}
+	// The pins wait for HostInit at start; every number and duration is checked now.
+	if err := c.GPIO.CheckBounds(); err != nil {
+		return err
 	}
 	return nil
 }

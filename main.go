@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "installation" {
 		return installationCmd(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "store" {
+		return storeCmd(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("vakt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv("VAKT_CONFIG"), "machine settings `file` (see config.example.yaml); none means defaults")
@@ -100,6 +103,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer store.Close() // closed last, after everything that writes to it
+	for _, p := range hub.LoosePermissions(store.Path()) {
+		logger.Warn("other users may read the store and the secrets in it: chmod "+fmt.Sprintf("%o", p.Want().Perm()), "path", p.Path, "mode", p.Mode.String())
+	}
 	key, err := store.Secret("code_key", 32)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,26 +37,17 @@ type Store struct {
 }
 
 // OpenStore opens or creates the store at path. logCap is the number of events kept (0 means
-// DefaultLogCap); older ones are pruned, but never past an uplink cursor.
+// DefaultLogCap); older ones are pruned, but never past an uplink cursor. A new store is
+// created only where no file exists: a damaged one (empty, cut short, a bad page, both meta
+// pages bad) is a *DamageError naming the file, the damage and what to do, never a panic
+// and never a fresh start.
 func OpenStore(path string, logCap int) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open store %s: %w", path, ErrStoreLocked)
+	if err := inspectStore(path); err != nil {
+		return nil, err
 	}
+	db, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketEvents, bucketCursors} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, err
 	}
 	if logCap <= 0 {
 		logCap = DefaultLogCap

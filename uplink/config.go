@@ -43,6 +43,16 @@ const (
 	MaxRetryBackoff = time.Minute
 	// DefaultTestInterval is how often the periodic test report (Contact ID 602) is sent.
 	DefaultTestInterval = 24 * time.Hour
+	// MinPollInterval and MaxPollInterval bound poll_interval in config.yaml: a NULL poll
+	// every few milliseconds floods the receiver; one a day leaves a dead path unnoticed.
+	MinPollInterval = 10 * time.Second
+	MaxPollInterval = 25 * time.Hour
+	// MinTimeout and MaxTimeout bound timeout in config.yaml.
+	MinTimeout = 100 * time.Millisecond
+	MaxTimeout = time.Minute
+	// MinRetryBackoff bounds retry_backoff in config.yaml from below, MaxRetryBackoff from
+	// above.
+	MinRetryBackoff = 100 * time.Millisecond
 	// MinTestInterval and MaxTestInterval bound TestInterval (DESIGN §2 item 19).
 	MinTestInterval = time.Minute
 	MaxTestInterval = 25 * time.Hour
@@ -131,6 +141,38 @@ func (c *Config) Validate(getenv func(string) string) error {
 		names[r.Name] = i
 	}
 	c.valid = true
+	return nil
+}
+
+// CheckBounds checks the durations an installer sets in config.yaml against their bounds
+// (zero means the default), naming the field as Validate does. Validate alone accepts any
+// non-negative duration, so tests can drive a path with millisecond polls.
+func (c *Config) CheckBounds() error {
+	for i, r := range c.Receivers {
+		paths := []struct {
+			name string
+			p    *PathConfig
+		}{{"primary", &r.Primary}, {"backup", r.Backup}}
+		for _, path := range paths {
+			if path.p == nil {
+				continue
+			}
+			at := fmt.Sprintf("uplink.receivers[%d].%s", i, path.name)
+			for _, d := range []struct {
+				name   string
+				v      hub.Duration
+				lo, hi time.Duration
+			}{
+				{"poll_interval", path.p.PollInterval, MinPollInterval, MaxPollInterval},
+				{"timeout", path.p.Timeout, MinTimeout, MaxTimeout},
+				{"retry_backoff", path.p.RetryBackoff, MinRetryBackoff, MaxRetryBackoff},
+			} {
+				if v := d.v.D(); v < 0 || v != 0 && (v < d.lo || v > d.hi) {
+					return fmt.Errorf("%s.%s: %s, want %s to %s (0 means the default)", at, d.name, v, d.lo, d.hi)
+				}
+			}
+		}
+	}
 	return nil
 }
 

@@ -153,7 +153,6 @@ func (c Config) Validate() error {
 		v.pin(f+".pin", z.Pin)
 		v.pin(f+".tamper_pin", z.TamperPin)
 		v.pull(f+".pull", z.Pull)
-		v.nonNegative(f+".debounce", z.Debounce)
 	}
 	v.pin("gpio.siren.pin", c.Siren.Pin)
 	v.pin("gpio.strobe.pin", c.Strobe.Pin)
@@ -164,27 +163,44 @@ func (c Config) Validate() error {
 	}{{"gpio.lid", c.Lid}, {"gpio.mains", c.Mains}} {
 		v.pin(in.f+".pin", in.c.Pin)
 		v.pull(in.f+".pull", in.c.Pull)
-		v.nonNegative(in.f+".debounce", in.c.Debounce)
 	}
-	if g := c.Gauge; g.Bus != "" {
-		if g.Addr != 0 && (g.Addr < 0x08 || g.Addr > 0x77) {
-			v.fail("gpio.gauge.addr", fmt.Sprintf("%#x is not a 7-bit device address (0x08–0x77)", g.Addr))
-		}
-		if g.LowPercent < 0 || g.LowPercent > 100-BatteryHysteresis {
-			v.fail("gpio.gauge.low_percent", fmt.Sprintf("%d out of range 0–%d", g.LowPercent, 100-BatteryHysteresis))
-		}
-		if g.CapacityMAh < 0 {
-			v.fail("gpio.gauge.capacity_mah", fmt.Sprintf("negative (%d)", g.CapacityMAh))
-		}
-		v.nonNegative("gpio.gauge.interval", g.Interval)
-	}
-	if c.Disk.Path != "" {
-		if c.Disk.MinFreeMB < 0 {
-			v.fail("gpio.disk.min_free_mb", fmt.Sprintf("negative (%d)", c.Disk.MinFreeMB))
-		}
-		v.nonNegative("gpio.disk.interval", c.Disk.Interval)
-	}
+	v.bounds(c)
 	return errors.Join(v.errs...)
+}
+
+// Bounds of the numbers and durations in the gpio section; zero means the default.
+const (
+	MaxDebounce    = 10 * time.Second
+	MinInterval    = time.Second
+	MaxInterval    = time.Hour
+	MaxCapacityMAh = 1_000_000
+	MaxMinFreeMB   = 1 << 30 // 1 PiB: beyond any card, and no overflow in bytes
+)
+
+// CheckBounds checks every number and duration against its bounds, without the pins, so
+// it runs when config.yaml is loaded (Validate needs HostInit). It reports every problem,
+// each a *FieldError naming its field.
+func (c Config) CheckBounds() error {
+	v := validator{}
+	v.bounds(c)
+	return errors.Join(v.errs...)
+}
+
+func (v *validator) bounds(c Config) {
+	for i, z := range c.Zones {
+		v.within(fmt.Sprintf("gpio.zones[%d].debounce", i), z.Debounce, 0, MaxDebounce)
+	}
+	v.within("gpio.lid.debounce", c.Lid.Debounce, 0, MaxDebounce)
+	v.within("gpio.mains.debounce", c.Mains.Debounce, 0, MaxDebounce)
+	g := c.Gauge
+	if g.Addr != 0 && (g.Addr < 0x08 || g.Addr > 0x77) {
+		v.fail("gpio.gauge.addr", fmt.Sprintf("%#x is not a 7-bit device address (0x08–0x77)", g.Addr))
+	}
+	v.count("gpio.gauge.low_percent", g.LowPercent, 100-BatteryHysteresis)
+	v.count("gpio.gauge.capacity_mah", g.CapacityMAh, MaxCapacityMAh)
+	v.within("gpio.gauge.interval", g.Interval, MinInterval, MaxInterval)
+	v.count("gpio.disk.min_free_mb", c.Disk.MinFreeMB, MaxMinFreeMB)
+	v.within("gpio.disk.interval", c.Disk.Interval, MinInterval, MaxInterval)
 }
 
 type validator struct {
@@ -224,9 +240,24 @@ func (v *validator) pull(field, s string) {
 	}
 }
 
-func (v *validator) nonNegative(field string, d Duration) {
-	if d < 0 {
+// within checks a duration where zero means the default: negative is refused, anything
+// else must lie in lo–hi.
+func (v *validator) within(field string, d Duration, lo, hi time.Duration) {
+	switch {
+	case d < 0:
 		v.fail(field, fmt.Sprintf("negative (%s)", d.D()))
+	case d != 0 && (d.D() < lo || d.D() > hi):
+		v.fail(field, fmt.Sprintf("%s outside %s–%s (0 means the default)", d.D(), lo, hi))
+	}
+}
+
+// count checks a number from 0 (the default) to hi.
+func (v *validator) count(field string, n, hi int) {
+	switch {
+	case n < 0:
+		v.fail(field, fmt.Sprintf("negative (%d)", n))
+	case n > hi:
+		v.fail(field, fmt.Sprintf("%d out of range 0–%d", n, hi))
 	}
 }
 

@@ -2,7 +2,6 @@ package gpio
 
 import (
 	"errors"
-	"math"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -19,8 +18,8 @@ func diskFault(path string, active bool) hub.Input {
 func TestDriver_DiskFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		// No filesystem here has 2 PB free.
-		d := start(t, Config{Disk: DiskConfig{Path: dir, MinFreeMB: math.MaxInt32}})
+		// No filesystem here has 1 PiB free.
+		d := start(t, Config{Disk: DiskConfig{Path: dir, MinFreeMB: MaxMinFreeMB}})
 		expect(t, "at start", d.rec.take(), diskFault(dir, true))
 		if st := d.Status(); !st.DiskKnown || !st.DiskLow || st.DiskFreeMB <= 0 {
 			t.Errorf("status %+v, want known, low, some MB free", st)

@@ -24,6 +24,11 @@ const (
 	// afternoon; thirty days still tells the family, after a holiday at the latest, that a
 	// sensor has gone quiet for good.
 	DefaultUnsupervisedCheckIn = 30 * 24 * time.Hour
+	// MinCheckIn and MaxCheckIn bound the check-in windows set here.
+	MinCheckIn = time.Minute
+	MaxCheckIn = 365 * 24 * time.Hour
+	// MaxAutoRestore bounds how long a signal stays active without its end.
+	MaxAutoRestore = 24 * time.Hour
 )
 
 // Config is the rtl_433 driver's part of config.yaml (`rtl433:`).
@@ -66,8 +71,8 @@ func (c Config) Validate(prefix string) error {
 	if strings.ContainsAny(c.Topic, "\x00") {
 		return fmt.Errorf("%s.topic: %q is not an MQTT topic filter", prefix, c.Topic)
 	}
-	if d := c.UnsupervisedCheckIn.D(); d < 0 || (d != 0 && d < time.Minute) {
-		return fmt.Errorf("%s.unsupervised_check_in: %s, want at least 1m", prefix, d)
+	if d := c.UnsupervisedCheckIn.D(); d < 0 || (d != 0 && (d < MinCheckIn || d > MaxCheckIn)) {
+		return fmt.Errorf("%s.unsupervised_check_in: %s, want 1m to 8760h (0 means 720h)", prefix, d)
 	}
 	keys := make([]string, 0, len(c.Models))
 	for k := range c.Models {
@@ -80,8 +85,8 @@ func (c Config) Validate(prefix string) error {
 		if k == "" {
 			return fmt.Errorf("%s: empty model name", field)
 		}
-		if d := o.CheckIn.D(); d < 0 || (d != 0 && d < time.Minute) {
-			return fmt.Errorf("%s.check_in: %s, want at least 1m", field, d)
+		if d := o.CheckIn.D(); d < 0 || (d != 0 && (d < MinCheckIn || d > MaxCheckIn)) {
+			return fmt.Errorf("%s.check_in: %s, want 1m to 8760h", field, d)
 		}
 		if o.CheckIn != 0 && strings.Contains(k, "/") {
 			return fmt.Errorf("%s.check_in: set one device's check-in window in the installation, not here", field)
@@ -100,8 +105,8 @@ func (c Config) Validate(prefix string) error {
 				slices.Sort(known)
 				return fmt.Errorf("%s.auto_restore.%s: unknown signal, want one of %s", field, n, strings.Join(known, ", "))
 			}
-			if d := o.AutoRestore[n].D(); d < 0 {
-				return fmt.Errorf("%s.auto_restore.%s: %s is negative", field, n, d)
+			if d := o.AutoRestore[n].D(); d < 0 || d > MaxAutoRestore {
+				return fmt.Errorf("%s.auto_restore.%s: %s, want 0s to 24h", field, n, d)
 			}
 		}
 	}

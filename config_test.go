@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadConfig_Bounds: every number and duration in config.yaml has bounds, checked at
+// load; the error names the field and its line.
+func TestLoadConfig_Bounds(t *testing.T) {
+	const receiver = "uplink:\n  receivers:\n    - name: arc\n      account: \"1234\"\n      primary:\n        addr: \"127.0.0.1:1\"\n"
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"poll every millisecond", receiver + "        poll_interval: 1ms\n",
+			"line 7: uplink.receivers[0].primary.poll_interval: 1ms, want 10s to 25h"},
+		{"poll every two days", receiver + "        poll_interval: 48h\n",
+			"line 7: uplink.receivers[0].primary.poll_interval: 48h0m0s"},
+		{"backup timeout", receiver + "      backup:\n        addr: \"127.0.0.1:2\"\n        timeout: 5m\n",
+			"line 9: uplink.receivers[0].backup.timeout: 5m0s, want 100ms to 1m0s"},
+		{"retry backoff", receiver + "        retry_backoff: 1ms\n",
+			"line 7: uplink.receivers[0].primary.retry_backoff: 1ms"},
+		{"retries", receiver + "        retries: 1000\n",
+			"line 7: uplink.receivers[0].primary.retries: 1000"},
+		{"test interval", receiver + "      test_interval: 30s\n",
+			"line 7: uplink.receivers[0].test_interval: 30s"},
+		{"negative min free", "data_dir: ./data\ngpio:\n  disk:\n    min_free_mb: -1\n",
+			"line 4: gpio.disk.min_free_mb: negative (-1)"},
+		{"huge min free", "gpio:\n  disk:\n    min_free_mb: 9000000000\n",
+			"line 3: gpio.disk.min_free_mb: 9000000000 out of range"},
+		{"disk interval", "gpio:\n  disk:\n    interval: 10ms\n",
+			"line 3: gpio.disk.interval: 10ms outside 1s–1h0m0s"},
+		{"gauge interval", "gpio:\n  gauge:\n    interval: 2h\n",
+			"line 3: gpio.gauge.interval: 2h0m0s outside"},
+		{"gauge low percent", "gpio:\n  gauge:\n    low_percent: 99\n",
+			"line 3: gpio.gauge.low_percent: 99 out of range 0–95"},
+		{"gauge capacity", "gpio:\n  gauge:\n    capacity_mah: -5\n",
+			"line 3: gpio.gauge.capacity_mah: negative (-5)"},
+		{"zone debounce", "gpio:\n  zones:\n    - {device: a, pin: GPIO17}\n    - device: b\n      pin: GPIO27\n      debounce: 1m\n",
+			"line 6: gpio.zones[1].debounce: 1m0s outside 0s–10s"},
+		{"lid debounce", "gpio:\n  lid:\n    debounce: -5ms\n",
+			"line 3: gpio.lid.debounce: negative (-5ms)"},
+		{"two gpio problems", "gpio:\n  lid:\n    debounce: -5ms\n  mains:\n    debounce: 11s\n",
+			"line 3: gpio.lid.debounce: negative (-5ms)\nline 5: gpio.mains.debounce: 11s outside"},
+		{"devices check in short", "devices:\n  check_in: 10s\n",
+			"line 2: devices.check_in: 10s, want 1m to 8760h"},
+		{"devices check in long", "devices:\n  check_in: 9000h\n",
+			"line 2: devices.check_in: 9000h0m0s, want 1m to 8760h"},
+		{"rtl433 unsupervised", "rtl433:\n  unsupervised_check_in: 10000h\n",
+			"line 2: rtl433.unsupervised_check_in: 10000h0m0s"},
+		{"rtl433 auto restore", "rtl433:\n  models:\n    Kerui-Security:\n      auto_restore:\n        motion: 48h\n",
+			`line 5: rtl433.models["Kerui-Security"].auto_restore.motion: 48h0m0s, want 0s to 24h`},
+		{"event log cap", "\nevent_log_cap: 100000000\n",
+			"line 2: event_log_cap: 100000000, want 1000 to 10000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(path, []byte(tc.yaml), 0o600)
+			_, err := loadConfig(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+// TestLoadConfig_BoundsAccepted: values at the bounds and the example config load.
+func TestLoadConfig_BoundsAccepted(t *testing.T) {
+	for _, y := range []string{
+		"gpio:\n  disk:\n    min_free_mb: 0\n    interval: 1s\n  gauge:\n    interval: 1h\n    low_percent: 95\n",
+		"devices:\n  check_in: 1m\nrtl433:\n  unsupervised_check_in: 8760h\n",
+		"uplink:\n  receivers:\n    - name: arc\n      account: \"1234\"\n      primary:\n        addr: \"127.0.0.1:1\"\n        poll_interval: 10s\n        timeout: 1m\n        retry_backoff: 100ms\n",
+	} {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(path, []byte(y), 0o600)
+		if _, err := loadConfig(path); err != nil {
+			t.Errorf("%s: %v", y, err)
+		}
+	}
+	if _, err := loadConfig("config.example.yaml"); err != nil {
+		t.Errorf("config.example.yaml: %v", err)
+	}
+}
