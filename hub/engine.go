@@ -93,12 +93,12 @@ type ArmRefusedError struct {
 }
 
 func (e *ArmRefusedError) Error() string {
-	return fmt.Sprintf("%s not ready to arm: %s", areaLabel(e.Area, e.AreaName), joinReasons(e.Reasons))
+	return fmt.Sprintf("%s not ready to arm: %s", areaLabel(e.Area, e.AreaName), JoinReasons(e.Reasons))
 }
 
-// joinReasons writes reasons grouped by kind, in the order each kind first appears:
+// JoinReasons writes reasons grouped by kind, in the order each kind first appears:
 // "open: Living room window, Bedroom window; missing: Garage door".
-func joinReasons(rs []Reason) string {
+func JoinReasons(rs []Reason) string {
 	var kinds []string
 	names := map[string][]string{}
 	for _, r := range rs {
@@ -1105,7 +1105,7 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	}
 	if len(open) > 0 || (len(faults) > 0 && (!in.Force || u.Role == RoleLimited)) {
 		refused := &ArmRefusedError{Area: a.Number, AreaName: conf.Name, Reasons: append(open, faults...)}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: "not ready to arm: " + joinReasons(refused.Reasons)})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: "not ready to arm: " + JoinReasons(refused.Reasons)})
 		return refused
 	}
 	// Nothing is armed while a walk test only lists activations, nor in service mode.
@@ -1129,11 +1129,11 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	}
 	if len(faults) > 0 {
 		a.Forced = true
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: joinReasons(faults)})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: JoinReasons(faults)})
 	}
 	note := ""
 	if len(warns) > 0 {
-		note = "; armed with: " + joinReasons(warns)
+		note = "; armed with: " + JoinReasons(warns)
 	}
 	if d := e.inst.exitDelay(conf); d > 0 {
 		a.Mode = ModeArming

@@ -429,19 +429,19 @@ func status(s *hub.Snapshot, now time.Time) string {
 			}
 			fmt.Fprintf(&b, ", bypassed: %s", strings.Join(names, ", "))
 		}
-		var block, warn []string
+		var block, warn []hub.Reason
 		for _, r := range s.Ready[a.Number] {
 			if r.Warn {
-				warn = append(warn, r.String())
+				warn = append(warn, r)
 			} else {
-				block = append(block, r.String())
+				block = append(block, r)
 			}
 		}
 		if a.Set == hub.ModeDisarmed && len(block) > 0 {
-			fmt.Fprintf(&b, ", not ready: %s", strings.Join(block, ", "))
+			fmt.Fprintf(&b, ", not ready: %s", hub.JoinReasons(block))
 		}
 		if len(warn) > 0 {
-			fmt.Fprintf(&b, ", arms with: %s", strings.Join(warn, ", "))
+			fmt.Fprintf(&b, ", arms with: %s", hub.JoinReasons(warn))
 		}
 		b.WriteString("\n")
 	}
