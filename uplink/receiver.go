@@ -105,6 +105,7 @@ func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, 
 	}
 	add := func(name string, pc *PathConfig) error {
 		set := pc.settings(rc.Account, name == "backup")
+		set.client.Logger = r.log.With("path", name)
 		dc, err := dc09.New(set.client)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -588,6 +588,60 @@ func TestUplink_DUHToEverything(t *testing.T) {
 	}
 }
 
+// TestUplink_FieldReceiver is a receiver as deployed in the field: its ACKs say "None"
+// for the receiver number, clear and encrypted, and it answers a bare "NAK" to an account
+// it does not know. Every event arrives once, with no false fault; the NAK makes a path
+// fault until the account is known.
+func TestUplink_FieldReceiver(t *testing.T) {
+	for _, network := range []string{"tcp", "udp"} {
+		for _, key := range [][]byte{nil, []byte("0123456789abcdef0123456789abcdef")} {
+			t.Run(fmt.Sprintf("%s/key%d", network, len(key)), func(t *testing.T) {
+				st := startStation(t, "primary", network, key, nil)
+				var known atomic.Bool
+				known.Store(true)
+				st.setAnswer(func(stMessage) stReply {
+					if !known.Load() {
+						return replyBareNAK
+					}
+					return replyFieldACK
+				})
+				h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+				start, _ := h.Store().LastSeq()
+				cfg := oneReceiver(st, nil)
+				cfg.Receivers[0].Primary.Timeout = hub.Duration(time.Minute) // a NAK must not wait for it
+				u, _ := startUplink(t, cfg, h)
+				panicAlarm(t, h)
+				toggleBattery(t, h, 3)
+				d := delivery{account: "1234", format: FormatCID, after: start}
+				waitDelivered(t, h, st.log, d)
+				waitCursor(t, h, "arc")
+				sent := 0
+				for _, m := range st.received() {
+					if m.id != "NULL" {
+						sent++
+					}
+				}
+				if want := len(d.expected(t, h)); sent != want {
+					t.Errorf("station got %d event messages for %d events: repeats of ACKed events", sent, want)
+				}
+				if s := u.Status()[0]; hasFault(h, "arc/primary") || s.Paths[0].Fault || s.LastError != "" || s.Paths[0].LastError != "" {
+					t.Errorf("status = %+v, faults %v: an ACK with None for the receiver taken for an error", s, h.Snapshot().State.UplinkFaults)
+				}
+
+				known.Store(false)
+				toggleBattery(t, h, 2)
+				waitFor(t, "NAK made a path fault", func() bool { return hasFault(h, "arc/primary") })
+				if s := u.Status()[0]; !strings.Contains(s.Paths[0].LastError, "NAK") {
+					t.Errorf("path status = %+v, want the NAK as last error", s.Paths[0])
+				}
+				known.Store(true)
+				waitDelivered(t, h, st.log, d)
+				waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+			})
+		}
+	}
+}
+
 func TestUplink_GarbageReplies(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
