@@ -11,6 +11,7 @@ import (
 
 	"vakt/hub"
 	"vakt/uplink/dc09"
+	"vakt/uplink/outbox"
 )
 
 // ReceiverStatus is the state of one receiver's delivery.
@@ -31,37 +32,24 @@ type ReceiverStatus struct {
 	Paths       []PathStatus `json:"paths"`
 }
 
-// readBatch is how many events delivery reads from the log at a time.
-const readBatch = 64
-
-// saveEvery bounds how long a moved cursor stays unsaved. A crash resends what was
-// acknowledged since the last save: at most readBatch events, or saveEvery's worth.
-const saveEvery = time.Second
-
-// tickEvery wakes delivery even without news from the hub, as a safety net.
-const tickEvery = 10 * time.Second
-
 // receiver delivers the event log to one monitoring station receiver over its paths: in
 // order, one event at a time, the cursor moving only past what was acknowledged (or is
 // not for this receiver).
 type receiver struct {
 	u          *Uplink
 	name       string
-	cursorName string
 	format     string
 	msgID      string
 	account    string
 	kinds      map[hub.EventKind]bool // nil: every reportable kind
 	testEvery  time.Duration
-	saveEvery  time.Duration
+	maxBackoff time.Duration // longest wait between delivery rounds
+	box        *outbox.Outbox
 	paths      []*path // primary first
 	log        *slog.Logger
 	wake       chan struct{}
 
 	mu          sync.Mutex
-	cursor      uint64 // delivered or passed over, in memory
-	saved       uint64 // cursor as last saved in the store
-	savedAt     time.Time
 	delivered   uint64
 	rejected    uint64
 	lastErr     string
@@ -75,14 +63,14 @@ func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, 
 	r := &receiver{
 		u:          u,
 		name:       rc.Name,
-		cursorName: "dc09/" + rc.Name,
 		format:     rc.Format,
 		account:    rc.Account,
 		testEvery:  rc.TestInterval.D(),
-		saveEvery:  saveEvery,
+		maxBackoff: MaxRetryBackoff,
 		log:        logger.With("receiver", rc.Name),
 		wake:       make(chan struct{}, 1),
 	}
+	r.box = outbox.New(u.hub.Store(), CursorName(rc.Name), r.wants, r.log)
 	if r.format == "" {
 		r.format = FormatCID
 	}
@@ -111,19 +99,15 @@ func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, 
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		r.paths = append(r.paths, &path{
-			name: name,
-			full: rc.Name + "/" + name,
-			set:  set,
-			dc:   dc,
-			hub:  u.hub,
-			log:  r.log.With("path", name),
-			st:   PathStatus{Name: name, Network: set.client.Network, Addr: set.client.Addr},
-			kick: make(chan struct{}, 1),
-			lastAcked: func() uint64 {
-				r.mu.Lock()
-				defer r.mu.Unlock()
-				return r.cursor
-			},
+			name:      name,
+			full:      rc.Name + "/" + name,
+			set:       set,
+			dc:        dc,
+			hub:       u.hub,
+			log:       r.log.With("path", name),
+			st:        PathStatus{Name: name, Network: set.client.Network, Addr: set.client.Addr},
+			kick:      make(chan struct{}, 1),
+			lastAcked: r.box.Cursor,
 			recovered: r.poke,
 		})
 		return nil
@@ -147,28 +131,17 @@ func (r *receiver) poke() {
 	}
 }
 
-// openCursor reads the receiver's cursor, creating it at the end of the log the first
-// time the receiver is configured: a new station gets what happens from now on, not the
-// installation's whole history.
-func (r *receiver) openCursor() error {
-	store := r.u.hub.Store()
-	seq, ok, err := store.Cursor(r.cursorName)
-	if err != nil {
-		return fmt.Errorf("receiver %s: read cursor: %w", r.name, err)
+// CursorName is the store's name for the event cursor of the receiver called name.
+func CursorName(name string) string { return "dc09/" + name }
+
+// CursorNames returns the store's names for the event cursors of c's receivers, so that
+// those of receivers no longer configured can be deleted (outbox.DeleteStale).
+func (c *Config) CursorNames() []string {
+	var out []string
+	for _, rc := range c.Receivers {
+		out = append(out, CursorName(rc.Name))
 	}
-	if !ok {
-		if seq, err = store.LastSeq(); err != nil {
-			return fmt.Errorf("receiver %s: read log: %w", r.name, err)
-		}
-		if err := store.SetCursor(r.cursorName, seq); err != nil {
-			return fmt.Errorf("receiver %s: create cursor: %w", r.name, err)
-		}
-		r.log.Info("new receiver starts at the end of the log", "seq", seq)
-	}
-	r.mu.Lock()
-	r.cursor, r.saved, r.savedAt = seq, seq, time.Now()
-	r.mu.Unlock()
-	return nil
+	return out
 }
 
 // wants reports whether ev goes to this receiver.
@@ -222,59 +195,23 @@ func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
 	return dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}, nil
 }
 
-// run is the delivery loop: it wakes on new events (hub subscription), on a path coming
-// back, after a retry delay or on a safety tick, and sends what lies behind the cursor.
+// run is the delivery loop (see outbox.Outbox.Run): it wakes on new events, on a path
+// coming back, after a retry delay or on a safety tick, and sends what lies behind the
+// cursor. A new event for this receiver cuts a retry delay short.
 func (r *receiver) run(ctx context.Context) {
 	sub := r.u.hub.Subscribe()
 	defer sub.Close()
-	defer r.saveCursor(true) // the store is closed last, after Run
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	defer retry.Stop()
-	retry.Stop()
-	save := time.NewTimer(time.Hour)
-	defer save.Stop()
-	save.Stop()
-	attempt := 0
-	waiting := false // a retry delay is running: news from the hub does not cut it short
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sub.C():
-			sub.Next()
-			if waiting {
-				continue
-			}
-		case <-r.wake:
-		case <-retry.C:
-		case <-save.C:
-			r.saveCursor(true)
-			continue
-		case <-tick.C:
-			if waiting {
-				continue
-			}
-		}
-		err := r.drain(ctx)
-		if d, ok := r.saveDue(); ok {
-			save.Reset(d)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			attempt, waiting = 0, false
-			continue
-		}
-		r.setError(err)
-		d := retryDelay(r.minBackoff(), attempt, MaxRetryBackoff)
-		attempt++
-		r.log.Warn("delivery failed on every path, retrying", "in", d, "error", err)
-		retry.Reset(d)
-		waiting = true
-	}
+	r.poke() // a backlog from before a restart goes out at once
+	r.box.Run(ctx, sub, outbox.Loop{
+		Wake: r.wake,
+		Step: func(ctx context.Context) error { return r.box.Drain(ctx, r.deliverBatch) },
+		Retry: func(attempt int, err error) (time.Duration, bool) {
+			r.setError(err)
+			d := retryDelay(r.minBackoff(), attempt, r.maxBackoff)
+			r.log.Warn("delivery failed on every path, retrying", "in", d, "error", err)
+			return d, true
+		},
+	})
 }
 
 func (r *receiver) minBackoff() time.Duration {
@@ -285,62 +222,16 @@ func (r *receiver) minBackoff() time.Duration {
 	return d
 }
 
-// saveCursor writes the cursor to the store if it moved: always when force is set,
-// otherwise once readBatch events or saveEvery have passed since the last save. Each save
-// is a bbolt commit, with its fsync, on the store the hub commits alarms to; saving after
-// every ACK would slow the hub down for nothing, since a cursor that lags only means a few
-// events sent twice after a crash.
-func (r *receiver) saveCursor(force bool) {
-	r.mu.Lock()
-	cursor, saved, at := r.cursor, r.saved, r.savedAt
-	r.mu.Unlock()
-	if cursor == saved || !force && cursor-saved < readBatch && time.Since(at) < r.saveEvery {
-		return
-	}
-	if err := r.u.hub.Store().SetCursor(r.cursorName, cursor); err != nil {
-		r.setError(fmt.Errorf("save cursor: %w", err))
-		r.log.Error("save cursor", "seq", cursor, "error", err)
-		return
-	}
-	r.mu.Lock()
-	r.saved, r.savedAt = cursor, time.Now()
-	r.mu.Unlock()
-}
-
-// saveDue returns in how long the cursor should be saved, if it has moved since it last was.
-func (r *receiver) saveDue() (time.Duration, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cursor == r.saved {
-		return 0, false
-	}
-	return max(r.saveEvery-time.Since(r.savedAt), 0), true
-}
-
-// drain sends every event behind the cursor, in order, until the log is done or an event
-// cannot be delivered.
-func (r *receiver) drain(ctx context.Context) error {
-	store := r.u.hub.Store()
-	for {
-		r.mu.Lock()
-		cursor := r.cursor
-		r.mu.Unlock()
-		events, err := store.Events(cursor, readBatch)
-		if err != nil || len(events) == 0 {
+// deliverBatch sends a batch of events, one at a time and in order, until one cannot be
+// delivered.
+func (r *receiver) deliverBatch(ctx context.Context, batch []hub.Event, done func(hub.Event)) error {
+	for _, ev := range batch {
+		if err := r.deliver(ctx, ev); err != nil {
 			return err
 		}
-		for _, ev := range events {
-			if r.wants(ev) {
-				if err := r.deliver(ctx, ev); err != nil {
-					return err
-				}
-			}
-			r.mu.Lock()
-			r.cursor = ev.Seq
-			r.mu.Unlock()
-		}
-		r.saveCursor(false)
+		done(ev)
 	}
+	return nil
 }
 
 // deliver sends one event: over the first path that works, primary first unless it is
@@ -431,14 +322,7 @@ func (r *receiver) setError(err error) {
 // passed reports whether the cursor has passed seq: in memory, or in the store (before Run
 // has read it, or for an event delivered before a restart).
 func (r *receiver) passed(seq uint64) (bool, error) {
-	r.mu.Lock()
-	c := r.cursor
-	r.mu.Unlock()
-	if c >= seq {
-		return true, nil
-	}
-	c, _, err := r.u.hub.Store().Cursor(r.cursorName)
-	return c >= seq, err
+	return r.box.Passed(seq)
 }
 
 func (r *receiver) status(last uint64) ReceiverStatus {
@@ -447,7 +331,7 @@ func (r *receiver) status(last uint64) ReceiverStatus {
 		Name:        r.name,
 		Format:      r.format,
 		Account:     r.account,
-		Cursor:      r.cursor,
+		Cursor:      r.box.Cursor(),
 		Delivered:   r.delivered,
 		Rejected:    r.rejected,
 		LastError:   r.lastErr,

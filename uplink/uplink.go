@@ -105,8 +105,8 @@ func (u *Uplink) Run(ctx context.Context) error {
 	defer close(u.done)
 	defer u.closeClients()
 	for _, r := range u.receivers {
-		if err := r.openCursor(); err != nil {
-			return fmt.Errorf("uplink: %w", err)
+		if err := r.box.Open(); err != nil {
+			return fmt.Errorf("uplink: receiver %s: %w", r.name, err)
 		}
 	}
 	faults := u.hub.Snapshot().State.UplinkFaults

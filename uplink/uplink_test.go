@@ -90,7 +90,7 @@ func startUplinkSaving(t testing.TB, cfg Config, h *hub.Hub, saveEvery time.Dura
 		t.Fatal(err)
 	}
 	for _, r := range u.receivers {
-		r.saveEvery = saveEvery
+		r.box.SaveEvery = saveEvery
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -454,7 +454,7 @@ func TestUplink_RestartMidQueue(t *testing.T) {
 			cfg := oneReceiver(st, nil)
 			h, stopHub := startHub(t, path)
 			start, _ := h.Store().LastSeq()
-			_, stopUplink := startUplinkSaving(t, cfg, h, time.Hour) // saves every readBatch events
+			_, stopUplink := startUplinkSaving(t, cfg, h, time.Hour) // saves every outbox.ReadBatch events
 			st.close()
 			toggleBattery(t, h, 150)
 			st.reopen()
