@@ -642,6 +642,53 @@ func TestUplink_FieldReceiver(t *testing.T) {
 	}
 }
 
+// TestUplink_AlarmCutsBackoff: after the station was down, the receiver's delivery and
+// its path's poller wait out a back-off, here an hour long. The station comes back, and a
+// new alarm goes out at once, behind the backlog and in order, rather than an hour later.
+func TestUplink_AlarmCutsBackoff(t *testing.T) {
+	log := &stationLog{}
+	p := startStation(t, "primary", "tcp", nil, log)
+	b := startStation(t, "backup", "tcp", nil, log)
+	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	start, _ := h.Store().LastSeq()
+	cfg := oneReceiver(p, b)
+	for _, pc := range []*PathConfig{&cfg.Receivers[0].Primary, cfg.Receivers[0].Backup} {
+		pc.RetryBackoff = hub.Duration(time.Hour)
+		pc.PollInterval = hub.Duration(time.Hour)
+		pc.Retries = 100 // no fault event to deliver: the test is about the back-off
+	}
+	if err := cfg.Validate(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(cfg, h, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := u.receivers[0]
+	r.maxBackoff = time.Hour
+	for _, p := range r.paths {
+		p.set.maxBackoff = time.Hour
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- u.Run(ctx) }()
+	defer func() { cancel(); <-errc }()
+	waitFor(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
+
+	p.close()
+	b.close()
+	toggleBattery(t, h, 3)
+	waitFor(t, "delivery failed on both paths", func() bool {
+		s := u.Status()[0]
+		return s.LastError != "" && s.Paths[0].Failures > 0 && s.Paths[1].Failures > 0
+	})
+	// Now delivery and both pollers wait an hour. The station comes back.
+	b.reopen()
+	p.reopen()
+	panicAlarm(t, h)
+	waitDelivered(t, h, log, delivery{account: "1234", format: FormatCID, after: start})
+}
+
 func TestUplink_GarbageReplies(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
@@ -975,8 +1022,9 @@ func TestRetryDelay(t *testing.T) {
 		{0, time.Hour, time.Second},
 		{1, time.Hour, 2 * time.Second},
 		{5, time.Hour, 32 * time.Second},
-		{6, time.Hour, time.Minute},
-		{60, time.Hour, time.Minute},
+		{6, MaxRetryBackoff, time.Minute},
+		{60, MaxRetryBackoff, time.Minute},
+		{12, time.Hour, time.Hour},
 		{3, 5 * time.Second, 5 * time.Second},
 	} {
 		if got := retryDelay(time.Second, tc.attempt, tc.limit); got != tc.want {
