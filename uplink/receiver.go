@@ -23,8 +23,9 @@ type ReceiverStatus struct {
 	Cursor uint64 `json:"cursor"`
 	// QueueDepth is how many logged events lie behind the cursor, reportable or not.
 	QueueDepth uint64 `json:"queue_depth"`
-	// Delivered and Rejected count events since start: acknowledged, and skipped because
-	// the station refused them (DUH) on every path, or they could not be encoded.
+	// Delivered and Rejected count events since start: acknowledged, and refused by the
+	// station (DUH) on every path (held, and raised as an uplink fault) or not encodable
+	// (skipped).
 	Delivered   uint64       `json:"delivered"`
 	Rejected    uint64       `json:"rejected,omitempty"`
 	LastError   string       `json:"last_error,omitempty"`
@@ -56,7 +57,8 @@ type receiver struct {
 	lastErrAt   time.Time
 	refusedSeq  uint64 // the event the station answered DUH to on every path
 	refusedTry  int
-	retryBudget int // DUH rounds before an event is skipped
+	retryBudget int    // DUH rounds before a refused event is raised as a fault
+	refusal     string // the uplink fault raised for a refused event, "" for none
 }
 
 func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, error) {
@@ -204,7 +206,11 @@ func (r *receiver) run(ctx context.Context) {
 	r.poke() // a backlog from before a restart goes out at once
 	r.box.Run(ctx, sub, outbox.Loop{
 		Wake: r.wake,
-		Step: func(ctx context.Context) error { return r.box.Drain(ctx, r.deliverBatch) },
+		Step: func(ctx context.Context) error {
+			err := r.box.Drain(ctx, r.deliverBatch)
+			r.endRefusal(ctx, err == nil)
+			return err
+		},
 		Retry: func(attempt int, err error) (time.Duration, bool) {
 			r.setError(err)
 			d := retryDelay(r.minBackoff(), attempt, r.maxBackoff)
@@ -270,22 +276,92 @@ func (r *receiver) deliver(ctx context.Context, ev hub.Event) error {
 		}
 	}
 	if allRefused {
-		// Every path works, and none understood this message: resending it will not
-		// help, and holding it back would hold back every alarm behind it. Try a few
-		// times (it may be a station restarting), then skip it, loudly.
+		// Every path works, and none understood this message (a format the station
+		// does not take, say). Skipping it would let the station miss an alarm without
+		// anyone knowing; so it is held, and after a few tries (it may be a station
+		// restarting) raised as an uplink fault naming the receiver and the kind, until
+		// the station takes it or an installer changes the format or leaves the kind out.
 		r.mu.Lock()
 		if r.refusedSeq != ev.Seq {
 			r.refusedSeq, r.refusedTry = ev.Seq, 0
 		}
 		r.refusedTry++
-		skip := r.refusedTry >= r.retryBudget
+		raise := r.refusedTry == r.retryBudget
 		r.mu.Unlock()
-		if skip {
-			r.reject(ev, err)
-			return nil
+		if raise {
+			r.refused(ctx, ev, err)
 		}
 	}
 	return err
+}
+
+// refusalFault is the uplink fault path for events of kind k refused by the receiver.
+func (r *receiver) refusalFault(k hub.EventKind) string {
+	return r.name + "/refused/" + k.String()
+}
+
+// refused raises the uplink fault for an event the station keeps refusing, and tells the
+// transmission test's waiters.
+func (r *receiver) refused(ctx context.Context, ev hub.Event, err error) {
+	r.mu.Lock()
+	r.rejected++
+	r.mu.Unlock()
+	r.setError(err)
+	fault := r.refusalFault(ev.Kind)
+	r.log.Error("station refuses an event (DUH) on every path: held, and raised as an uplink fault; change the format or leave the kind out",
+		"seq", ev.Seq, "kind", ev.Kind, "fault", fault, "error", err)
+	r.u.settle(ev.Seq, AckInfo{Seq: ev.Seq, Receiver: r.name}, fmt.Errorf("%w: %w", ErrRejected, err))
+	r.setRefusal(ctx, fault)
+}
+
+// endRefusal restores the refusal fault once the refused event is behind the cursor:
+// acknowledged at last, or no longer for this receiver. drained says the log is done.
+func (r *receiver) endRefusal(ctx context.Context, drained bool) {
+	r.mu.Lock()
+	fault, seq := r.refusal, r.refusedSeq
+	r.mu.Unlock()
+	if fault == "" || !drained && (seq == 0 || r.box.Cursor() < seq) {
+		return
+	}
+	r.setRefusal(ctx, "")
+}
+
+// setRefusal reports the refusal fault (fault, or none) to the hub.
+func (r *receiver) setRefusal(ctx context.Context, fault string) {
+	r.mu.Lock()
+	old := r.refusal
+	r.mu.Unlock()
+	if old == fault {
+		return
+	}
+	if old != "" {
+		if err := r.u.hub.Submit(ctx, hub.Input{Kind: hub.InUplinkFault, Path: old, Active: false}); err != nil {
+			r.log.Error("restore uplink fault", "fault", old, "error", err)
+			return
+		}
+		r.log.Info("refused event delivered or left out: uplink fault restored", "fault", old)
+	}
+	if fault != "" {
+		if err := r.u.hub.Submit(ctx, hub.Input{Kind: hub.InUplinkFault, Path: fault, Active: true}); err != nil {
+			r.log.Error("report uplink fault", "fault", fault, "error", err)
+			fault = ""
+		}
+	}
+	r.mu.Lock()
+	r.refusal = fault
+	r.mu.Unlock()
+}
+
+// startRefusal takes a refusal fault from before a restart from the hub's faults, so it is
+// restored once nothing is held any more.
+func (r *receiver) startRefusal(faults []string) {
+	for _, f := range faults {
+		if strings.HasPrefix(f, r.name+"/refused/") {
+			r.mu.Lock()
+			r.refusal = f
+			r.mu.Unlock()
+		}
+	}
 }
 
 // order returns the paths to try: those without failures first, primary before backup.

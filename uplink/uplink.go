@@ -19,9 +19,10 @@ var (
 	ErrNotReported = errors.New("uplink: event is not reported to any receiver")
 	// ErrUnknownEvent means the sequence is not in the event log.
 	ErrUnknownEvent = errors.New("uplink: no such event in the log")
-	// ErrRejected means the station refused the event (DUH) on every path, or it could
-	// not be encoded, and delivery skipped it.
-	ErrRejected = errors.New("uplink: event refused by the station and skipped")
+	// ErrRejected means the station refused the event (DUH) on every path, so it is held
+	// and raised as an uplink fault ("<receiver>/refused/<kind>"); or it could not be
+	// encoded, and delivery skipped it.
+	ErrRejected = errors.New("uplink: event refused by the station")
 	// ErrStopped means the uplink's Run has ended.
 	ErrStopped = errors.New("uplink: stopped")
 )
@@ -112,6 +113,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	faults := u.hub.Snapshot().State.UplinkFaults
 	var wg sync.WaitGroup
 	for _, r := range u.receivers {
+		r.startRefusal(faults)
 		for _, p := range r.paths {
 			p.start(faults)
 			wg.Go(func() { p.run(ctx) })

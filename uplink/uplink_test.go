@@ -176,7 +176,12 @@ func panicAlarm(t testing.TB, h *hub.Hub) hub.Event {
 func wantData(ev hub.Event, account, format string) string {
 	zone := ev.Zone
 	if ev.Kind == hub.KindUplinkFault {
-		zone = map[bool]int{true: 1, false: 2}[strings.HasSuffix(ev.Device, "/primary")]
+		switch { // which path failed; none for a receiver refusing an event
+		case strings.HasSuffix(ev.Device, "/primary"):
+			zone = 1
+		case strings.HasSuffix(ev.Device, "/backup"):
+			zone = 2
+		}
 	}
 	if format == FormatSIA {
 		ri := ""
@@ -537,34 +542,60 @@ func TestUplink_DUH(t *testing.T) {
 			t.Error("a primary that answers DUH was reported as a path fault: it works, it refuses")
 		}
 	})
-	t.Run("refused everywhere, skipped", func(t *testing.T) {
-		st := startStation(t, "primary", "udp", nil, nil)
-		var refuse atomic.Int64
-		st.setAnswer(func(m stMessage) stReply {
-			if m.seq == int(refuse.Load()) && m.id != "NULL" {
-				return replyDUH
+	for _, fix := range []string{"station fixed", "kind excluded"} {
+		t.Run("refused everywhere, held as a fault, "+fix, func(t *testing.T) {
+			st := startStation(t, "primary", "udp", nil, nil)
+			var refuse atomic.Bool
+			refuse.Store(true)
+			st.setAnswer(func(m stMessage) stReply {
+				if refuse.Load() && strings.Contains(m.data, "|1120 ") { // the panic alarm
+					return replyDUH
+				}
+				return replyStandard
+			})
+			path := filepath.Join(t.TempDir(), "vakt.db")
+			h, stopHub := startHub(t, path)
+			start, _ := h.Store().LastSeq()
+			cfg := oneReceiver(st, nil)
+			u, stop := startUplink(t, cfg, h)
+			toggleBattery(t, h, 2)
+			alarm := panicAlarm(t, h)
+			toggleBattery(t, h, 2)
+			const fault = "arc/refused/panic"
+			waitFor(t, "an uplink fault naming the receiver and the kind", func() bool { return hasFault(h, fault) })
+			if _, err := u.AwaitAck(t.Context(), alarm.Seq); !errors.Is(err, ErrRejected) {
+				t.Fatalf("AwaitAck of the refused alarm: %v, want ErrRejected", err)
 			}
-			return replyStandard
+			waitFor(t, "the alarm refused again", func() bool { return st.count(replyDUH) > 2 })
+			if c := u.Status()[0].Cursor; c >= alarm.Seq {
+				t.Fatalf("cursor %d passed the refused alarm %d: skipped", c, alarm.Seq)
+			}
+			for _, a := range st.log.events() {
+				if a.msg.seq > dc09Seq(alarm.Seq) {
+					t.Errorf("event %d sent ahead of the held alarm %d", a.msg.seq, alarm.Seq)
+				}
+			}
+			if s := u.Status()[0]; s.Rejected != 1 || !strings.Contains(s.LastError, "DUH") {
+				t.Errorf("status = %+v, want one refused event and the DUH as last error", s)
+			}
+			d := delivery{account: "1234", format: FormatCID, after: start}
+			switch fix {
+			case "station fixed":
+				refuse.Store(false)
+			case "kind excluded":
+				// The installer leaves panic alarms out for this receiver; a restart.
+				stop()
+				stopHub()
+				h, _ = startHub(t, path)
+				cfg.Receivers[0].Kinds = []string{"device_battery_low", "uplink_fault"}
+				startUplink(t, cfg, h)
+				d.wants = func(ev hub.Event) bool { return ev.Kind != hub.KindPanic }
+			}
+			waitDelivered(t, h, st.log, d)
+			waitFor(t, "the fault restored", func() bool { return !hasFault(h, fault) })
+			waitCursor(t, h, "arc")
 		})
-		h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
-		start, _ := h.Store().LastSeq()
-		u, _ := startUplink(t, oneReceiver(st, nil), h)
-		refuse.Store(int64(start) + 2)
-		toggleBattery(t, h, 5)
-		_, err := u.AwaitAck(t.Context(), start+2)
-		if !errors.Is(err, ErrRejected) {
-			t.Fatalf("AwaitAck of the refused event: %v, want ErrRejected", err)
-		}
-		waitDelivered(t, h, st.log, delivery{account: "1234", format: FormatCID, after: start,
-			wants: func(ev hub.Event) bool { return ev.Seq != start+2 }})
-		waitCursor(t, h, "arc")
-		if s := u.Status()[0]; s.Rejected != 1 || !strings.Contains(s.LastError, "DUH") {
-			t.Errorf("status = %+v, want one rejected event and the DUH as last error", s)
-		}
-		if n := st.count(replyDUH); n != 2 {
-			t.Errorf("refused event tried %d times, want retries: 2", n)
-		}
-	})
+	}
 }
 
 // TestUplink_DUHToEverything is a station that refuses every message, polls included (a
