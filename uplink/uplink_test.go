@@ -1097,3 +1097,94 @@ func TestReceiver_Message(t *testing.T) {
 		}
 	}
 }
+
+// TestUplink_TransmissionTestNamesEveryReceiver: the transmission test reports each
+// configured receiver, acknowledged (when, over which path) or not, and succeeds only
+// when every receiver acknowledged.
+func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
+	log := &stationLog{}
+	a := startStation(t, "a", "tcp", nil, log)
+	b := startStation(t, "b", "tcp", nil, log)
+	bb := startStation(t, "b-backup", "tcp", nil, log)
+	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	second := ReceiverConfig{Name: "guard", Account: "ABCDEF", Primary: fastPath(b)}
+	backup := fastPath(bb)
+	second.Backup = &backup
+	cfg := Config{Receivers: []ReceiverConfig{
+		{Name: "arc", Account: "1234", Primary: fastPath(a)},
+		second,
+		{Name: "fire-only", Account: "1234", Kinds: []string{"fire"}, Primary: fastPath(a)},
+	}}
+	u, _ := startUplink(t, cfg, h)
+	manualTest := func() uint64 {
+		for _, ev := range do(t, h, hub.Input{Kind: hub.InManualTest, Code: "1234", How: hub.HowWeb}) {
+			if ev.Kind == hub.KindManualTest {
+				return ev.Seq
+			}
+		}
+		t.Fatal("no manual test event")
+		return 0
+	}
+	await := func(seq uint64, timeout time.Duration) TestResult {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		res, err := u.AwaitTest(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// guard's primary is down: the test goes over its backup.
+	b.close()
+	res := await(manualTest(), 20*time.Second)
+	if len(res.Receivers) != 3 {
+		t.Fatalf("result names %d receivers, want 3: %+v", len(res.Receivers), res)
+	}
+	byName := map[string]ReceiverResult{}
+	for _, r := range res.Receivers {
+		byName[r.Receiver] = r
+	}
+	if r := byName["arc"]; !r.Acked || r.Path != "primary" || r.At.IsZero() || len(r.Paths) != 1 {
+		t.Errorf("arc: %+v", r)
+	}
+	if r := byName["guard"]; !r.Acked || r.Path != "backup" || r.At.IsZero() || len(r.Paths) != 2 {
+		t.Errorf("guard: %+v, want acknowledged over the backup", r)
+	}
+	if r := byName["fire-only"]; r.Acked || r.Error == "" {
+		t.Errorf("fire-only: %+v, want not acknowledged: it does not take tests", r)
+	}
+	if res.OK() {
+		t.Error("OK with a receiver that did not acknowledge")
+	}
+
+	// With guard entirely down, the test names it as not acknowledged, within the time-out.
+	cfg.Receivers = cfg.Receivers[:2]
+	bb.close()
+	seq := manualTest()
+	res = await(seq, 500*time.Millisecond)
+	for _, r := range res.Receivers {
+		switch r.Receiver {
+		case "arc":
+			if !r.Acked {
+				t.Errorf("arc: %+v", r)
+			}
+		case "guard":
+			if r.Acked || r.Error == "" {
+				t.Errorf("guard: %+v, want no acknowledgement", r)
+			}
+		}
+	}
+	if res.OK() {
+		t.Error("OK with guard down")
+	}
+	b.reopen()
+	waitFor(t, "guard acknowledges", func() bool {
+		for _, r := range await(seq, 500*time.Millisecond).Receivers {
+			if r.Receiver == "guard" && !r.Acked {
+				return false
+			}
+		}
+		return true
+	})
+}
