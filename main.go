@@ -29,6 +29,7 @@ import (
 	"vakt/ui/console"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
+	"vakt/uplink/outbox"
 	"vakt/uplink/station"
 )
 
@@ -181,6 +182,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		cfg.Uplink.Receivers = append(cfg.Uplink.Receivers, rc)
+	}
+	if _, err := outbox.DeleteStale(store, append(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames()...), logger); err != nil {
+		return err
 	}
 	var up *uplink.Uplink
 	if len(cfg.Uplink.Receivers) > 0 {

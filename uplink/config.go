@@ -320,10 +320,11 @@ func isLocalAddr(s string) bool {
 
 // pathSettings is a validated PathConfig with its defaults filled in.
 type pathSettings struct {
-	client  dc09.Config
-	poll    time.Duration
-	retries int
-	backoff time.Duration
+	client     dc09.Config
+	poll       time.Duration
+	retries    int
+	backoff    time.Duration
+	maxBackoff time.Duration // MaxRetryBackoff; tests lengthen it
 }
 
 func (p *PathConfig) settings(account string, backup bool) pathSettings {
@@ -338,9 +339,10 @@ func (p *PathConfig) settings(account string, backup bool) pathSettings {
 			Line:      p.Line,
 			Timeout:   p.Timeout.D(),
 		},
-		poll:    p.PollInterval.D(),
-		retries: p.Retries,
-		backoff: p.RetryBackoff.D(),
+		poll:       p.PollInterval.D(),
+		retries:    p.Retries,
+		backoff:    p.RetryBackoff.D(),
+		maxBackoff: MaxRetryBackoff,
 	}
 	if s.client.Network == "" {
 		s.client.Network = "tcp"
@@ -364,9 +366,8 @@ func (p *PathConfig) settings(account string, backup bool) pathSettings {
 }
 
 // retryDelay is the wait before retry number attempt (from 0): backoff doubling, at most
-// limit and MaxRetryBackoff.
+// limit.
 func retryDelay(backoff time.Duration, attempt int, limit time.Duration) time.Duration {
-	limit = min(limit, MaxRetryBackoff)
 	d := backoff
 	for i := 0; i < attempt && d < limit; i++ {
 		d *= 2

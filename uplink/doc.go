@@ -1,9 +1,10 @@
 // Package uplink delivers the event log to monitoring station receivers over SIA DC-09.
 //
-// The log is the outbox. Each configured receiver keeps a durable cursor in the store,
-// named "dc09/<receiver>": the last event it acknowledged or does not get. One goroutine
-// per receiver wakes on new events (a hub subscription), on a path coming back, after a
-// retry delay or on a safety tick, and sends the reportable events behind the cursor that
+// The log is the outbox (package outbox, shared with the MQTT uplink). Each configured
+// receiver keeps a durable cursor in the store, named "dc09/<receiver>": the last event it
+// acknowledged or does not get. One goroutine per receiver wakes on new events (a hub
+// subscription), on a path coming back, after a retry delay or on a safety tick (a new
+// event for the receiver cuts a retry delay short), and sends the reportable events behind the cursor that
 // pass the receiver's kinds filter, one at a time and in order, moving the cursor only past
 // what the station acknowledged. So delivery is at least once and in order: a receiver that
 // was down for hours gets everything when it is back, and a restart resends from the
@@ -12,8 +13,8 @@
 //
 // A receiver created for the first time starts at the end of the log, so a newly connected
 // station does not get the installation's whole history. Renaming a receiver makes a new
-// one. A removed receiver's cursor stays in the store (and holds back pruning) until it is
-// deleted with hub.Store.DeleteCursor.
+// one. The cursor of a receiver no longer configured is deleted at start
+// (outbox.DeleteStale, with Config.CursorNames), so it does not hold back pruning.
 //
 // Each receiver has a primary path and optionally a backup (say Ethernet and a cellular
 // modem's interface). Events go over the primary while it answers, over the backup while the

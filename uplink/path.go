@@ -232,7 +232,7 @@ func (p *path) nextPoll() time.Time {
 	if p.st.Failures == 0 {
 		return p.lastGood.Add(p.set.poll)
 	}
-	return p.lastTry.Add(retryDelay(p.set.backoff, p.st.Failures-1, p.set.poll))
+	return p.lastTry.Add(retryDelay(p.set.backoff, p.st.Failures-1, min(p.set.poll, p.set.maxBackoff)))
 }
 
 func (p *path) status() PathStatus {

@@ -11,6 +11,7 @@ import (
 
 	"vakt/hub"
 	"vakt/uplink/dc09"
+	"vakt/uplink/outbox"
 )
 
 // ReceiverStatus is the state of one receiver's delivery.
@@ -22,8 +23,9 @@ type ReceiverStatus struct {
 	Cursor uint64 `json:"cursor"`
 	// QueueDepth is how many logged events lie behind the cursor, reportable or not.
 	QueueDepth uint64 `json:"queue_depth"`
-	// Delivered and Rejected count events since start: acknowledged, and skipped because
-	// the station refused them (DUH) on every path, or they could not be encoded.
+	// Delivered and Rejected count events since start: acknowledged, and refused by the
+	// station (DUH) on every path (held, and raised as an uplink fault) or not encodable
+	// (skipped).
 	Delivered   uint64       `json:"delivered"`
 	Rejected    uint64       `json:"rejected,omitempty"`
 	LastError   string       `json:"last_error,omitempty"`
@@ -31,58 +33,46 @@ type ReceiverStatus struct {
 	Paths       []PathStatus `json:"paths"`
 }
 
-// readBatch is how many events delivery reads from the log at a time.
-const readBatch = 64
-
-// saveEvery bounds how long a moved cursor stays unsaved. A crash resends what was
-// acknowledged since the last save: at most readBatch events, or saveEvery's worth.
-const saveEvery = time.Second
-
-// tickEvery wakes delivery even without news from the hub, as a safety net.
-const tickEvery = 10 * time.Second
-
 // receiver delivers the event log to one monitoring station receiver over its paths: in
 // order, one event at a time, the cursor moving only past what was acknowledged (or is
 // not for this receiver).
 type receiver struct {
 	u          *Uplink
 	name       string
-	cursorName string
 	format     string
 	msgID      string
 	account    string
 	kinds      map[hub.EventKind]bool // nil: every reportable kind
 	testEvery  time.Duration
-	saveEvery  time.Duration
+	maxBackoff time.Duration // longest wait between delivery rounds
+	box        *outbox.Outbox
 	paths      []*path // primary first
 	log        *slog.Logger
 	wake       chan struct{}
 
 	mu          sync.Mutex
-	cursor      uint64 // delivered or passed over, in memory
-	saved       uint64 // cursor as last saved in the store
-	savedAt     time.Time
 	delivered   uint64
 	rejected    uint64
 	lastErr     string
 	lastErrAt   time.Time
 	refusedSeq  uint64 // the event the station answered DUH to on every path
 	refusedTry  int
-	retryBudget int // DUH rounds before an event is skipped
+	retryBudget int    // DUH rounds before a refused event is raised as a fault
+	refusal     string // the uplink fault raised for a refused event, "" for none
 }
 
 func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, error) {
 	r := &receiver{
 		u:          u,
 		name:       rc.Name,
-		cursorName: "dc09/" + rc.Name,
 		format:     rc.Format,
 		account:    rc.Account,
 		testEvery:  rc.TestInterval.D(),
-		saveEvery:  saveEvery,
+		maxBackoff: MaxRetryBackoff,
 		log:        logger.With("receiver", rc.Name),
 		wake:       make(chan struct{}, 1),
 	}
+	r.box = outbox.New(u.hub.Store(), CursorName(rc.Name), r.wants, r.log)
 	if r.format == "" {
 		r.format = FormatCID
 	}
@@ -105,24 +95,21 @@ func newReceiver(u *Uplink, rc ReceiverConfig, logger *slog.Logger) (*receiver, 
 	}
 	add := func(name string, pc *PathConfig) error {
 		set := pc.settings(rc.Account, name == "backup")
+		set.client.Logger = r.log.With("path", name)
 		dc, err := dc09.New(set.client)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		r.paths = append(r.paths, &path{
-			name: name,
-			full: rc.Name + "/" + name,
-			set:  set,
-			dc:   dc,
-			hub:  u.hub,
-			log:  r.log.With("path", name),
-			st:   PathStatus{Name: name, Network: set.client.Network, Addr: set.client.Addr},
-			kick: make(chan struct{}, 1),
-			lastAcked: func() uint64 {
-				r.mu.Lock()
-				defer r.mu.Unlock()
-				return r.cursor
-			},
+			name:      name,
+			full:      rc.Name + "/" + name,
+			set:       set,
+			dc:        dc,
+			hub:       u.hub,
+			log:       r.log.With("path", name),
+			st:        PathStatus{Name: name, Network: set.client.Network, Addr: set.client.Addr},
+			kick:      make(chan struct{}, 1),
+			lastAcked: r.box.Cursor,
 			recovered: r.poke,
 		})
 		return nil
@@ -146,28 +133,17 @@ func (r *receiver) poke() {
 	}
 }
 
-// openCursor reads the receiver's cursor, creating it at the end of the log the first
-// time the receiver is configured: a new station gets what happens from now on, not the
-// installation's whole history.
-func (r *receiver) openCursor() error {
-	store := r.u.hub.Store()
-	seq, ok, err := store.Cursor(r.cursorName)
-	if err != nil {
-		return fmt.Errorf("receiver %s: read cursor: %w", r.name, err)
+// CursorName is the store's name for the event cursor of the receiver called name.
+func CursorName(name string) string { return "dc09/" + name }
+
+// CursorNames returns the store's names for the event cursors of c's receivers, so that
+// those of receivers no longer configured can be deleted (outbox.DeleteStale).
+func (c *Config) CursorNames() []string {
+	var out []string
+	for _, rc := range c.Receivers {
+		out = append(out, CursorName(rc.Name))
 	}
-	if !ok {
-		if seq, err = store.LastSeq(); err != nil {
-			return fmt.Errorf("receiver %s: read log: %w", r.name, err)
-		}
-		if err := store.SetCursor(r.cursorName, seq); err != nil {
-			return fmt.Errorf("receiver %s: create cursor: %w", r.name, err)
-		}
-		r.log.Info("new receiver starts at the end of the log", "seq", seq)
-	}
-	r.mu.Lock()
-	r.cursor, r.saved, r.savedAt = seq, seq, time.Now()
-	r.mu.Unlock()
-	return nil
+	return out
 }
 
 // wants reports whether ev goes to this receiver.
@@ -221,59 +197,27 @@ func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
 	return dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}, nil
 }
 
-// run is the delivery loop: it wakes on new events (hub subscription), on a path coming
-// back, after a retry delay or on a safety tick, and sends what lies behind the cursor.
+// run is the delivery loop (see outbox.Outbox.Run): it wakes on new events, on a path
+// coming back, after a retry delay or on a safety tick, and sends what lies behind the
+// cursor. A new event for this receiver cuts a retry delay short.
 func (r *receiver) run(ctx context.Context) {
 	sub := r.u.hub.Subscribe()
 	defer sub.Close()
-	defer r.saveCursor(true) // the store is closed last, after Run
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	defer retry.Stop()
-	retry.Stop()
-	save := time.NewTimer(time.Hour)
-	defer save.Stop()
-	save.Stop()
-	attempt := 0
-	waiting := false // a retry delay is running: news from the hub does not cut it short
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sub.C():
-			sub.Next()
-			if waiting {
-				continue
-			}
-		case <-r.wake:
-		case <-retry.C:
-		case <-save.C:
-			r.saveCursor(true)
-			continue
-		case <-tick.C:
-			if waiting {
-				continue
-			}
-		}
-		err := r.drain(ctx)
-		if d, ok := r.saveDue(); ok {
-			save.Reset(d)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			attempt, waiting = 0, false
-			continue
-		}
-		r.setError(err)
-		d := retryDelay(r.minBackoff(), attempt, MaxRetryBackoff)
-		attempt++
-		r.log.Warn("delivery failed on every path, retrying", "in", d, "error", err)
-		retry.Reset(d)
-		waiting = true
-	}
+	r.poke() // a backlog from before a restart goes out at once
+	r.box.Run(ctx, sub, outbox.Loop{
+		Wake: r.wake,
+		Step: func(ctx context.Context) error {
+			err := r.box.Drain(ctx, r.deliverBatch)
+			r.endRefusal(ctx, err == nil)
+			return err
+		},
+		Retry: func(attempt int, err error) (time.Duration, bool) {
+			r.setError(err)
+			d := retryDelay(r.minBackoff(), attempt, r.maxBackoff)
+			r.log.Warn("delivery failed on every path, retrying", "in", d, "error", err)
+			return d, true
+		},
+	})
 }
 
 func (r *receiver) minBackoff() time.Duration {
@@ -284,62 +228,16 @@ func (r *receiver) minBackoff() time.Duration {
 	return d
 }
 
-// saveCursor writes the cursor to the store if it moved: always when force is set,
-// otherwise once readBatch events or saveEvery have passed since the last save. Each save
-// is a bbolt commit, with its fsync, on the store the hub commits alarms to; saving after
-// every ACK would slow the hub down for nothing, since a cursor that lags only means a few
-// events sent twice after a crash.
-func (r *receiver) saveCursor(force bool) {
-	r.mu.Lock()
-	cursor, saved, at := r.cursor, r.saved, r.savedAt
-	r.mu.Unlock()
-	if cursor == saved || !force && cursor-saved < readBatch && time.Since(at) < r.saveEvery {
-		return
-	}
-	if err := r.u.hub.Store().SetCursor(r.cursorName, cursor); err != nil {
-		r.setError(fmt.Errorf("save cursor: %w", err))
-		r.log.Error("save cursor", "seq", cursor, "error", err)
-		return
-	}
-	r.mu.Lock()
-	r.saved, r.savedAt = cursor, time.Now()
-	r.mu.Unlock()
-}
-
-// saveDue returns in how long the cursor should be saved, if it has moved since it last was.
-func (r *receiver) saveDue() (time.Duration, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cursor == r.saved {
-		return 0, false
-	}
-	return max(r.saveEvery-time.Since(r.savedAt), 0), true
-}
-
-// drain sends every event behind the cursor, in order, until the log is done or an event
-// cannot be delivered.
-func (r *receiver) drain(ctx context.Context) error {
-	store := r.u.hub.Store()
-	for {
-		r.mu.Lock()
-		cursor := r.cursor
-		r.mu.Unlock()
-		events, err := store.Events(cursor, readBatch)
-		if err != nil || len(events) == 0 {
+// deliverBatch sends a batch of events, one at a time and in order, until one cannot be
+// delivered.
+func (r *receiver) deliverBatch(ctx context.Context, batch []hub.Event, done func(hub.Event)) error {
+	for _, ev := range batch {
+		if err := r.deliver(ctx, ev); err != nil {
 			return err
 		}
-		for _, ev := range events {
-			if r.wants(ev) {
-				if err := r.deliver(ctx, ev); err != nil {
-					return err
-				}
-			}
-			r.mu.Lock()
-			r.cursor = ev.Seq
-			r.mu.Unlock()
-		}
-		r.saveCursor(false)
+		done(ev)
 	}
+	return nil
 }
 
 // deliver sends one event: over the first path that works, primary first unless it is
@@ -378,22 +276,92 @@ func (r *receiver) deliver(ctx context.Context, ev hub.Event) error {
 		}
 	}
 	if allRefused {
-		// Every path works, and none understood this message: resending it will not
-		// help, and holding it back would hold back every alarm behind it. Try a few
-		// times (it may be a station restarting), then skip it, loudly.
+		// Every path works, and none understood this message (a format the station
+		// does not take, say). Skipping it would let the station miss an alarm without
+		// anyone knowing; so it is held, and after a few tries (it may be a station
+		// restarting) raised as an uplink fault naming the receiver and the kind, until
+		// the station takes it or an installer changes the format or leaves the kind out.
 		r.mu.Lock()
 		if r.refusedSeq != ev.Seq {
 			r.refusedSeq, r.refusedTry = ev.Seq, 0
 		}
 		r.refusedTry++
-		skip := r.refusedTry >= r.retryBudget
+		raise := r.refusedTry == r.retryBudget
 		r.mu.Unlock()
-		if skip {
-			r.reject(ev, err)
-			return nil
+		if raise {
+			r.refused(ctx, ev, err)
 		}
 	}
 	return err
+}
+
+// refusalFault is the uplink fault path for events of kind k refused by the receiver.
+func (r *receiver) refusalFault(k hub.EventKind) string {
+	return r.name + "/refused/" + k.String()
+}
+
+// refused raises the uplink fault for an event the station keeps refusing, and tells the
+// transmission test's waiters.
+func (r *receiver) refused(ctx context.Context, ev hub.Event, err error) {
+	r.mu.Lock()
+	r.rejected++
+	r.mu.Unlock()
+	r.setError(err)
+	fault := r.refusalFault(ev.Kind)
+	r.log.Error("station refuses an event (DUH) on every path: held, and raised as an uplink fault; change the format or leave the kind out",
+		"seq", ev.Seq, "kind", ev.Kind, "fault", fault, "error", err)
+	r.u.settle(ev.Seq, AckInfo{Seq: ev.Seq, Receiver: r.name}, fmt.Errorf("%w: %w", ErrRejected, err))
+	r.setRefusal(ctx, fault)
+}
+
+// endRefusal restores the refusal fault once the refused event is behind the cursor:
+// acknowledged at last, or no longer for this receiver. drained says the log is done.
+func (r *receiver) endRefusal(ctx context.Context, drained bool) {
+	r.mu.Lock()
+	fault, seq := r.refusal, r.refusedSeq
+	r.mu.Unlock()
+	if fault == "" || !drained && (seq == 0 || r.box.Cursor() < seq) {
+		return
+	}
+	r.setRefusal(ctx, "")
+}
+
+// setRefusal reports the refusal fault (fault, or none) to the hub.
+func (r *receiver) setRefusal(ctx context.Context, fault string) {
+	r.mu.Lock()
+	old := r.refusal
+	r.mu.Unlock()
+	if old == fault {
+		return
+	}
+	if old != "" {
+		if err := r.u.hub.Submit(ctx, hub.Input{Kind: hub.InUplinkFault, Path: old, Active: false}); err != nil {
+			r.log.Error("restore uplink fault", "fault", old, "error", err)
+			return
+		}
+		r.log.Info("refused event delivered or left out: uplink fault restored", "fault", old)
+	}
+	if fault != "" {
+		if err := r.u.hub.Submit(ctx, hub.Input{Kind: hub.InUplinkFault, Path: fault, Active: true}); err != nil {
+			r.log.Error("report uplink fault", "fault", fault, "error", err)
+			fault = ""
+		}
+	}
+	r.mu.Lock()
+	r.refusal = fault
+	r.mu.Unlock()
+}
+
+// startRefusal takes a refusal fault from before a restart from the hub's faults, so it is
+// restored once nothing is held any more.
+func (r *receiver) startRefusal(faults []string) {
+	for _, f := range faults {
+		if strings.HasPrefix(f, r.name+"/refused/") {
+			r.mu.Lock()
+			r.refusal = f
+			r.mu.Unlock()
+		}
+	}
 }
 
 // order returns the paths to try: those without failures first, primary before backup.
@@ -430,14 +398,7 @@ func (r *receiver) setError(err error) {
 // passed reports whether the cursor has passed seq: in memory, or in the store (before Run
 // has read it, or for an event delivered before a restart).
 func (r *receiver) passed(seq uint64) (bool, error) {
-	r.mu.Lock()
-	c := r.cursor
-	r.mu.Unlock()
-	if c >= seq {
-		return true, nil
-	}
-	c, _, err := r.u.hub.Store().Cursor(r.cursorName)
-	return c >= seq, err
+	return r.box.Passed(seq)
 }
 
 func (r *receiver) status(last uint64) ReceiverStatus {
@@ -446,7 +407,7 @@ func (r *receiver) status(last uint64) ReceiverStatus {
 		Name:        r.name,
 		Format:      r.format,
 		Account:     r.account,
-		Cursor:      r.cursor,
+		Cursor:      r.box.Cursor(),
 		Delivered:   r.delivered,
 		Rejected:    r.rejected,
 		LastError:   r.lastErr,

@@ -199,6 +199,12 @@ const (
 	replySilent
 	replyGarbage
 	replyHangUp
+	// replyFieldACK is an ACK as a receiver in the field writes it when it has no
+	// receiver number: "None" where the R field would be ("ACK"0001NoneL0#1234[]).
+	replyFieldACK
+	// replyBareNAK is a bare "NAK", without LF, CRC, length or CR, as the same
+	// receiver answers an account it does not know.
+	replyBareNAK
 )
 
 // accepted is a message a station acknowledged.
@@ -439,6 +445,15 @@ func (s *testStation) handle(raw []byte) (reply []byte, hangUp bool) {
 			return stFrame(`"ACK"` + hdr + "[]"), false
 		}
 		return stFrame(`"*ACK"` + hdr + "[" + s.encrypt("|]"+stamp)), false
+	case replyFieldACK:
+		s.log.add(accepted{station: s.name, msg: m})
+		field := fmt.Sprintf("%04dNoneL%s#%s", m.seq, m.line, m.acct)
+		if !m.encrypted {
+			return stFrame(`"ACK"` + field + "[]"), false
+		}
+		return stFrame(`"*ACK"` + field + "[" + s.encrypt("|]"+stamp)), false
+	case replyBareNAK:
+		return []byte(`"NAK"`), false
 	case replyNAK:
 		return stFrame(`"NAK"0000R0L0A0[]` + stamp), false
 	case replyDUH:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -19,9 +20,10 @@ var (
 	ErrNotReported = errors.New("uplink: event is not reported to any receiver")
 	// ErrUnknownEvent means the sequence is not in the event log.
 	ErrUnknownEvent = errors.New("uplink: no such event in the log")
-	// ErrRejected means the station refused the event (DUH) on every path, or it could
-	// not be encoded, and delivery skipped it.
-	ErrRejected = errors.New("uplink: event refused by the station and skipped")
+	// ErrRejected means the station refused the event (DUH) on every path, so it is held
+	// and raised as an uplink fault ("<receiver>/refused/<kind>"); or it could not be
+	// encoded, and delivery skipped it.
+	ErrRejected = errors.New("uplink: event refused by the station")
 	// ErrStopped means the uplink's Run has ended.
 	ErrStopped = errors.New("uplink: stopped")
 )
@@ -61,6 +63,8 @@ type Uplink struct {
 	outcomes map[uint64]outcome
 	order    []uint64 // outcomes' keys, oldest first, at most ackMemory
 	waiters  map[uint64][]chan outcome
+	each     map[uint64]map[string]outcome // outcomes by receiver, same keys as outcomes
+	settled  chan struct{}                 // closed and replaced at every settle
 }
 
 // New returns an uplink for cfg over h's event log. It connects nothing and writes nothing;
@@ -84,6 +88,8 @@ func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
 		done:     make(chan struct{}),
 		outcomes: map[uint64]outcome{},
 		waiters:  map[uint64][]chan outcome{},
+		each:     map[uint64]map[string]outcome{},
+		settled:  make(chan struct{}),
 	}
 	for _, rc := range cfg.Receivers {
 		r, err := newReceiver(u, rc, logger)
@@ -105,13 +111,14 @@ func (u *Uplink) Run(ctx context.Context) error {
 	defer close(u.done)
 	defer u.closeClients()
 	for _, r := range u.receivers {
-		if err := r.openCursor(); err != nil {
-			return fmt.Errorf("uplink: %w", err)
+		if err := r.box.Open(); err != nil {
+			return fmt.Errorf("uplink: receiver %s: %w", r.name, err)
 		}
 	}
 	faults := u.hub.Snapshot().State.UplinkFaults
 	var wg sync.WaitGroup
 	for _, r := range u.receivers {
+		r.startRefusal(faults)
 		for _, p := range r.paths {
 			p.start(faults)
 			wg.Go(func() { p.run(ctx) })
@@ -229,6 +236,14 @@ func (u *Uplink) settle(seq uint64, info AckInfo, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	o := outcome{info, err}
+	if u.each[seq] == nil {
+		u.each[seq] = map[string]outcome{}
+	}
+	if old, ok := u.each[seq][info.Receiver]; !ok || old.err != nil && err == nil {
+		u.each[seq][info.Receiver] = o
+	}
+	close(u.settled)
+	u.settled = make(chan struct{})
 	if old, ok := u.outcomes[seq]; ok {
 		if old.err != nil && err == nil {
 			u.outcomes[seq] = o
@@ -239,10 +254,98 @@ func (u *Uplink) settle(seq uint64, info AckInfo, err error) {
 	u.order = append(u.order, seq)
 	if len(u.order) > ackMemory {
 		delete(u.outcomes, u.order[0])
+		delete(u.each, u.order[0])
 		u.order = u.order[1:]
 	}
 	for _, w := range u.waiters[seq] {
 		w <- o
 	}
 	delete(u.waiters, seq)
+}
+
+// TestResult is the answer to a transmission test: for every configured receiver, whether
+// it acknowledged the test report, when and over which path.
+type TestResult struct {
+	Seq       uint64           `json:"seq"`
+	Receivers []ReceiverResult `json:"receivers"`
+}
+
+// ReceiverResult is one receiver's part of a TestResult.
+type ReceiverResult struct {
+	AckInfo
+	// Acked reports that the receiver acknowledged the test (AckInfo says how).
+	Acked bool `json:"acked"`
+	// Error says why not: refused, not sent to this receiver, or no answer in time.
+	Error string `json:"error,omitempty"`
+	// Paths is the state of each of the receiver's paths when the result was made.
+	Paths []PathStatus `json:"paths"`
+}
+
+// OK reports that every configured receiver acknowledged the test.
+func (t TestResult) OK() bool {
+	for _, r := range t.Receivers {
+		if !r.Acked {
+			return false
+		}
+	}
+	return len(t.Receivers) > 0
+}
+
+// AwaitTest waits until every configured receiver has acknowledged (or refused) the
+// transmission test with sequence seq, or ctx ends (the test's time-out), and reports per
+// receiver: acknowledged, when and over which path, or not and why. The test succeeded
+// only when TestResult.OK. The error is for an event not in the log, or a failed read.
+func (u *Uplink) AwaitTest(ctx context.Context, seq uint64) (TestResult, error) {
+	res := TestResult{Seq: seq}
+	events, err := u.hub.Store().Events(seq-1, 1)
+	if err != nil {
+		return res, fmt.Errorf("await test: %w", err)
+	}
+	if seq == 0 || len(events) == 0 || events[0].Seq != seq {
+		return res, fmt.Errorf("await test %d: %w", seq, ErrUnknownEvent)
+	}
+	ev := events[0]
+	for {
+		u.mu.Lock()
+		each, settled := maps.Clone(u.each[seq]), u.settled
+		u.mu.Unlock()
+		res.Receivers = res.Receivers[:0]
+		pending := false
+		for _, r := range u.receivers {
+			rr := ReceiverResult{AckInfo: AckInfo{Seq: seq, Receiver: r.name}}
+			o, ok := each[r.name]
+			switch {
+			case ok:
+				rr.AckInfo, rr.Acked = o.info, o.err == nil
+				if o.err != nil {
+					rr.Error = errText(o.err)
+				}
+			case !r.wants(ev):
+				rr.Error = "not sent to this receiver (format or kinds)"
+			default:
+				if passed, err := r.passed(seq); err != nil {
+					return res, fmt.Errorf("await test: %w", err)
+				} else if passed {
+					rr.Acked = true // before this process started
+				} else {
+					pending = true
+					rr.Error = "no acknowledgement within the time-out"
+				}
+			}
+			for _, p := range r.paths {
+				rr.Paths = append(rr.Paths, p.status())
+			}
+			res.Receivers = append(res.Receivers, rr)
+		}
+		if !pending {
+			return res, nil
+		}
+		select {
+		case <-settled:
+		case <-u.done:
+			return res, nil
+		case <-ctx.Done():
+			return res, nil
+		}
+	}
 }

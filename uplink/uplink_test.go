@@ -90,7 +90,7 @@ func startUplinkSaving(t testing.TB, cfg Config, h *hub.Hub, saveEvery time.Dura
 		t.Fatal(err)
 	}
 	for _, r := range u.receivers {
-		r.saveEvery = saveEvery
+		r.box.SaveEvery = saveEvery
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -176,7 +176,12 @@ func panicAlarm(t testing.TB, h *hub.Hub) hub.Event {
 func wantData(ev hub.Event, account, format string) string {
 	zone := ev.Zone
 	if ev.Kind == hub.KindUplinkFault {
-		zone = map[bool]int{true: 1, false: 2}[strings.HasSuffix(ev.Device, "/primary")]
+		switch { // which path failed; none for a receiver refusing an event
+		case strings.HasSuffix(ev.Device, "/primary"):
+			zone = 1
+		case strings.HasSuffix(ev.Device, "/backup"):
+			zone = 2
+		}
 	}
 	if format == FormatSIA {
 		ri := ""
@@ -454,7 +459,7 @@ func TestUplink_RestartMidQueue(t *testing.T) {
 			cfg := oneReceiver(st, nil)
 			h, stopHub := startHub(t, path)
 			start, _ := h.Store().LastSeq()
-			_, stopUplink := startUplinkSaving(t, cfg, h, time.Hour) // saves every readBatch events
+			_, stopUplink := startUplinkSaving(t, cfg, h, time.Hour) // saves every outbox.ReadBatch events
 			st.close()
 			toggleBattery(t, h, 150)
 			st.reopen()
@@ -537,34 +542,60 @@ func TestUplink_DUH(t *testing.T) {
 			t.Error("a primary that answers DUH was reported as a path fault: it works, it refuses")
 		}
 	})
-	t.Run("refused everywhere, skipped", func(t *testing.T) {
-		st := startStation(t, "primary", "udp", nil, nil)
-		var refuse atomic.Int64
-		st.setAnswer(func(m stMessage) stReply {
-			if m.seq == int(refuse.Load()) && m.id != "NULL" {
-				return replyDUH
+	for _, fix := range []string{"station fixed", "kind excluded"} {
+		t.Run("refused everywhere, held as a fault, "+fix, func(t *testing.T) {
+			st := startStation(t, "primary", "udp", nil, nil)
+			var refuse atomic.Bool
+			refuse.Store(true)
+			st.setAnswer(func(m stMessage) stReply {
+				if refuse.Load() && strings.Contains(m.data, "|1120 ") { // the panic alarm
+					return replyDUH
+				}
+				return replyStandard
+			})
+			path := filepath.Join(t.TempDir(), "vakt.db")
+			h, stopHub := startHub(t, path)
+			start, _ := h.Store().LastSeq()
+			cfg := oneReceiver(st, nil)
+			u, stop := startUplink(t, cfg, h)
+			toggleBattery(t, h, 2)
+			alarm := panicAlarm(t, h)
+			toggleBattery(t, h, 2)
+			const fault = "arc/refused/panic"
+			waitFor(t, "an uplink fault naming the receiver and the kind", func() bool { return hasFault(h, fault) })
+			if _, err := u.AwaitAck(t.Context(), alarm.Seq); !errors.Is(err, ErrRejected) {
+				t.Fatalf("AwaitAck of the refused alarm: %v, want ErrRejected", err)
 			}
-			return replyStandard
+			waitFor(t, "the alarm refused again", func() bool { return st.count(replyDUH) > 2 })
+			if c := u.Status()[0].Cursor; c >= alarm.Seq {
+				t.Fatalf("cursor %d passed the refused alarm %d: skipped", c, alarm.Seq)
+			}
+			for _, a := range st.log.events() {
+				if a.msg.seq > dc09Seq(alarm.Seq) {
+					t.Errorf("event %d sent ahead of the held alarm %d", a.msg.seq, alarm.Seq)
+				}
+			}
+			if s := u.Status()[0]; s.Rejected != 1 || !strings.Contains(s.LastError, "DUH") {
+				t.Errorf("status = %+v, want one refused event and the DUH as last error", s)
+			}
+			d := delivery{account: "1234", format: FormatCID, after: start}
+			switch fix {
+			case "station fixed":
+				refuse.Store(false)
+			case "kind excluded":
+				// The installer leaves panic alarms out for this receiver; a restart.
+				stop()
+				stopHub()
+				h, _ = startHub(t, path)
+				cfg.Receivers[0].Kinds = []string{"device_battery_low", "uplink_fault"}
+				startUplink(t, cfg, h)
+				d.wants = func(ev hub.Event) bool { return ev.Kind != hub.KindPanic }
+			}
+			waitDelivered(t, h, st.log, d)
+			waitFor(t, "the fault restored", func() bool { return !hasFault(h, fault) })
+			waitCursor(t, h, "arc")
 		})
-		h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
-		start, _ := h.Store().LastSeq()
-		u, _ := startUplink(t, oneReceiver(st, nil), h)
-		refuse.Store(int64(start) + 2)
-		toggleBattery(t, h, 5)
-		_, err := u.AwaitAck(t.Context(), start+2)
-		if !errors.Is(err, ErrRejected) {
-			t.Fatalf("AwaitAck of the refused event: %v, want ErrRejected", err)
-		}
-		waitDelivered(t, h, st.log, delivery{account: "1234", format: FormatCID, after: start,
-			wants: func(ev hub.Event) bool { return ev.Seq != start+2 }})
-		waitCursor(t, h, "arc")
-		if s := u.Status()[0]; s.Rejected != 1 || !strings.Contains(s.LastError, "DUH") {
-			t.Errorf("status = %+v, want one rejected event and the DUH as last error", s)
-		}
-		if n := st.count(replyDUH); n != 2 {
-			t.Errorf("refused event tried %d times, want retries: 2", n)
-		}
-	})
+	}
 }
 
 // TestUplink_DUHToEverything is a station that refuses every message, polls included (a
@@ -586,6 +617,107 @@ func TestUplink_DUHToEverything(t *testing.T) {
 	if s := u.Status()[0]; s.Rejected != 0 {
 		t.Errorf("status = %+v: events skipped while the station refused everything", s)
 	}
+}
+
+// TestUplink_FieldReceiver is a receiver as deployed in the field: its ACKs say "None"
+// for the receiver number, clear and encrypted, and it answers a bare "NAK" to an account
+// it does not know. Every event arrives once, with no false fault; the NAK makes a path
+// fault until the account is known.
+func TestUplink_FieldReceiver(t *testing.T) {
+	for _, network := range []string{"tcp", "udp"} {
+		for _, key := range [][]byte{nil, []byte("0123456789abcdef0123456789abcdef")} {
+			t.Run(fmt.Sprintf("%s/key%d", network, len(key)), func(t *testing.T) {
+				st := startStation(t, "primary", network, key, nil)
+				var known atomic.Bool
+				known.Store(true)
+				st.setAnswer(func(stMessage) stReply {
+					if !known.Load() {
+						return replyBareNAK
+					}
+					return replyFieldACK
+				})
+				h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+				start, _ := h.Store().LastSeq()
+				cfg := oneReceiver(st, nil)
+				cfg.Receivers[0].Primary.Timeout = hub.Duration(time.Minute) // a NAK must not wait for it
+				u, _ := startUplink(t, cfg, h)
+				panicAlarm(t, h)
+				toggleBattery(t, h, 3)
+				d := delivery{account: "1234", format: FormatCID, after: start}
+				waitDelivered(t, h, st.log, d)
+				waitCursor(t, h, "arc")
+				sent := 0
+				for _, m := range st.received() {
+					if m.id != "NULL" {
+						sent++
+					}
+				}
+				if want := len(d.expected(t, h)); sent != want {
+					t.Errorf("station got %d event messages for %d events: repeats of ACKed events", sent, want)
+				}
+				if s := u.Status()[0]; hasFault(h, "arc/primary") || s.Paths[0].Fault || s.LastError != "" || s.Paths[0].LastError != "" {
+					t.Errorf("status = %+v, faults %v: an ACK with None for the receiver taken for an error", s, h.Snapshot().State.UplinkFaults)
+				}
+
+				known.Store(false)
+				toggleBattery(t, h, 2)
+				waitFor(t, "NAK made a path fault", func() bool { return hasFault(h, "arc/primary") })
+				if s := u.Status()[0]; !strings.Contains(s.Paths[0].LastError, "NAK") {
+					t.Errorf("path status = %+v, want the NAK as last error", s.Paths[0])
+				}
+				known.Store(true)
+				waitDelivered(t, h, st.log, d)
+				waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+			})
+		}
+	}
+}
+
+// TestUplink_AlarmCutsBackoff: after the station was down, the receiver's delivery and
+// its path's poller wait out a back-off, here an hour long. The station comes back, and a
+// new alarm goes out at once, behind the backlog and in order, rather than an hour later.
+func TestUplink_AlarmCutsBackoff(t *testing.T) {
+	log := &stationLog{}
+	p := startStation(t, "primary", "tcp", nil, log)
+	b := startStation(t, "backup", "tcp", nil, log)
+	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	start, _ := h.Store().LastSeq()
+	cfg := oneReceiver(p, b)
+	for _, pc := range []*PathConfig{&cfg.Receivers[0].Primary, cfg.Receivers[0].Backup} {
+		pc.RetryBackoff = hub.Duration(time.Hour)
+		pc.PollInterval = hub.Duration(time.Hour)
+		pc.Retries = 100 // no fault event to deliver: the test is about the back-off
+	}
+	if err := cfg.Validate(func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(cfg, h, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := u.receivers[0]
+	r.maxBackoff = time.Hour
+	for _, p := range r.paths {
+		p.set.maxBackoff = time.Hour
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- u.Run(ctx) }()
+	defer func() { cancel(); <-errc }()
+	waitFor(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
+
+	p.close()
+	b.close()
+	toggleBattery(t, h, 3)
+	waitFor(t, "delivery failed on both paths", func() bool {
+		s := u.Status()[0]
+		return s.LastError != "" && s.Paths[0].Failures > 0 && s.Paths[1].Failures > 0
+	})
+	// Now delivery and both pollers wait an hour. The station comes back.
+	b.reopen()
+	p.reopen()
+	panicAlarm(t, h)
+	waitDelivered(t, h, log, delivery{account: "1234", format: FormatCID, after: start})
 }
 
 func TestUplink_GarbageReplies(t *testing.T) {
@@ -921,8 +1053,9 @@ func TestRetryDelay(t *testing.T) {
 		{0, time.Hour, time.Second},
 		{1, time.Hour, 2 * time.Second},
 		{5, time.Hour, 32 * time.Second},
-		{6, time.Hour, time.Minute},
-		{60, time.Hour, time.Minute},
+		{6, MaxRetryBackoff, time.Minute},
+		{60, MaxRetryBackoff, time.Minute},
+		{12, time.Hour, time.Hour},
 		{3, 5 * time.Second, 5 * time.Second},
 	} {
 		if got := retryDelay(time.Second, tc.attempt, tc.limit); got != tc.want {
@@ -963,4 +1096,95 @@ func TestReceiver_Message(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUplink_TransmissionTestNamesEveryReceiver: the transmission test reports each
+// configured receiver, acknowledged (when, over which path) or not, and succeeds only
+// when every receiver acknowledged.
+func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
+	log := &stationLog{}
+	a := startStation(t, "a", "tcp", nil, log)
+	b := startStation(t, "b", "tcp", nil, log)
+	bb := startStation(t, "b-backup", "tcp", nil, log)
+	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	second := ReceiverConfig{Name: "guard", Account: "ABCDEF", Primary: fastPath(b)}
+	backup := fastPath(bb)
+	second.Backup = &backup
+	cfg := Config{Receivers: []ReceiverConfig{
+		{Name: "arc", Account: "1234", Primary: fastPath(a)},
+		second,
+		{Name: "fire-only", Account: "1234", Kinds: []string{"fire"}, Primary: fastPath(a)},
+	}}
+	u, _ := startUplink(t, cfg, h)
+	manualTest := func() uint64 {
+		for _, ev := range do(t, h, hub.Input{Kind: hub.InManualTest, Code: "1234", How: hub.HowWeb}) {
+			if ev.Kind == hub.KindManualTest {
+				return ev.Seq
+			}
+		}
+		t.Fatal("no manual test event")
+		return 0
+	}
+	await := func(seq uint64, timeout time.Duration) TestResult {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		res, err := u.AwaitTest(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// guard's primary is down: the test goes over its backup.
+	b.close()
+	res := await(manualTest(), 20*time.Second)
+	if len(res.Receivers) != 3 {
+		t.Fatalf("result names %d receivers, want 3: %+v", len(res.Receivers), res)
+	}
+	byName := map[string]ReceiverResult{}
+	for _, r := range res.Receivers {
+		byName[r.Receiver] = r
+	}
+	if r := byName["arc"]; !r.Acked || r.Path != "primary" || r.At.IsZero() || len(r.Paths) != 1 {
+		t.Errorf("arc: %+v", r)
+	}
+	if r := byName["guard"]; !r.Acked || r.Path != "backup" || r.At.IsZero() || len(r.Paths) != 2 {
+		t.Errorf("guard: %+v, want acknowledged over the backup", r)
+	}
+	if r := byName["fire-only"]; r.Acked || r.Error == "" {
+		t.Errorf("fire-only: %+v, want not acknowledged: it does not take tests", r)
+	}
+	if res.OK() {
+		t.Error("OK with a receiver that did not acknowledge")
+	}
+
+	// With guard entirely down, the test names it as not acknowledged, within the time-out.
+	cfg.Receivers = cfg.Receivers[:2]
+	bb.close()
+	seq := manualTest()
+	res = await(seq, 500*time.Millisecond)
+	for _, r := range res.Receivers {
+		switch r.Receiver {
+		case "arc":
+			if !r.Acked {
+				t.Errorf("arc: %+v", r)
+			}
+		case "guard":
+			if r.Acked || r.Error == "" {
+				t.Errorf("guard: %+v, want no acknowledgement", r)
+			}
+		}
+	}
+	if res.OK() {
+		t.Error("OK with guard down")
+	}
+	b.reopen()
+	waitFor(t, "guard acknowledges", func() bool {
+		for _, r := range await(seq, 500*time.Millisecond).Receivers {
+			if r.Receiver == "guard" && !r.Acked {
+				return false
+			}
+		}
+		return true
+	})
 }

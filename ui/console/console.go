@@ -238,12 +238,24 @@ func (c *Console) awaitTest(ctx context.Context, seq uint64) {
 	c.printf("  ⏳ transmission test #%d sent; waiting for the station …\n", seq)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	info, err := c.uplink.AwaitAck(ctx, seq)
+	res, err := c.uplink.AwaitTest(ctx, seq)
 	if err != nil {
-		c.printf("  ✗ transmission test #%d: no acknowledgement: %v\n", seq, err)
+		c.printf("  ✗ transmission test #%d: %v\n", seq, err)
 		return
 	}
-	c.printf("  ✓ transmission test #%d acknowledged by %s over %s at %s (round trip %s)\n", seq, info.Receiver, info.Path, info.At.Format("15:04:05"), info.RTT.Round(time.Microsecond))
+	for _, r := range res.Receivers {
+		switch {
+		case r.Acked && r.At.IsZero():
+			c.printf("  ✓ transmission test #%d acknowledged by %s\n", seq, r.Receiver)
+		case r.Acked:
+			c.printf("  ✓ transmission test #%d acknowledged by %s over %s at %s (round trip %s)\n", seq, r.Receiver, r.Path, r.At.Format("15:04:05"), r.RTT.Round(time.Microsecond))
+		default:
+			c.printf("  ✗ transmission test #%d not acknowledged by %s: %s\n", seq, r.Receiver, r.Error)
+		}
+	}
+	if !res.OK() {
+		c.printf("  ✗ transmission test #%d failed: not every receiver acknowledged\n", seq)
+	}
 }
 
 func uplinkStatus(u *uplink.Uplink, now time.Time) string {

@@ -7,6 +7,8 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -70,6 +72,9 @@ type Config struct {
 	// numbers itself, 1–9999; zero means 1. An uplink that persists its last
 	// sequence passes the next one here.
 	StartSeq int
+	// Logger gets, once, a debug line about a receiver whose ACKs echo the
+	// receiver or line fields loosely; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Response is what the receiver answered to one Send.
@@ -102,6 +107,8 @@ type Client struct {
 
 	// offset is the receiver's clock minus ours, learned from NAKs.
 	offset atomic.Int64
+	// loose is set once a loose echo of the receiver or line fields was logged.
+	loose atomic.Bool
 
 	// sem is held for a whole exchange; it guards the fields below.
 	sem    chan struct{}
@@ -110,6 +117,7 @@ type Client struct {
 	conn   net.Conn
 	rd     *bufio.Reader
 	buf    []byte
+	line   []byte // the TCP reply being read
 }
 
 // New checks cfg and returns a Client for it. It does not connect: the first
@@ -131,6 +139,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case !isHex(cfg.Account, 3, 16):
@@ -175,8 +186,13 @@ func New(cfg Config) (*Client, error) {
 // sequence number, 0001–9999 then 0001 again; a caller resending a message
 // passes the Seq from the earlier Response instead.
 //
-// The error is nil only for an ACK that echoes the sequence, receiver, line
-// and account (and is encrypted when the message was). Otherwise it wraps
+// The error is nil only for an ACK whose CRC and length hold (when it has
+// them), that echoes the sequence and account, and that is encrypted under
+// the key when the message was. The receiver and line fields are not held
+// against it: receivers in the field echo them loosely ("None", left out,
+// another line), which is logged once at debug. A reply that is recognisably
+// a NAK is one, framed or not (a bare "NAK" for an unknown account included).
+// Otherwise the error wraps
 // ErrNAK (clock offset already corrected: send again), ErrDUH (do not resend
 // as is), ErrMismatch, ErrTimeout, a frame error from Decode, a network
 // error, or ctx's error. The Response is filled in as far as the exchange
@@ -224,12 +240,17 @@ func (c *Client) Send(ctx context.Context, msg Message) (Response, error) {
 	if err != nil {
 		return resp, fmt.Errorf("send %s %04d: %w", msg.ID, msg.Seq, err)
 	}
-	reply, err := decode(raw, c.cfg.Key, c.block)
+	reply, err := decodeReply(raw, c.cfg.Key, c.block)
 	if err != nil {
 		c.dropConn()
 		return resp, fmt.Errorf("send %s %04d: read reply: %w", msg.ID, msg.Seq, err)
 	}
-	resp.Reply = reply
+	if reply.unframed {
+		// Where an unframed reply ends is a guess: what may follow must not be
+		// read as the answer to the next message.
+		c.dropConn()
+	}
+	resp.Reply = reply.Message
 	if err := c.check(msg, reply); err != nil {
 		return resp, fmt.Errorf("send %s %04d: %w", msg.ID, msg.Seq, err)
 	}
@@ -286,19 +307,23 @@ func Backoff(attempt int) time.Duration {
 }
 
 // check classifies the receiver's reply to sent.
-func (c *Client) check(sent, reply Message) error {
+func (c *Client) check(sent Message, reply reply) error {
 	switch reply.ID {
 	case IDACK:
-		if reply.Seq != sent.Seq ||
-			!strings.EqualFold(reply.Receiver, sent.Receiver) ||
-			!strings.EqualFold(reply.Line, sent.Line) ||
-			!strings.EqualFold(reply.Account, sent.Account) {
+		if reply.Seq != sent.Seq || !strings.EqualFold(reply.Account, sent.Account) {
 			c.dropConn()
-			return fmt.Errorf("%w: ACK for seq %04d R%q L%q #%q", ErrMismatch, reply.Seq, reply.Receiver, reply.Line, reply.Account)
+			return fmt.Errorf("%w: ACK for seq %04d #%q", ErrMismatch, reply.Seq, reply.Account)
 		}
 		if sent.Encrypted && !reply.Encrypted {
 			c.dropConn()
 			return fmt.Errorf("%w: clear ACK to an encrypted message", ErrMismatch)
+		}
+		loose := reply.header != "" || reply.unframed ||
+			!strings.EqualFold(reply.Receiver, sent.Receiver) || !strings.EqualFold(reply.Line, sent.Line)
+		if loose && c.loose.CompareAndSwap(false, true) {
+			c.cfg.Logger.Debug("receiver echoes the receiver and line fields loosely; accepted",
+				"sent_receiver", sent.Receiver, "sent_line", sent.Line,
+				"ack_receiver", reply.Receiver, "ack_line", reply.Line, "ack_header", reply.header, "unframed", reply.unframed)
 		}
 		return nil
 	case IDNAK:
@@ -360,17 +385,35 @@ func (c *Client) exchange(ctx context.Context, frame []byte) ([]byte, error) {
 	}
 }
 
+// readTCP reads one reply: up to CR, or a bare "NAK" that ends without one
+// (then the rest of what arrived with it, if anything), or what came before
+// the receiver hung up.
 func (c *Client) readTCP(net.Conn) ([]byte, error) {
-	line, err := c.rd.ReadSlice('\r')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return line, fmt.Errorf("%w: reply longer than %d bytes without CR", ErrFormat, MaxFrame)
+	c.line = c.line[:0]
+	for {
+		b, err := c.rd.ReadByte()
+		if err != nil {
+			// A receiver that ends its frames with CR LF leaves the LF in front
+			// of the next one; some pad with NULs. Neither is part of the frame.
+			got := bytes.TrimLeft(c.line, "\n\x00")
+			if errors.Is(err, io.EOF) && len(got) > 0 {
+				return got, nil
+			}
+			return c.line, err
+		}
+		c.line = append(c.line, b)
+		if b == '\r' {
+			return bytes.TrimLeft(c.line, "\n\x00"), nil
+		}
+		if len(c.line) > MaxFrame {
+			return c.line, fmt.Errorf("%w: reply longer than %d bytes without CR", ErrFormat, MaxFrame)
+		}
+		if b == '"' && c.rd.Buffered() == 0 && bytes.Equal(bytes.TrimLeft(c.line, "\n\x00"), []byte(nakToken)) {
+			// A bare NAK: nothing more is coming, and waiting for a CR would
+			// turn a refusal into a time-out.
+			return bytes.TrimLeft(c.line, "\n\x00"), nil
+		}
 	}
-	if err != nil {
-		return line, err
-	}
-	// A receiver that ends its frames with CR LF leaves the LF in front of
-	// the next one; some pad with NULs. Neither is part of the frame.
-	return bytes.TrimLeft(line, "\n\x00"), nil
 }
 
 func (c *Client) exchangeUDP(ctx context.Context, frame []byte, deadline time.Time) ([]byte, error) {

@@ -479,14 +479,6 @@ func TestClient_BadReplies(t *testing.T) {
 			f.acct = "#9999"
 			return r.ack(f), false
 		}, ErrMismatch},
-		{"wrong line", nil, func(r *testReceiver, f rxFrame) (string, bool) {
-			f.line = "L1"
-			return r.ack(f), false
-		}, ErrMismatch},
-		{"added receiver", nil, func(r *testReceiver, f rxFrame) (string, bool) {
-			f.rcvr = "R1"
-			return r.ack(f), false
-		}, ErrMismatch},
 		{"unknown token", nil, func(r *testReceiver, f rxFrame) (string, bool) {
 			return rxWrap(`"OK"` + f.seq + f.line + f.acct + "[]"), false
 		}, ErrMismatch},
@@ -517,6 +509,93 @@ func TestClient_BadReplies(t *testing.T) {
 					t.Errorf("Send after recovery: %v", err)
 				}
 			})
+		}
+	}
+}
+
+// rxACKHeader is an ACK whose header after the sequence is hdr as given, the way a
+// receiver in the field writes it: "None" for a missing receiver number, a line it made
+// up, or nothing at all.
+func rxACKHeader(key []byte, stamp string, f rxFrame, hdr string) string {
+	if !f.encrypted {
+		return rxWrap(`"ACK"` + f.seq + hdr + "[]")
+	}
+	content := "|]" + stamp
+	pt := []byte(strings.Repeat("z", 16-len(content)%16) + content)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err)
+	}
+	cipher.NewCBCEncrypter(block, make([]byte, aes.BlockSize)).CryptBlocks(pt, pt)
+	return rxWrap(`"*ACK"` + f.seq + hdr + "[" + strings.ToUpper(hex.EncodeToString(pt)))
+}
+
+// TestClient_FieldReceiverReplies answers the way receivers deployed in the field do: an
+// ACK echoes the receiver and line fields loosely (the text "None" for a missing receiver
+// number, another line, none), and an unknown account gets a bare "NAK" with no LF, CRC,
+// length or CR. The ACKs are ACKs; the bare NAK is a NAK at once, not a time-out.
+func TestClient_FieldReceiverReplies(t *testing.T) {
+	tests := []struct {
+		name   string
+		rcvr   string // the client's receiver number
+		handle rxHandler
+		want   error
+	}{
+		{"ACK with None for the receiver", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, "NoneL0"+f.acct), false
+		}, nil},
+		{"ACK with None for a receiver sent", "12", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, "NoneL0"+f.acct), false
+		}, nil},
+		{"ACK without the receiver sent", "12", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, f.line+f.acct), false
+		}, nil},
+		{"ACK with another receiver and line", "12", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, "R99L7"+f.acct), false
+		}, nil},
+		{"ACK without receiver or line", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, f.acct), false
+		}, nil},
+		{"ACK with None for the receiver and another account", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			return rxACKHeader(r.key, r.stamp(), f, "NoneL0#9999"), false
+		}, ErrMismatch},
+		{"ACK with None for the receiver and another sequence", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			f.seq = "0777"
+			return rxACKHeader(r.key, r.stamp(), f, "NoneL0"+f.acct), false
+		}, ErrMismatch},
+		{"ACK with None and a bad CRC", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			a := rxACKHeader(r.key, r.stamp(), f, "NoneL0"+f.acct)
+			return a[:1] + "FFFF" + a[5:], false
+		}, ErrCRC},
+		{"bare NAK", "", func(r *testReceiver, f rxFrame) (string, bool) { return `"NAK"`, false }, ErrNAK},
+		{"unframed NAK", "", func(r *testReceiver, f rxFrame) (string, bool) { return `"NAK"0000R0L0A0[]` + "\r", false }, ErrNAK},
+		{"NAK with a bad CRC", "", func(r *testReceiver, f rxFrame) (string, bool) {
+			a := r.nak()
+			return a[:1] + "FFFF" + a[5:], false
+		}, ErrNAK},
+	}
+	for _, network := range networks {
+		for _, k := range testKeys {
+			for _, tc := range tests {
+				t.Run(network+"/"+k.name+"/"+tc.name, func(t *testing.T) {
+					r := startReceiver(t, network, k.key, nil, tc.handle)
+					// A long time-out: a reply the client does not recognise as the end
+					// of the exchange would show up as ErrTimeout, after a minute.
+					c := newTestClient(t, network, r, func(cfg *Config) { cfg.Receiver, cfg.Timeout = tc.rcvr, time.Minute })
+					resp, err := c.Send(t.Context(), Message{ID: IDSIADCS, Data: "#1234|Nri1/BA01"})
+					if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+						t.Fatalf("Send error = %v, want %v", err, tc.want)
+					}
+					if tc.want == nil && (resp.Reply.ID != IDACK || resp.Reply.Seq != 1) {
+						t.Errorf("Send response = %+v", resp)
+					}
+					// The next exchange is not confused by what is left of the reply.
+					r.setHandler(nil)
+					if _, err := c.Send(t.Context(), Message{ID: IDSIADCS, Data: "#1234|Nri1/BA01"}); err != nil {
+						t.Errorf("Send after: %v", err)
+					}
+				})
+			}
 		}
 	}
 }

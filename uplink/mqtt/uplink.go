@@ -28,19 +28,13 @@ import (
 
 	"vakt/devices/mqttclient"
 	"vakt/hub"
+	"vakt/uplink/outbox"
 )
 
 // errOffline means there is no broker connection; delivery waits for the next connect.
 var errOffline = errors.New("not connected to the broker")
 
 const (
-	// readBatch is how many events are read from the log, and put in flight, at a time.
-	readBatch = 64
-	// saveEvery bounds how long a moved cursor stays unsaved; a crash resends at most
-	// that much (or readBatch events).
-	saveEvery = time.Second
-	// tickEvery wakes delivery without news from the hub, as a safety net.
-	tickEvery = 10 * time.Second
 	// publishTimeout bounds the wait for a PUBACK on a connection that looks alive.
 	publishTimeout = 30 * time.Second
 	// minRetry and maxRetry bound the wait after a failed publish.
@@ -69,31 +63,29 @@ type Status struct {
 // Uplink publishes the hub's event log to an MQTT broker behind the durable cursor
 // "mqtt/<hub_id>", keeps a retained status there, and executes signed remote commands.
 type Uplink struct {
-	cfg        Config
-	hub        *hub.Hub
-	log        *slog.Logger
-	cursorName string
-	topic      struct{ events, status, commands, result string }
-	client     paho.Client
-	wake       chan struct{}
-	cmds       chan []byte
-	down       chan struct{} // signalled when the connection is lost
-	busy       chan struct{} // answers to commands refused for a full queue, in flight
-	answers    sync.WaitGroup
-	started    atomic.Bool
+	cfg     Config
+	hub     *hub.Hub
+	log     *slog.Logger
+	box     *outbox.Outbox // the events behind the cursor "mqtt/<hub_id>"
+	topic   struct{ events, status, commands, result string }
+	client  paho.Client
+	wake    chan struct{}
+	cmds    chan []byte
+	down    chan struct{} // signalled when the connection is lost
+	busy    chan struct{} // answers to commands refused for a full queue, in flight
+	answers sync.WaitGroup
+	started atomic.Bool
 
-	mu            sync.Mutex
-	connected     bool
-	lost          chan struct{} // closed when the current connection is lost
-	cursor, saved uint64
-	savedAt       time.Time
-	lastPub       uint64
-	published     uint64
-	accepted      uint64
-	refused       uint64
-	lastErr       string
-	lastErrAt     time.Time
-	lastStatus    []byte // the status payload the broker has, nil after a (re)connect
+	mu         sync.Mutex
+	connected  bool
+	lost       chan struct{} // closed when the current connection is lost
+	lastPub    uint64
+	published  uint64
+	accepted   uint64
+	refused    uint64
+	lastErr    string
+	lastErrAt  time.Time
+	lastStatus []byte // the status payload the broker has, nil after a (re)connect
 }
 
 // New returns an uplink for cfg over h. It connects nothing and writes nothing; Run does.
@@ -111,16 +103,16 @@ func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uplink{
-		cfg:        cfg,
-		hub:        h,
-		log:        logger.With("uplink", "mqtt", "hub_id", cfg.HubID),
-		cursorName: "mqtt/" + cfg.HubID,
-		wake:       make(chan struct{}, 1),
-		cmds:       make(chan []byte, commandQueue),
-		busy:       make(chan struct{}, 4),
-		down:       make(chan struct{}, 1),
-		lost:       make(chan struct{}),
+		cfg:  cfg,
+		hub:  h,
+		log:  logger.With("uplink", "mqtt", "hub_id", cfg.HubID),
+		wake: make(chan struct{}, 1),
+		cmds: make(chan []byte, commandQueue),
+		busy: make(chan struct{}, 4),
+		down: make(chan struct{}, 1),
+		lost: make(chan struct{}),
 	}
+	u.box = outbox.New(h.Store(), CursorName(cfg.HubID), u.cfg.wants, u.log)
 	base := cfg.Prefix + "/" + cfg.HubID + "/"
 	u.topic.events, u.topic.status = base+"events", base+"status"
 	u.topic.commands, u.topic.result = base+"commands", base+"commands/result"
@@ -284,7 +276,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if !u.started.CompareAndSwap(false, true) {
 		return errors.New("mqtt uplink: Run called twice")
 	}
-	if err := u.openCursor(); err != nil {
+	if err := u.box.Open(); err != nil {
 		return fmt.Errorf("mqtt uplink: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -299,91 +291,47 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 	}
 	u.client.Disconnect(250)
-	u.saveCursor(true) // the store is closed after Run
-	return nil
+	return nil // the delivery loop saved the cursor; the store is closed after Run
 }
 
-// openCursor reads the cursor, creating it at the end of the log the first time: a new
-// broker gets what happens from now on, not the installation's whole history.
-func (u *Uplink) openCursor() error {
-	store := u.hub.Store()
-	seq, ok, err := store.Cursor(u.cursorName)
-	if err != nil {
-		return fmt.Errorf("read cursor %s: %w", u.cursorName, err)
+// CursorName is the store's name for the event cursor of the MQTT uplink of hub hubID.
+func CursorName(hubID string) string { return "mqtt/" + hubID }
+
+// CursorNames returns the store's name for c's event cursor, none when c is nil (no MQTT
+// uplink configured), so that stale cursors can be deleted (outbox.DeleteStale).
+func (c *Config) CursorNames() []string {
+	if c == nil {
+		return nil
 	}
-	if !ok {
-		if seq, err = store.LastSeq(); err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		if err := store.SetCursor(u.cursorName, seq); err != nil {
-			return fmt.Errorf("create cursor %s: %w", u.cursorName, err)
-		}
-		u.log.Info("new MQTT uplink starts at the end of the log", "seq", seq)
-	}
-	u.mu.Lock()
-	u.cursor, u.saved, u.savedAt = seq, seq, time.Now()
-	u.mu.Unlock()
-	return nil
+	return []string{CursorName(c.HubID)}
 }
 
-// deliveryLoop publishes the status and the events behind the cursor whenever the hub has
-// news, the broker connects, a retry is due or the safety tick fires.
+// deliveryLoop publishes the events behind the cursor, then the status, whenever the hub
+// has news, the broker connects, a retry is due or the safety tick fires (see
+// outbox.Outbox.Run). A new event to publish cuts a retry delay short.
 func (u *Uplink) deliveryLoop(ctx context.Context) {
 	sub := u.hub.Subscribe()
 	defer sub.Close()
-	tick := time.NewTicker(tickEvery)
-	defer tick.Stop()
-	retry := time.NewTimer(time.Hour)
-	defer retry.Stop()
-	retry.Stop()
-	save := time.NewTimer(time.Hour)
-	defer save.Stop()
-	save.Stop()
-	attempt, waiting := 0, false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sub.C():
-			sub.Next() // the events are read from the store; the snapshot from the hub
-			if waiting {
-				continue
+	u.box.Run(ctx, sub, outbox.Loop{
+		Wake: u.wake,
+		Step: func(ctx context.Context) error {
+			// Events first: a status that cannot be published must not hold back an alarm.
+			err := u.box.Drain(ctx, u.publishBatch)
+			if serr := u.publishStatus(ctx); err == nil {
+				err = serr
 			}
-		case <-u.wake:
-		case <-retry.C:
-		case <-tick.C:
-			if waiting {
-				continue
+			return err
+		},
+		Retry: func(attempt int, err error) (time.Duration, bool) {
+			if errors.Is(err, errOffline) {
+				return 0, false // the next connect wakes delivery
 			}
-		case <-save.C:
-			u.saveCursor(true)
-			continue
-		}
-		// Events first: a status that cannot be published must not hold back an alarm.
-		err := u.drain(ctx)
-		if serr := u.publishStatus(ctx); err == nil {
-			err = serr
-		}
-		if d, ok := u.saveDue(); ok {
-			save.Reset(d)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err == nil:
-			attempt, waiting = 0, false
-		case errors.Is(err, errOffline):
-			attempt, waiting = 0, false // the next connect pokes
-		default:
 			u.setError(err)
 			d := min(minRetry<<min(attempt, 8), maxRetry)
-			attempt++
 			u.log.Warn("publish failed, retrying", "in", d, "error", err)
-			retry.Reset(d)
-			waiting = true
-		}
-	}
+			return d, true
+		},
+	})
 }
 
 // conn returns the current connection's lost channel, or errOffline.
@@ -396,60 +344,37 @@ func (u *Uplink) conn() (<-chan struct{}, error) {
 	return u.lost, nil
 }
 
-// drain publishes every wanted event behind the cursor, a batch in flight at a time, and
-// moves the cursor past each one only once the broker has acknowledged it (and past every
-// one before it). An event whose PUBACK is missing is sent again, so events arrive at
-// least once, and in order of first arrival.
-func (u *Uplink) drain(ctx context.Context) error {
-	store := u.hub.Store()
-	for {
-		lost, err := u.conn()
+// publishBatch publishes a batch of events, all in flight at once, and calls done with
+// each, in order, once the broker has acknowledged it (and every one before it). An event
+// whose PUBACK is missing is sent again from the cursor, so events arrive at least once,
+// and in order of first arrival.
+func (u *Uplink) publishBatch(ctx context.Context, batch []hub.Event, done func(hub.Event)) error {
+	lost, err := u.conn()
+	if err != nil {
+		return err
+	}
+	toks := make([]paho.Token, len(batch))
+	for i, ev := range batch {
+		payload, err := json.Marshal(ev)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode event %d: %w", ev.Seq, err)
+		}
+		toks[i] = u.client.Publish(u.topic.events, 1, false, payload)
+	}
+	for i, ev := range batch {
+		if err := waitToken(toks[i], lost, publishTimeout); err != nil {
+			if errors.Is(err, errOffline) {
+				return err
+			}
+			return fmt.Errorf("publish event %d: %w", ev.Seq, err)
 		}
 		u.mu.Lock()
-		cursor := u.cursor
+		u.lastPub = ev.Seq
+		u.published++
 		u.mu.Unlock()
-		events, err := store.Events(cursor, readBatch)
-		if err != nil {
-			return fmt.Errorf("read log after %d: %w", cursor, err)
-		}
-		if len(events) == 0 {
-			return nil
-		}
-		toks := make([]paho.Token, len(events))
-		for i, ev := range events {
-			if !u.cfg.wants(ev) {
-				continue
-			}
-			payload, err := json.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("encode event %d: %w", ev.Seq, err)
-			}
-			toks[i] = u.client.Publish(u.topic.events, 1, false, payload)
-		}
-		for i, ev := range events {
-			if toks[i] != nil {
-				if err := waitToken(toks[i], lost, publishTimeout); err != nil {
-					if errors.Is(err, errOffline) {
-						return err
-					}
-					return fmt.Errorf("publish event %d: %w", ev.Seq, err)
-				}
-			}
-			u.mu.Lock()
-			u.cursor = ev.Seq
-			if toks[i] != nil {
-				u.lastPub = ev.Seq
-				u.published++
-			}
-			u.mu.Unlock()
-		}
-		u.saveCursor(false)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		done(ev)
 	}
+	return nil
 }
 
 // waitToken waits for tok, at most d, or until lost is closed (errOffline).
@@ -464,35 +389,6 @@ func waitToken(tok paho.Token, lost <-chan struct{}, d time.Duration) error {
 	case <-t.C:
 		return fmt.Errorf("no answer from the broker in %s", d)
 	}
-}
-
-// saveCursor writes the cursor to the store if it moved: always when force is set,
-// otherwise once readBatch events or saveEvery have passed since the last save, so that
-// the hub's store is not committed to once per event.
-func (u *Uplink) saveCursor(force bool) {
-	u.mu.Lock()
-	cursor, saved, at := u.cursor, u.saved, u.savedAt
-	u.mu.Unlock()
-	if cursor == saved || !force && cursor-saved < readBatch && time.Since(at) < saveEvery {
-		return
-	}
-	if err := u.hub.Store().SetCursor(u.cursorName, cursor); err != nil {
-		u.setError(fmt.Errorf("save cursor: %w", err))
-		u.log.Error("save cursor", "seq", cursor, "error", err)
-		return
-	}
-	u.mu.Lock()
-	u.saved, u.savedAt = cursor, time.Now()
-	u.mu.Unlock()
-}
-
-func (u *Uplink) saveDue() (time.Duration, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.cursor == u.saved {
-		return 0, false
-	}
-	return max(saveEvery-time.Since(u.savedAt), 0), true
 }
 
 func (u *Uplink) setError(err error) {
@@ -511,7 +407,7 @@ func (u *Uplink) Status() Status {
 	defer u.mu.Unlock()
 	s := Status{
 		Connected:        u.connected,
-		Cursor:           u.cursor,
+		Cursor:           u.box.Cursor(),
 		LastPublished:    u.lastPub,
 		Published:        u.published,
 		CommandsAccepted: u.accepted,
