@@ -297,19 +297,24 @@ func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
 	for _, a := range s.Installation.Areas {
 		s.Ready[a.Number] = h.eng.Readiness(a.Number, ModeArmedAway)
 	}
-	h.snap.Store(s)
+	// Store and offer under one lock, so that Subscribe sees either this snapshot or the
+	// offer of its events, never neither.
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.snap.Store(s)
 	for sub := range h.subs {
 		sub.offer(s, events, effects)
 	}
 }
 
 // Subscribe returns a subscription to snapshots, events and effects. Close it when done.
+// It registers and reads the snapshot it starts from under the lock publish holds, so no
+// event published in between is lost.
 func (h *Hub) Subscribe() *Subscription {
-	s := &Subscription{h: h, notify: make(chan struct{}, 1), snap: h.Snapshot()}
-	s.next = s.snap.State.NextSeq
+	s := &Subscription{h: h, notify: make(chan struct{}, 1)}
 	h.mu.Lock()
+	s.snap = h.Snapshot()
+	s.next = s.snap.State.NextSeq
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
 	s.signal()
