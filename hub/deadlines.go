@@ -34,12 +34,12 @@ func (e *Engine) expire(now time.Time) {
 		if !ok || next.After(now) {
 			return
 		}
-		e.fire(now, next)
+		e.runDue(now, next)
 	}
 }
 
-// fire runs the deadlines due at t.
-func (e *Engine) fire(now, t time.Time) {
+// runDue runs the deadlines due at t.
+func (e *Engine) runDue(now, t time.Time) {
 	for i := range e.st.Areas {
 		a := &e.st.Areas[i]
 		switch {
