@@ -15,6 +15,12 @@ import (
 // ErrStopped means the hub's run loop has ended.
 var ErrStopped = errors.New("hub stopped")
 
+// ErrNotDurable is in a command's Result while the disk fails: the command was carried out
+// and its events (in the Result) are decided and kept in memory in order, the local outputs
+// show it, but it is not yet durable, so nothing of it is reported or published as
+// committed until a retried commit succeeds.
+var ErrNotDurable = errors.New("carried out, but not yet durable: the disk fails")
+
 // maxBatch bounds how many inputs share one commit (group commit).
 const maxBatch = 256
 
@@ -25,6 +31,8 @@ type Snapshot struct {
 	State        State
 	// Ready maps area number to the reasons it cannot be armed away now.
 	Ready map[int][]Reason
+	// Outputs is what the local outputs show in State.
+	Outputs Outputs
 }
 
 // Result is what a command got: the events it caused, or why it failed.
@@ -54,6 +62,21 @@ type Hub struct {
 	// restored says New bounded the stored state's deadlines, so the first turn of the
 	// loop stores it.
 	restored bool
+
+	// commit stores a turn; the store's, or a test's failing one.
+	commit func(inst *Installation, st *State, events []Event) error
+
+	// The loop's own: this turn's events and effects; what is decided but not durable.
+	events          []Event
+	effects         []Effect
+	unsaved         []Event
+	dirty           bool  // the state changed since the last commit
+	instDirty       bool  // the installation too
+	commitErr       error // the last commit's error; nil while commits succeed
+	retryAt         time.Time
+	backoff         time.Duration
+	raisedDiskFault bool
+	durability      atomic.Pointer[Durability]
 
 	snap atomic.Pointer[Snapshot]
 	mu   sync.Mutex
@@ -109,6 +132,7 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		done:  make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},
 	}
+	h.commit = store.CommitInstallation
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -186,8 +210,14 @@ func (h *Hub) Submit(ctx context.Context, in Input) error {
 	}
 }
 
-// Run owns the engine until ctx ends or a commit fails. Deadlines that passed while the hub
-// was down fire at once.
+// Run owns the engine until ctx ends. Deadlines that passed while the hub was down fire at
+// once. Each turn steps a batch of inputs, hands the decided outputs to the output followers
+// at once, commits the events and state in one transaction, and only then publishes the
+// committed snapshot and answers. A commit that fails never stops the loop (degraded mode):
+// the state stays in memory, the disk fault is raised, every event is kept in order and the
+// commit is retried with back-off until the disk takes it; meanwhile nothing is published as
+// committed, and replies carry ErrNotDurable. At the end Run makes a last attempt and returns
+// an error only if events are still not durable.
 func (h *Hub) Run(ctx context.Context) error {
 	defer close(h.done)
 	defer h.closeSubs()
@@ -195,20 +225,21 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer timer.Stop()
 	batch := make([]request, 0, maxBatch)
 	results := make([]Result, 0, maxBatch)
-	var events []Event
-	var effects []Effect
 	tick := true // run due deadlines at start
 	for {
 		batch = batch[:0]
 		if !tick {
+			wait := time.Hour
 			if next, ok := h.eng.NextDeadline(); ok {
-				timer.Reset(time.Until(next))
-			} else {
-				timer.Reset(time.Hour)
+				wait = next.Sub(h.now())
 			}
+			if h.commitErr != nil {
+				wait = min(wait, h.retryAt.Sub(h.now()))
+			}
+			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-				return nil
+				return h.shutdown()
 			case r := <-h.reqs:
 				batch = append(batch, r)
 			case <-timer.C:
@@ -226,7 +257,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}
 		now := h.now()
-		events, effects, results = events[:0], effects[:0], results[:0]
+		h.events, h.effects, results = h.events[:0], h.effects[:0], results[:0]
 		changed, configured := h.restored, false
 		h.restored = false
 		step := func(r request) Result {
@@ -239,15 +270,9 @@ func (h *Hub) Run(ctx context.Context) error {
 				effs, err = h.eng.Step(now, r.in)
 			}
 			changed = changed || h.eng.Changed()
-			start := len(events)
-			for _, e := range effs {
-				if e.Kind == EffectEvent {
-					events = append(events, e.Event)
-				} else {
-					effects = append(effects, e)
-				}
-			}
-			return Result{Events: events[start:len(events):len(events)], Err: err}
+			start := len(h.events)
+			h.take(effs)
+			return Result{Events: h.events[start:len(h.events):len(h.events)], Err: err}
 		}
 		if len(batch) == 0 {
 			step(request{in: Input{Kind: InTick}})
@@ -260,32 +285,156 @@ func (h *Hub) Run(ctx context.Context) error {
 			results = append(results, res)
 		}
 		if changed {
-			var inst *Installation
-			if configured {
-				inst = h.eng.Installation()
-			}
-			if err := h.store.CommitInstallation(inst, h.eng.State(), events); err != nil {
-				// Nothing of this batch is durable, so nothing of it is announced: the
-				// supervisor restarts vakt from the last commit.
-				err = fmt.Errorf("hub: %w", err)
-				for _, r := range batch {
-					if r.reply != nil {
-						r.reply <- Result{Err: err}
-					}
-				}
-				return err
-			}
+			// Local outputs at once, in parallel with the commit: the siren never waits
+			// for the disk.
+			h.publishOutputs()
+			h.dirty = true
+			h.instDirty = h.instDirty || configured
+			h.unsaved = append(h.unsaved, h.events...)
 		}
+		committed, wrote := h.flush(now, false)
+		durable := !h.dirty
 		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
-		if changed {
-			h.publish(now, events, effects)
+		if wrote {
+			h.publish(now, committed, h.effects)
 		}
 		for i, r := range batch {
-			if r.reply != nil {
-				res := results[i]
-				res.Events = slices.Clone(res.Events)
-				r.reply <- res
+			if r.reply == nil {
+				continue
 			}
+			res := results[i]
+			res.Events = slices.Clone(res.Events)
+			if !durable && res.Err == nil {
+				res.Err = fmt.Errorf("%w: %w", ErrNotDurable, h.commitErr)
+			}
+			r.reply <- res
+		}
+	}
+}
+
+// take sorts a step's effects into the turn's events and other effects.
+func (h *Hub) take(effs []Effect) {
+	for _, e := range effs {
+		if e.Kind == EffectEvent {
+			h.events = append(h.events, e.Event)
+		} else {
+			h.effects = append(h.effects, e)
+		}
+	}
+}
+
+// Commit back-off while the disk fails: from commitRetryMin, doubling, to commitRetryMax.
+const (
+	commitRetryMin = 100 * time.Millisecond
+	commitRetryMax = 30 * time.Second
+)
+
+// flush commits the state and every event not yet durable, unless a failed commit's
+// back-off has not run out (force ignores it). It returns the events it made durable and
+// whether it committed anything; everything is durable when h.dirty is false after it. A first failure raises the disk fault (in memory, as
+// the next event to commit); the first success after failures restores it.
+func (h *Hub) flush(now time.Time, force bool) (committed []Event, wrote bool) {
+	for h.dirty {
+		if h.commitErr != nil && !force && now.Before(h.retryAt) {
+			return committed, wrote
+		}
+		var inst *Installation
+		if h.instDirty {
+			inst = h.eng.Installation()
+		}
+		if err := h.commit(inst, h.eng.State(), h.unsaved); err != nil {
+			h.commitFailed(now, err)
+			return committed, wrote
+		}
+		wrote = true
+		committed = append(committed, h.unsaved...)
+		h.unsaved, h.dirty, h.instDirty = h.unsaved[:0], false, false
+		if h.commitErr != nil {
+			h.log.Info("commits succeed again; every event kept in memory is durable", "events", len(committed))
+			h.commitErr, h.backoff = nil, 0
+			h.durability.Store(&Durability{})
+			if h.raisedDiskFault {
+				h.raisedDiskFault = false
+				h.internalStep(now, Input{Kind: InDiskFault, Active: false, Path: "commits succeed again"})
+			}
+		}
+	}
+	return committed, wrote
+}
+
+// commitFailed enters or stays in degraded mode.
+func (h *Hub) commitFailed(now time.Time, err error) {
+	if h.commitErr == nil {
+		h.log.Error("commit failed: running from memory, retrying; the siren still sounds", "error", err)
+		h.backoff = commitRetryMin
+	} else {
+		h.backoff = min(2*h.backoff, commitRetryMax)
+	}
+	first := h.commitErr == nil
+	h.commitErr = err
+	h.retryAt = now.Add(h.backoff)
+	if first && !h.eng.State().DiskFault {
+		h.raisedDiskFault = true
+		h.internalStep(now, Input{Kind: InDiskFault, Active: true, Path: "commit failed: " + err.Error()})
+	}
+	h.durability.Store(&Durability{Pending: len(h.unsaved), Err: err, RetryAt: h.retryAt})
+}
+
+// internalStep steps an input of the hub's own (the disk fault) into the turn.
+func (h *Hub) internalStep(now time.Time, in Input) {
+	effs, err := h.eng.Step(now, in)
+	if err != nil {
+		h.log.Error("hub input refused", "error", err)
+		return
+	}
+	if !h.eng.Changed() {
+		return
+	}
+	start := len(h.events)
+	h.take(effs)
+	h.unsaved = append(h.unsaved, h.events[start:]...)
+	h.dirty = true
+	h.publishOutputs()
+}
+
+// shutdown makes a last attempt to commit what is not yet durable.
+func (h *Hub) shutdown() error {
+	committed, wrote := h.flush(h.now(), true)
+	if wrote {
+		h.publish(h.now(), committed, nil)
+	}
+	if h.dirty {
+		return fmt.Errorf("hub: %d events not durable at shutdown: %w", len(h.unsaved), h.commitErr)
+	}
+	return nil
+}
+
+// Durability says whether everything the hub decided is durable.
+type Durability struct {
+	// Pending is how many decided events wait for the disk; Err is the last commit's error,
+	// nil when everything is durable; RetryAt is the next attempt.
+	Pending int
+	Err     error
+	RetryAt time.Time
+}
+
+// Durability returns whether everything decided is durable, for the UI and health checks.
+func (h *Hub) Durability() Durability {
+	if d := h.durability.Load(); d != nil {
+		return *d
+	}
+	return Durability{}
+}
+
+// publishOutputs hands the state's decided outputs, with the turn's events and effects, to
+// the output followers before the commit.
+func (h *Hub) publishOutputs() {
+	o := h.eng.State().Outputs()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if sub.early {
+			sub.offerOutputs(&o, h.events, h.effects)
 		}
 	}
 }
@@ -294,6 +443,7 @@ func (h *Hub) Run(ctx context.Context) error {
 // subscriber, without ever waiting for one.
 func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
 	s := &Snapshot{Time: now, Installation: h.eng.Installation(), State: h.eng.State().Clone(), Ready: map[int][]Reason{}}
+	s.Outputs = s.State.Outputs()
 	for _, a := range s.Installation.Areas {
 		s.Ready[a.Number] = h.eng.Readiness(a.Number, ModeArmedAway)
 	}
@@ -312,6 +462,21 @@ func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
 // event published in between is lost.
 func (h *Hub) Subscribe() *Subscription {
 	s := &Subscription{h: h, notify: make(chan struct{}, 1)}
+	h.mu.Lock()
+	s.snap = h.Snapshot()
+	s.next = s.snap.State.NextSeq
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	s.signal()
+	return s
+}
+
+// SubscribeOutputs returns a subscription for a follower of local outputs (sirens, strobes,
+// relays, keypads, LEDs): it gets each step's decided Outputs, effects and not yet durable
+// events before the commit, and committed snapshots after. Only output followers use it;
+// whatever answers, reports or notifies uses Subscribe.
+func (h *Hub) SubscribeOutputs() *Subscription {
+	s := &Subscription{h: h, notify: make(chan struct{}, 1), early: true}
 	h.mu.Lock()
 	s.snap = h.Snapshot()
 	s.next = s.snap.State.NextSeq
