@@ -14,6 +14,8 @@ type Hub interface {
 	Submit(ctx context.Context, in hub.Input) error
 	Do(ctx context.Context, in hub.Input) hub.Result
 	Subscribe() *hub.Subscription
+	SubscribeOutputs() *hub.Subscription
+	Outputs() hub.Outputs
 	Snapshot() *hub.Snapshot
 	Configure(ctx context.Context, by hub.Input, note string, change func(*hub.Installation) error) hub.Result
 }
@@ -168,12 +170,12 @@ func (m *Manager) submit(ctx context.Context, in hub.Input) {
 
 // Run drives outputs from the hub's state and supervises check-ins until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	sub := m.hub.Subscribe()
+	sub := m.hub.SubscribeOutputs()
 	defer sub.Close()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	sirens := map[int]sirenOutput{}
-	panels := map[int]string{}
+	panels := map[int]hub.KeypadDisplay{}
 	for {
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
 	"vakt/hub"
 )
 
@@ -36,8 +37,12 @@ func (m *Manager) keypad(ctx context.Context, driver, address, id string, area i
 	state := ""
 	var refused *hub.ArmRefusedError
 	switch {
-	case res.Err == nil:
-		state = keypadState(m.hub.Snapshot(), area)
+	case res.Err == nil || errors.Is(res.Err, hub.ErrNotDurable):
+		// Carried out (while the disk fails, not yet durable): the keypad is a local
+		// output, so it shows what the hub decided.
+		o := m.hub.Outputs()
+		a, _ := o.Area(area)
+		state = string(a.Keypad)
 	case errors.As(res.Err, &refused):
 		state = "not_ready"
 	case errors.Is(res.Err, hub.ErrAlreadyDisarmed):
@@ -52,89 +57,56 @@ func (m *Manager) keypad(ctx context.Context, driver, address, id string, area i
 	}
 }
 
-// keypadState is what an area's keypads should show.
-func keypadState(s *hub.Snapshot, area int) string {
-	for _, a := range s.State.Areas {
-		if a.Number != area {
-			continue
-		}
-		switch a.Mode {
-		case hub.ModeDisarmed:
-			if a.NotArmed != "" {
-				return "not_ready" // the exit delay was cancelled: NOT ARMED, never silent
-			}
-		case hub.ModeArming:
-			return "exit_delay"
-		case hub.ModePending:
-			return "entry_delay"
-		case hub.ModeTriggered:
-			return "in_alarm"
-		case hub.ModeArmedAway:
-			return "arm_away"
-		case hub.ModeArmedHome:
-			return "arm_home"
-		case hub.ModeArmedNight:
-			return "arm_night"
-		}
-	}
-	return "disarm"
-}
-
 // sirenOutput is what an area's sirens were last told to play.
 type sirenOutput struct {
 	pattern hub.SirenPattern
 	until   time.Time
 }
 
-// outputs sends siren, keypad and chime commands for what changed. Which siren plays what
-// is the hub's decision (hub.State.SirenFor: a fire anywhere sounds every siren); this only
-// carries it out.
-func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sirenOutput, panels map[int]string) {
-	s := u.Snapshot
+// outputs sends siren, keypad and chime commands for what changed, as soon as the hub has
+// decided it (an output subscription: before the commit). Which siren plays what and what a
+// keypad shows is the hub's decision (hub.State.Outputs: a fire anywhere sounds every
+// siren); this only carries it out.
+func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sirenOutput, panels map[int]hub.KeypadDisplay) {
+	inst, now := u.Snapshot.Installation, m.now()
 	sirenCmd := func(p hub.SirenPattern, until time.Time) Command {
 		c := Command{Kind: CmdSiren, Pattern: p}
 		if p != hub.SirenOff && !until.IsZero() {
-			c.Duration = until.Sub(s.Time)
+			c.Duration = until.Sub(now)
 		}
 		return c
 	}
 	sirenChanged := map[int]bool{}
-	for _, a := range s.State.Areas {
-		p, until := s.State.SirenFor(a.Number)
-		want := sirenOutput{p, until}
-		if p == hub.SirenOff {
-			want.until = time.Time{}
-		}
-		if was, ok := sirens[a.Number]; !ok || was.pattern != want.pattern || !was.until.Equal(want.until) {
-			sirens[a.Number] = want
-			sirenChanged[a.Number] = true
-			if ok || p != hub.SirenOff {
-				m.send(ctx, s.Installation, a.Number, "siren", sirenCmd(p, until))
+	for _, a := range u.Outputs.Areas {
+		want := sirenOutput{a.Siren, a.SirenUntil}
+		if was, ok := sirens[a.Area]; !ok || was.pattern != want.pattern || !was.until.Equal(want.until) {
+			sirens[a.Area] = want
+			sirenChanged[a.Area] = true
+			if ok || a.Siren != hub.SirenOff {
+				m.send(ctx, inst, a.Area, "siren", sirenCmd(a.Siren, a.SirenUntil))
 			}
 		}
-		if st, seen := keypadState(s, a.Number), panels[a.Number]; seen != st {
-			panels[a.Number] = st
+		if seen := panels[a.Area]; seen != a.Keypad {
+			panels[a.Area] = a.Keypad
 			if seen == "" {
 				continue // the keypads' state at start is theirs to show
 			}
-			cmd := Command{Kind: CmdKeypadState, KeypadState: st}
-			switch st { // keypads count the delay down
-			case "exit_delay":
-				cmd.Duration = a.ExitUntil.Sub(s.Time)
-			case "entry_delay":
-				cmd.Duration = a.EntryUntil.Sub(s.Time)
+			cmd := Command{Kind: CmdKeypadState, KeypadState: string(a.Keypad)}
+			if !a.KeypadUntil.IsZero() { // keypads count the delay down
+				cmd.Duration = a.KeypadUntil.Sub(now)
 			}
-			m.send(ctx, s.Installation, a.Number, "keypad", cmd)
+			m.send(ctx, inst, a.Area, "keypad", cmd)
 		}
 	}
 	for _, e := range u.Effects {
 		if e.Kind == hub.EffectChime {
-			m.send(ctx, s.Installation, e.Area, "keypad", Command{Kind: CmdChime})
+			m.send(ctx, inst, e.Area, "keypad", Command{Kind: CmdChime})
 		}
 	}
 	// A new detection while the siren sounds re-asserts it: a Zigbee siren plays for the
 	// duration it was given, and a siren that missed the first command hears this one. A
-	// new fire re-asserts every siren that sounds fire.
+	// new fire re-asserts every siren that sounds fire. (The events are not yet durable:
+	// they drive local outputs only.)
 	reasserted := map[int]bool{}
 	for _, ev := range u.Events {
 		if ev.Restore || !alarmKind(ev.Kind) {
@@ -146,7 +118,7 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sire
 			}
 			if n == ev.Area || (ev.Kind == hub.KindFire && out.pattern == hub.SirenFire) {
 				reasserted[n] = true
-				m.send(ctx, s.Installation, n, "siren", sirenCmd(out.pattern, out.until))
+				m.send(ctx, inst, n, "siren", sirenCmd(out.pattern, out.until))
 			}
 		}
 	}

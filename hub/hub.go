@@ -77,6 +77,7 @@ type Hub struct {
 	backoff         time.Duration
 	raisedDiskFault bool
 	durability      atomic.Pointer[Durability]
+	outputs         atomic.Pointer[Outputs] // the latest decided, durable or not
 
 	snap atomic.Pointer[Snapshot]
 	mu   sync.Mutex
@@ -89,6 +90,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the loop's errors.
 	Logger *slog.Logger
+	// BeforeCommit, when set, runs before each commit with its events; an error fails the
+	// commit. Tests use it to play a slow or failing disk.
+	BeforeCommit func(events []Event) error
 }
 
 // New returns a hub over the store's installation and state. inst is used (and stored) when
@@ -133,6 +137,14 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		subs:  map[*Subscription]struct{}{},
 	}
 	h.commit = store.CommitInstallation
+	if before := opts.BeforeCommit; before != nil {
+		h.commit = func(inst *Installation, st *State, events []Event) error {
+			if err := before(events); err != nil {
+				return err
+			}
+			return store.CommitInstallation(inst, st, events)
+		}
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -409,6 +421,15 @@ func (h *Hub) shutdown() error {
 	return nil
 }
 
+// Outputs returns what the local outputs show as last decided, durable or not: for
+// keypads answering a command, which are local outputs too.
+func (h *Hub) Outputs() Outputs {
+	if o := h.outputs.Load(); o != nil {
+		return *o
+	}
+	return h.Snapshot().Outputs
+}
+
 // Durability says whether everything the hub decided is durable.
 type Durability struct {
 	// Pending is how many decided events wait for the disk; Err is the last commit's error,
@@ -432,6 +453,7 @@ func (h *Hub) publishOutputs() {
 	o := h.eng.State().Outputs()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.outputs.Store(&o)
 	for sub := range h.subs {
 		if sub.early {
 			sub.offerOutputs(&o, h.events, h.effects)
@@ -479,6 +501,7 @@ func (h *Hub) SubscribeOutputs() *Subscription {
 	s := &Subscription{h: h, notify: make(chan struct{}, 1), early: true}
 	h.mu.Lock()
 	s.snap = h.Snapshot()
+	s.outputs = h.outputs.Load() // what is decided, durable or not
 	s.next = s.snap.State.NextSeq
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
