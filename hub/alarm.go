@@ -10,6 +10,7 @@ func (e *Engine) setSiren(a *AreaState, p SirenPattern, until time.Time) {
 		return
 	}
 	changed := a.Siren != p
+	e.changed = true
 	a.Siren = p
 	a.SirenUntil = until
 	if p == SirenOff {

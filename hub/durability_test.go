@@ -306,3 +306,67 @@ func TestHub_DiskFullThenFreed(t *testing.T) {
 		t.Fatalf("stored state at seq %d, siren %s", st.NextSeq, st.Areas[0].Siren)
 	}
 }
+
+// TestHub_ZoneStateWrittenLater: doors opening and closing while disarmed change nothing
+// reportable, so they are shown at once but written only with the next event's commit,
+// after ZoneWriteEvery, or at shutdown; events are still durable at once.
+func TestHub_ZoneStateWrittenLater(t *testing.T) {
+	clock := &fakeClock{t: scenarioStart}
+	path := filepath.Join(t.TempDir(), "vakt.db")
+	s := mustOpenStore(t, path, 0)
+	var mu sync.Mutex
+	commits := 0
+	h, err := New(s, DemoInstallation(testKey), Options{Now: clock.Now, BeforeCommit: func([]Event) error {
+		mu.Lock()
+		commits++
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return commits }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	do(t, h, "periodic test") // the start-up turn is behind us
+	base := count()
+	for range 50 {
+		do(t, h, "open living_window")
+		do(t, h, "close living_window")
+	}
+	do(t, h, "open living_window")
+	if n := count() - base; n != 0 {
+		t.Fatalf("%d commits for zone changes that change nothing reportable", n)
+	}
+	if !h.Snapshot().State.Zones[2].Active {
+		t.Fatal("the open window is not shown at once")
+	}
+	if st, _, _ := s.State(); st.Zones[2].Active {
+		t.Fatal("written at once")
+	}
+	clock.Add(ZoneWriteEvery)
+	do(t, h, "close bedroom_window") // any turn after the bound writes
+	if n := count() - base; n != 1 {
+		t.Fatalf("%d commits after ZoneWriteEvery, want 1", n)
+	}
+	if st, _, _ := s.State(); !st.Zones[2].Active {
+		t.Fatal("the open window is not written after ZoneWriteEvery")
+	}
+	do(t, h, "close living_window")
+	if r := do(t, h, "battery_low front_door"); r.Err != nil || count()-base != 2 {
+		t.Fatalf("an event: %v, %d commits: want it durable at once", r.Err, count()-base)
+	}
+	if st, _, _ := s.State(); st.Zones[2].Active {
+		t.Fatal("the event's commit did not take the closed window along")
+	}
+	do(t, h, "open front_door")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := s.State(); !st.Zones[0].Active {
+		t.Fatal("the open door is not written at shutdown")
+	}
+	s.Close()
+}

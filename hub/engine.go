@@ -52,13 +52,20 @@ type Engine struct {
 	notes map[time.Duration]string
 	// armWarn is the "armed with: …" note of an arming without exit delay.
 	armWarn string
-	// changed records that the last Step changed state worth persisting.
+	// changed records that the last Step changed state worth persisting at once.
 	changed bool
+	// zoneChanged records that it changed a zone's open/closed state.
+	zoneChanged bool
 }
 
 // Changed reports whether the last Step changed the state, so the run loop can skip the
 // commit for telemetry that changed nothing.
 func (e *Engine) Changed() bool { return e.changed }
+
+// ZoneChanged reports whether the last Step changed a zone's open/closed state. When it did
+// and Changed is false, nothing reportable changed (a door opened while disarmed): the run
+// loop may write it later, with the next commit or within ZoneWriteEvery.
+func (e *Engine) ZoneChanged() bool { return e.zoneChanged }
 
 // NewEngine returns an engine for the installation with the given state; a zero State
 // starts every area disarmed.
@@ -172,6 +179,7 @@ func (e *Engine) Configure(now time.Time, by Input, note string, change func(*In
 // its events are among the effects).
 func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
+	e.zoneChanged = false
 	e.changed = e.bound(now) // a clock gone back never lengthens a deadline
 	e.expire(now)
 	if in.coded() {
@@ -227,7 +235,8 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	default:
 		err = fmt.Errorf("%w: input kind %d", ErrBadInput, in.Kind)
 	}
-	if len(e.out) > 0 || (err == nil && in.Kind != InReport && in.Kind != InTick) {
+	// Events and sirens set changed as they happen; a command changes state when it works.
+	if err == nil && in.Kind != InReport && in.Kind != InTick {
 		e.changed = true
 	}
 	return e.out, err
@@ -237,6 +246,7 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 func (e *Engine) emit(ev Event) {
 	ev.Seq = e.st.NextSeq
 	e.st.NextSeq++
+	e.changed = true
 	if ev.Zone != 0 && ev.ZoneName == "" {
 		if zi, ok := e.zoneIdx[ev.Zone]; ok {
 			ev.ZoneName = e.inst.Zones[zi].Name

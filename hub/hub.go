@@ -76,6 +76,8 @@ type Hub struct {
 	retryAt         time.Time
 	backoff         time.Duration
 	raisedDiskFault bool
+	zonesDirty      bool      // a zone's open/closed state changed since the last commit
+	zonesDue        time.Time // when it is written at the latest
 	durability      atomic.Pointer[Durability]
 	outputs         atomic.Pointer[Outputs] // the latest decided, durable or not
 
@@ -248,6 +250,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			if h.commitErr != nil {
 				wait = min(wait, h.retryAt.Sub(h.now()))
 			}
+			if h.zonesDirty {
+				wait = min(wait, h.zonesDue.Sub(h.now()))
+			}
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -270,7 +275,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		now := h.now()
 		h.events, h.effects, results = h.events[:0], h.effects[:0], results[:0]
-		changed, configured := h.restored, false
+		changed, configured, zones := h.restored, false, false
 		h.restored = false
 		step := func(r request) Result {
 			var effs []Effect
@@ -282,6 +287,7 @@ func (h *Hub) Run(ctx context.Context) error {
 				effs, err = h.eng.Step(now, r.in)
 			}
 			changed = changed || h.eng.Changed()
+			zones = zones || h.eng.ZoneChanged()
 			start := len(h.events)
 			h.take(effs)
 			return Result{Events: h.events[start:len(h.events):len(h.events)], Err: err}
@@ -296,19 +302,30 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 			results = append(results, res)
 		}
-		if changed {
+		if changed || zones || len(h.effects) > 0 {
 			// Local outputs at once, in parallel with the commit: the siren never waits
 			// for the disk.
 			h.publishOutputs()
+		}
+		if changed {
 			h.dirty = true
 			h.instDirty = h.instDirty || configured
 			h.unsaved = append(h.unsaved, h.events...)
 		}
+		if zones && !h.zonesDirty {
+			// Only a zone's open/closed state (nothing reportable): written with the next
+			// commit, within ZoneWriteEvery, or at shutdown.
+			h.zonesDirty, h.zonesDue = true, now.Add(ZoneWriteEvery)
+		}
 		committed, wrote := h.flush(now, false)
 		durable := !h.dirty
 		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
-		if wrote {
+		switch {
+		case wrote:
 			h.publish(now, committed, h.effects)
+		case zones && durable:
+			// A door opened while disarmed is shown at once; only its writing waits.
+			h.publish(now, nil, h.effects)
 		}
 		for i, r := range batch {
 			if r.reply == nil {
@@ -335,6 +352,11 @@ func (h *Hub) take(effs []Effect) {
 	}
 }
 
+// ZoneWriteEvery bounds how long a zone's open/closed state that changed nothing reportable
+// waits to be written, when no event commit takes it along first (an SD card's life is
+// counted in writes).
+const ZoneWriteEvery = 5 * time.Minute
+
 // Commit back-off while the disk fails: from commitRetryMin, doubling, to commitRetryMax.
 const (
 	commitRetryMin = 100 * time.Millisecond
@@ -346,6 +368,9 @@ const (
 // whether it committed anything; everything is durable when h.dirty is false after it. A first failure raises the disk fault (in memory, as
 // the next event to commit); the first success after failures restores it.
 func (h *Hub) flush(now time.Time, force bool) (committed []Event, wrote bool) {
+	if h.zonesDirty && !h.dirty && (force || !now.Before(h.zonesDue)) {
+		h.dirty = true // the zones' time has come
+	}
 	for h.dirty {
 		if h.commitErr != nil && !force && now.Before(h.retryAt) {
 			return committed, wrote
@@ -358,7 +383,7 @@ func (h *Hub) flush(now time.Time, force bool) (committed []Event, wrote bool) {
 			h.commitFailed(now, err)
 			return committed, wrote
 		}
-		wrote = true
+		wrote, h.zonesDirty = true, false
 		committed = append(committed, h.unsaved...)
 		h.unsaved, h.dirty, h.instDirty = h.unsaved[:0], false, false
 		if h.commitErr != nil {

@@ -77,9 +77,12 @@ func (e *Engine) zone(now time.Time, zi int, sig Signal, active bool, at time.Ti
 		return // repeated state, as Zigbee2MQTT and rtl_433 send
 	}
 	zs.Active = active
-	e.changed = true
+	e.zoneChanged = true // on its own, written later (ZoneChanged)
 	a := &e.st.Areas[e.areaIdx[z.Area]]
 	if !active {
+		if zs.Out {
+			e.changed = true // the zone is back in: alarm state, durable at once
+		}
 		zs.Out = false
 		switch z.Type {
 		case ZoneFire:
