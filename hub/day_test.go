@@ -54,7 +54,9 @@ type timedInput struct {
 // Thermometers' readings go to the device manager's health, not to the hub.
 func dayOfInputs(start time.Time) []timedInput {
 	var ins []timedInput
-	at := func(h, m, s int) time.Time { return start.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	at := func(h, m, s int) time.Time {
+		return start.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
 	home := func(k, of int) time.Time { // k-th of "of" moments spread over 07:05–07:55 and 17:05–22:55
 		span := 50*time.Minute + 350*time.Minute
 		d := time.Duration(int64(span) * int64(k) / int64(of))
