@@ -30,6 +30,11 @@ type Manager struct {
 	checkIn time.Duration
 
 	drivers map[string]Driver
+	// outputsSub follows the hub's decided outputs; Run carries them out.
+	outputsSub *hub.Subscription
+	// startOutputs is what the outputs showed when the manager subscribed: the keypads'
+	// state at start is theirs to show.
+	startOutputs *hub.Outputs
 
 	mu         sync.Mutex
 	started    time.Time
@@ -75,6 +80,10 @@ func NewManager(h Hub, opts Options) *Manager {
 	}
 	m.started = m.now()
 	m.heldMissing()
+	// Subscribed here, not in Run, so that no output decided between the two is taken for
+	// the keypads' state at start.
+	m.outputsSub = h.SubscribeOutputs()
+	m.startOutputs = m.outputsSub.Next().Outputs
 	return m
 }
 
@@ -170,12 +179,15 @@ func (m *Manager) submit(ctx context.Context, in hub.Input) {
 
 // Run drives outputs from the hub's state and supervises check-ins until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	sub := m.hub.SubscribeOutputs()
+	sub := m.outputsSub
 	defer sub.Close()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	sirens := map[int]sirenOutput{}
 	panels := map[int]hub.KeypadDisplay{}
+	for _, a := range m.startOutputs.Areas {
+		panels[a.Area] = a.Keypad
+	}
 	for {
 		select {
 		case <-ctx.Done():
