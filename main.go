@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	start("gpio", box.Run)
 	start("panel", func(ctx context.Context) error {
-		sub := h.Subscribe()
+		sub := h.SubscribeOutputs() // the relay follows the decision, not the disk
 		defer sub.Close()
 		box.Follow(ctx, sub)
 		return nil

@@ -66,11 +66,18 @@ func start(t *testing.T) *rig {
 // startAt runs a hub on the store at path, with a manager and the simulator, until stop.
 func startAt(t *testing.T, path string, c *clock) (r *rig, stop func()) {
 	t.Helper()
+	return startWith(t, path, c, hub.Options{})
+}
+
+// startWith is startAt with the hub's options (the clock is c's).
+func startWith(t *testing.T, path string, c *clock, opts hub.Options) (r *rig, stop func()) {
+	t.Helper()
 	s, err := hub.OpenStore(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.New(s, hub.DemoInstallation(key), hub.Options{Now: c.Now})
+	opts.Now = c.Now
+	h, err := hub.New(s, hub.DemoInstallation(key), opts)
 	if err != nil {
 		s.Close()
 		t.Fatal(err)
@@ -422,6 +429,35 @@ func TestManager_FireSoundsEverySiren(t *testing.T) {
 	if h := r.sirenLines("hall_siren"); len(h) != 2 {
 		t.Errorf("a garage burglary reached the house's siren: %q", h)
 	}
+}
+
+// The sirens sound as soon as the hub decides, not after the commit (DESIGN §3): with the
+// fire's commit held up, both sirens already play fire.
+func TestManager_SirenBeforeCommit(t *testing.T) {
+	gate := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	r, stop := startWith(t, filepath.Join(t.TempDir(), "vakt.db"), c, hub.Options{BeforeCommit: func(evs []hub.Event) error {
+		for _, ev := range evs {
+			if ev.Kind == hub.KindFire {
+				<-gate
+			}
+		}
+		return nil
+	}})
+	defer stop()
+	defer release()
+	r.sim.Trigger("garage_smoke", hub.SignalSmoke, true)
+	eventually(t, "both sirens sound fire while the commit is held", func() bool {
+		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
+		return len(g) == 1 && strings.Contains(g[0], "fire pattern") && len(h) == 1 && strings.Contains(h[0], "fire pattern")
+	})
+	if has(r.kinds(), hub.KindFire) {
+		t.Fatal("the fire is committed: the test did not hold the commit")
+	}
+	release()
+	eventually(t, "the fire committed", func() bool { return has(r.kinds(), hub.KindFire) })
 }
 
 // A device the hub holds missing when vakt restarts is restored by its first message: the

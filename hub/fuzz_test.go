@@ -478,10 +478,19 @@ func (f *fuzzRun) apply(s fuzzStep) error {
 	}
 
 	// A step that reports no change must have changed nothing: the run loop skips its
-	// commit. (A failed command was checked above.)
+	// commit. One that reports only a zone change (written later) must have changed nothing
+	// but zones' open/closed state. (A failed command was checked above.)
 	if !f.eng.Changed() && err == nil {
 		var changed bool
-		if in.Kind == InTick {
+		if f.eng.ZoneChanged() {
+			was := before.Clone()
+			for i := range was.Zones {
+				if i < len(st.Zones) {
+					was.Zones[i].Active = st.Zones[i].Active
+				}
+			}
+			changed = !reflect.DeepEqual(was, st.Clone())
+		} else if in.Kind == InTick {
 			changed = !reflect.DeepEqual(before.Areas, st.Areas) || !reflect.DeepEqual(before.Zones, st.Zones)
 		} else {
 			changed = !reflect.DeepEqual(before, st.Clone())

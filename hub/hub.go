@@ -15,6 +15,12 @@ import (
 // ErrStopped means the hub's run loop has ended.
 var ErrStopped = errors.New("hub stopped")
 
+// ErrNotDurable is in a command's Result while the disk fails: the command was carried out
+// and its events (in the Result) are decided and kept in memory in order, the local outputs
+// show it, but it is not yet durable, so nothing of it is reported or published as
+// committed until a retried commit succeeds.
+var ErrNotDurable = errors.New("carried out, but not yet durable: the disk fails")
+
 // maxBatch bounds how many inputs share one commit (group commit).
 const maxBatch = 256
 
@@ -25,6 +31,8 @@ type Snapshot struct {
 	State        State
 	// Ready maps area number to the reasons it cannot be armed away now.
 	Ready map[int][]Reason
+	// Outputs is what the local outputs show in State.
+	Outputs Outputs
 }
 
 // Result is what a command got: the events it caused, or why it failed.
@@ -55,6 +63,24 @@ type Hub struct {
 	// loop stores it.
 	restored bool
 
+	// commit stores a turn; the store's, or a test's failing one.
+	commit func(inst *Installation, st *State, events []Event) error
+
+	// The loop's own: this turn's events and effects; what is decided but not durable.
+	events          []Event
+	effects         []Effect
+	unsaved         []Event
+	dirty           bool  // the state changed since the last commit
+	instDirty       bool  // the installation too
+	commitErr       error // the last commit's error; nil while commits succeed
+	retryAt         time.Time
+	backoff         time.Duration
+	raisedDiskFault bool
+	zonesDirty      bool      // a zone's open/closed state changed since the last commit
+	zonesDue        time.Time // when it is written at the latest
+	durability      atomic.Pointer[Durability]
+	outputs         atomic.Pointer[Outputs] // the latest decided, durable or not
+
 	snap atomic.Pointer[Snapshot]
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
@@ -66,6 +92,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the loop's errors.
 	Logger *slog.Logger
+	// BeforeCommit, when set, runs before each commit with its events; an error fails the
+	// commit. Tests use it to play a slow or failing disk.
+	BeforeCommit func(events []Event) error
 }
 
 // New returns a hub over the store's installation and state. inst is used (and stored) when
@@ -108,6 +137,15 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		reqs:  make(chan request, maxBatch),
 		done:  make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},
+	}
+	h.commit = store.CommitInstallation
+	if before := opts.BeforeCommit; before != nil {
+		h.commit = func(inst *Installation, st *State, events []Event) error {
+			if err := before(events); err != nil {
+				return err
+			}
+			return store.CommitInstallation(inst, st, events)
+		}
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -186,8 +224,14 @@ func (h *Hub) Submit(ctx context.Context, in Input) error {
 	}
 }
 
-// Run owns the engine until ctx ends or a commit fails. Deadlines that passed while the hub
-// was down fire at once.
+// Run owns the engine until ctx ends. Deadlines that passed while the hub was down fire at
+// once. Each turn steps a batch of inputs, hands the decided outputs to the output followers
+// at once, commits the events and state in one transaction, and only then publishes the
+// committed snapshot and answers. A commit that fails never stops the loop (degraded mode):
+// the state stays in memory, the disk fault is raised, every event is kept in order and the
+// commit is retried with back-off until the disk takes it; meanwhile nothing is published as
+// committed, and replies carry ErrNotDurable. At the end Run makes a last attempt and returns
+// an error only if events are still not durable.
 func (h *Hub) Run(ctx context.Context) error {
 	defer close(h.done)
 	defer h.closeSubs()
@@ -195,20 +239,24 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer timer.Stop()
 	batch := make([]request, 0, maxBatch)
 	results := make([]Result, 0, maxBatch)
-	var events []Event
-	var effects []Effect
 	tick := true // run due deadlines at start
 	for {
 		batch = batch[:0]
 		if !tick {
+			wait := time.Hour
 			if next, ok := h.eng.NextDeadline(); ok {
-				timer.Reset(time.Until(next))
-			} else {
-				timer.Reset(time.Hour)
+				wait = next.Sub(h.now())
 			}
+			if h.commitErr != nil {
+				wait = min(wait, h.retryAt.Sub(h.now()))
+			}
+			if h.zonesDirty {
+				wait = min(wait, h.zonesDue.Sub(h.now()))
+			}
+			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-				return nil
+				return h.shutdown()
 			case r := <-h.reqs:
 				batch = append(batch, r)
 			case <-timer.C:
@@ -226,8 +274,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}
 		now := h.now()
-		events, effects, results = events[:0], effects[:0], results[:0]
-		changed, configured := h.restored, false
+		h.events, h.effects, results = h.events[:0], h.effects[:0], results[:0]
+		changed, configured, zones := h.restored, false, false
 		h.restored = false
 		step := func(r request) Result {
 			var effs []Effect
@@ -239,15 +287,10 @@ func (h *Hub) Run(ctx context.Context) error {
 				effs, err = h.eng.Step(now, r.in)
 			}
 			changed = changed || h.eng.Changed()
-			start := len(events)
-			for _, e := range effs {
-				if e.Kind == EffectEvent {
-					events = append(events, e.Event)
-				} else {
-					effects = append(effects, e)
-				}
-			}
-			return Result{Events: events[start:len(events):len(events)], Err: err}
+			zones = zones || h.eng.ZoneChanged()
+			start := len(h.events)
+			h.take(effs)
+			return Result{Events: h.events[start:len(h.events):len(h.events)], Err: err}
 		}
 		if len(batch) == 0 {
 			step(request{in: Input{Kind: InTick}})
@@ -259,33 +302,186 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 			results = append(results, res)
 		}
-		if changed {
-			var inst *Installation
-			if configured {
-				inst = h.eng.Installation()
-			}
-			if err := h.store.CommitInstallation(inst, h.eng.State(), events); err != nil {
-				// Nothing of this batch is durable, so nothing of it is announced: the
-				// supervisor restarts vakt from the last commit.
-				err = fmt.Errorf("hub: %w", err)
-				for _, r := range batch {
-					if r.reply != nil {
-						r.reply <- Result{Err: err}
-					}
-				}
-				return err
-			}
+		if changed || zones || len(h.effects) > 0 {
+			// Local outputs at once, in parallel with the commit: the siren never waits
+			// for the disk.
+			h.publishOutputs()
 		}
-		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
 		if changed {
-			h.publish(now, events, effects)
+			h.dirty = true
+			h.instDirty = h.instDirty || configured
+			h.unsaved = append(h.unsaved, h.events...)
+		}
+		if zones && !h.zonesDirty {
+			// Only a zone's open/closed state (nothing reportable): written with the next
+			// commit, within ZoneWriteEvery, or at shutdown.
+			h.zonesDirty, h.zonesDue = true, now.Add(ZoneWriteEvery)
+		}
+		committed, wrote := h.flush(now, false)
+		durable := !h.dirty
+		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
+		switch {
+		case wrote:
+			h.publish(now, committed, h.effects)
+		case zones && durable:
+			// A door opened while disarmed is shown at once; only its writing waits.
+			h.publish(now, nil, h.effects)
 		}
 		for i, r := range batch {
-			if r.reply != nil {
-				res := results[i]
-				res.Events = slices.Clone(res.Events)
-				r.reply <- res
+			if r.reply == nil {
+				continue
 			}
+			res := results[i]
+			res.Events = slices.Clone(res.Events)
+			if !durable && res.Err == nil {
+				res.Err = fmt.Errorf("%w: %w", ErrNotDurable, h.commitErr)
+			}
+			r.reply <- res
+		}
+	}
+}
+
+// take sorts a step's effects into the turn's events and other effects.
+func (h *Hub) take(effs []Effect) {
+	for _, e := range effs {
+		if e.Kind == EffectEvent {
+			h.events = append(h.events, e.Event)
+		} else {
+			h.effects = append(h.effects, e)
+		}
+	}
+}
+
+// ZoneWriteEvery bounds how long a zone's open/closed state that changed nothing reportable
+// waits to be written, when no event commit takes it along first (an SD card's life is
+// counted in writes).
+const ZoneWriteEvery = 5 * time.Minute
+
+// Commit back-off while the disk fails: from commitRetryMin, doubling, to commitRetryMax.
+const (
+	commitRetryMin = 100 * time.Millisecond
+	commitRetryMax = 30 * time.Second
+)
+
+// flush commits the state and every event not yet durable, unless a failed commit's
+// back-off has not run out (force ignores it). It returns the events it made durable and
+// whether it committed anything; everything is durable when h.dirty is false after it. A first failure raises the disk fault (in memory, as
+// the next event to commit); the first success after failures restores it.
+func (h *Hub) flush(now time.Time, force bool) (committed []Event, wrote bool) {
+	if h.zonesDirty && !h.dirty && (force || !now.Before(h.zonesDue)) {
+		h.dirty = true // the zones' time has come
+	}
+	for h.dirty {
+		if h.commitErr != nil && !force && now.Before(h.retryAt) {
+			return committed, wrote
+		}
+		var inst *Installation
+		if h.instDirty {
+			inst = h.eng.Installation()
+		}
+		if err := h.commit(inst, h.eng.State(), h.unsaved); err != nil {
+			h.commitFailed(now, err)
+			return committed, wrote
+		}
+		wrote, h.zonesDirty = true, false
+		committed = append(committed, h.unsaved...)
+		h.unsaved, h.dirty, h.instDirty = h.unsaved[:0], false, false
+		if h.commitErr != nil {
+			h.log.Info("commits succeed again; every event kept in memory is durable", "events", len(committed))
+			h.commitErr, h.backoff = nil, 0
+			h.durability.Store(&Durability{})
+			if h.raisedDiskFault {
+				h.raisedDiskFault = false
+				h.internalStep(now, Input{Kind: InDiskFault, Active: false, Path: "commits succeed again"})
+			}
+		}
+	}
+	return committed, wrote
+}
+
+// commitFailed enters or stays in degraded mode.
+func (h *Hub) commitFailed(now time.Time, err error) {
+	if h.commitErr == nil {
+		h.log.Error("commit failed: running from memory, retrying; the siren still sounds", "error", err)
+		h.backoff = commitRetryMin
+	} else {
+		h.backoff = min(2*h.backoff, commitRetryMax)
+	}
+	first := h.commitErr == nil
+	h.commitErr = err
+	h.retryAt = now.Add(h.backoff)
+	if first && !h.eng.State().DiskFault {
+		h.raisedDiskFault = true
+		h.internalStep(now, Input{Kind: InDiskFault, Active: true, Path: "commit failed: " + err.Error()})
+	}
+	h.durability.Store(&Durability{Pending: len(h.unsaved), Err: err, RetryAt: h.retryAt})
+}
+
+// internalStep steps an input of the hub's own (the disk fault) into the turn.
+func (h *Hub) internalStep(now time.Time, in Input) {
+	effs, err := h.eng.Step(now, in)
+	if err != nil {
+		h.log.Error("hub input refused", "error", err)
+		return
+	}
+	if !h.eng.Changed() {
+		return
+	}
+	start := len(h.events)
+	h.take(effs)
+	h.unsaved = append(h.unsaved, h.events[start:]...)
+	h.dirty = true
+	h.publishOutputs()
+}
+
+// shutdown makes a last attempt to commit what is not yet durable.
+func (h *Hub) shutdown() error {
+	committed, wrote := h.flush(h.now(), true)
+	if wrote {
+		h.publish(h.now(), committed, nil)
+	}
+	if h.dirty {
+		return fmt.Errorf("hub: %d events not durable at shutdown: %w", len(h.unsaved), h.commitErr)
+	}
+	return nil
+}
+
+// Outputs returns what the local outputs show as last decided, durable or not: for
+// keypads answering a command, which are local outputs too.
+func (h *Hub) Outputs() Outputs {
+	if o := h.outputs.Load(); o != nil {
+		return *o
+	}
+	return h.Snapshot().Outputs
+}
+
+// Durability says whether everything the hub decided is durable.
+type Durability struct {
+	// Pending is how many decided events wait for the disk; Err is the last commit's error,
+	// nil when everything is durable; RetryAt is the next attempt.
+	Pending int
+	Err     error
+	RetryAt time.Time
+}
+
+// Durability returns whether everything decided is durable, for the UI and health checks.
+func (h *Hub) Durability() Durability {
+	if d := h.durability.Load(); d != nil {
+		return *d
+	}
+	return Durability{}
+}
+
+// publishOutputs hands the state's decided outputs, with the turn's events and effects, to
+// the output followers before the commit.
+func (h *Hub) publishOutputs() {
+	o := h.eng.State().Outputs()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.outputs.Store(&o)
+	for sub := range h.subs {
+		if sub.early {
+			sub.offerOutputs(&o, h.events, h.effects)
 		}
 	}
 }
@@ -294,22 +490,44 @@ func (h *Hub) Run(ctx context.Context) error {
 // subscriber, without ever waiting for one.
 func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
 	s := &Snapshot{Time: now, Installation: h.eng.Installation(), State: h.eng.State().Clone(), Ready: map[int][]Reason{}}
+	s.Outputs = s.State.Outputs()
 	for _, a := range s.Installation.Areas {
 		s.Ready[a.Number] = h.eng.Readiness(a.Number, ModeArmedAway)
 	}
-	h.snap.Store(s)
+	// Store and offer under one lock, so that Subscribe sees either this snapshot or the
+	// offer of its events, never neither.
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.snap.Store(s)
 	for sub := range h.subs {
 		sub.offer(s, events, effects)
 	}
 }
 
 // Subscribe returns a subscription to snapshots, events and effects. Close it when done.
+// It registers and reads the snapshot it starts from under the lock publish holds, so no
+// event published in between is lost.
 func (h *Hub) Subscribe() *Subscription {
-	s := &Subscription{h: h, notify: make(chan struct{}, 1), snap: h.Snapshot()}
-	s.next = s.snap.State.NextSeq
+	s := &Subscription{h: h, notify: make(chan struct{}, 1)}
 	h.mu.Lock()
+	s.snap = h.Snapshot()
+	s.next = s.snap.State.NextSeq
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	s.signal()
+	return s
+}
+
+// SubscribeOutputs returns a subscription for a follower of local outputs (sirens, strobes,
+// relays, keypads, LEDs): it gets each step's decided Outputs, effects and not yet durable
+// events before the commit, and committed snapshots after. Only output followers use it;
+// whatever answers, reports or notifies uses Subscribe.
+func (h *Hub) SubscribeOutputs() *Subscription {
+	s := &Subscription{h: h, notify: make(chan struct{}, 1), early: true}
+	h.mu.Lock()
+	s.snap = h.Snapshot()
+	s.outputs = h.outputs.Load() // what is decided, durable or not
+	s.next = s.snap.State.NextSeq
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
 	s.signal()
@@ -324,79 +542,5 @@ func (h *Hub) closeSubs() {
 		s.closed = true
 		s.mu.Unlock()
 		s.signal()
-	}
-}
-
-// subBuffer is how many events a subscriber may fall behind before it must resync.
-const subBuffer = 4096
-
-// Subscription receives the hub's updates. A subscriber that falls behind is never waited
-// for: its Update says Lagged, and it reads what it missed from the store.
-type Subscription struct {
-	h      *Hub
-	notify chan struct{}
-
-	mu      sync.Mutex
-	snap    *Snapshot
-	events  []Event
-	effects []Effect
-	lagged  bool
-	next    uint64 // the first sequence not yet handed out
-	closed  bool
-}
-
-// Update is what a subscriber gets: the newest snapshot and what happened since the last
-// Update. If Lagged, Events is empty and the subscriber should read events from FromSeq on
-// from the store (Hub.Store().Events(FromSeq-1, …)); Effects may have been dropped too, so
-// act on the snapshot's state (siren patterns are in it).
-type Update struct {
-	Snapshot *Snapshot
-	Events   []Event
-	Effects  []Effect
-	Lagged   bool
-	FromSeq  uint64
-	Closed   bool
-}
-
-// C is signalled when an update is waiting.
-func (s *Subscription) C() <-chan struct{} { return s.notify }
-
-// Next takes the waiting update.
-func (s *Subscription) Next() Update {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := Update{Snapshot: s.snap, Events: s.events, Effects: s.effects, Lagged: s.lagged, FromSeq: s.next, Closed: s.closed}
-	if !s.lagged && len(s.events) > 0 {
-		u.FromSeq = s.events[0].Seq
-	}
-	s.events, s.effects, s.lagged = nil, nil, false
-	s.next = s.snap.State.NextSeq
-	return u
-}
-
-// Close ends the subscription.
-func (s *Subscription) Close() {
-	s.h.mu.Lock()
-	delete(s.h.subs, s)
-	s.h.mu.Unlock()
-}
-
-func (s *Subscription) offer(snap *Snapshot, events []Event, effects []Effect) {
-	s.mu.Lock()
-	s.snap = snap
-	if s.lagged || len(s.events)+len(events) > subBuffer {
-		s.lagged, s.events, s.effects = true, nil, nil
-	} else {
-		s.events = append(s.events, events...)
-		s.effects = append(s.effects, effects...)
-	}
-	s.mu.Unlock()
-	s.signal()
-}
-
-func (s *Subscription) signal() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
 	}
 }

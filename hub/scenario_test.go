@@ -28,6 +28,8 @@ var scenarioStart = time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
 //
 // Besides ParseLine's verbs: "advance 61s" moves the clock and ticks; "restart" persists
 // the state as the store does and loads it into a new engine; "state" prints the areas;
+// "outputs" prints what every local output shows (State.Outputs: sirens, strobes, keypads,
+// the box's relay, strobe and LED);
 // "set KEY VALUE" changes a setting before the first command. Run with -update to rewrite.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
@@ -143,6 +145,8 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 			lines = append(lines, "next deadline +"+next.Sub(*now).String())
 		}
 		return strings.Join(lines, "\n")
+	case "outputs":
+		return renderOutputs((*eng).State().Outputs())
 	case "set":
 		switch f[1] {
 		case "entry_delay":
@@ -233,4 +237,22 @@ func checkInvariants(t *testing.T, eng *Engine, after string) {
 			t.Errorf("after %q: area %d siren has no cut-off", after, a.Number)
 		}
 	}
+}
+
+// renderOutputs prints one line per area and one for the box.
+func renderOutputs(o Outputs) string {
+	var lines []string
+	for _, a := range o.Areas {
+		l := fmt.Sprintf("area %d siren=%s", a.Area, a.Siren)
+		if !a.SirenUntil.IsZero() {
+			l += " until=" + a.SirenUntil.Format("15:04:05")
+		}
+		l += fmt.Sprintf(" strobe=%v keypad=%s", a.Strobe, a.Keypad)
+		if !a.KeypadUntil.IsZero() {
+			l += " countdown_until=" + a.KeypadUntil.Format("15:04:05")
+		}
+		lines = append(lines, l)
+	}
+	lines = append(lines, fmt.Sprintf("box siren=%s strobe=%v led=%s", o.Box.Siren, o.Box.Strobe, o.Box.LED))
+	return strings.Join(lines, "\n")
 }

@@ -150,20 +150,45 @@ func New(cfg Config, sink func(hub.Input), logger *slog.Logger, opts ...Option) 
 	return d, nil
 }
 
-// SetSiren plays the hub's siren state on the siren relay and strobe: burglar and
-// emergency steady, fire temporal-3, off at once. The strobe is on for any alarm (a strobe
-// flashes by itself). It never blocks; the change happens in Run's goroutine. A pattern vakt
-// does not know is an error and changes nothing.
+// SetOutputs shows the hub's decided box outputs (hub.State.Outputs): the siren relay plays
+// the pattern (burglar and emergency steady, fire temporal-3, off at once), the strobe and
+// the status LED are on, off or blinking as the hub says. It never blocks; the change happens
+// in Run's goroutine. A pattern or LED mode vakt does not know is an error and changes
+// nothing.
+func (d *Driver) SetOutputs(o hub.BoxOutputs) error {
+	led, ok := ledModes[o.LED]
+	if !ok {
+		return fmt.Errorf("gpio LED: unknown mode %s", o.LED)
+	}
+	if err := d.setSiren(o.Siren, o.Strobe); err != nil {
+		return err
+	}
+	return d.SetLED(led)
+}
+
+// ledModes maps the hub's indicator states to the LED's modes.
+var ledModes = map[hub.Indicator]LEDMode{hub.IndicatorOff: LEDOff, hub.IndicatorOn: LEDOn, hub.IndicatorBlink: LEDBlink}
+
+// SetSiren plays p on the siren relay with the strobe on while it sounds: SetOutputs for the
+// siren alone (installer tests of the relay).
 func (d *Driver) SetSiren(p hub.SirenPattern) error {
-	relay, strobe := patternSteady, patternSteady
+	return d.setSiren(p, p != hub.SirenOff)
+}
+
+func (d *Driver) setSiren(p hub.SirenPattern, strobeOn bool) error {
+	relay := patternSteady
 	switch p {
 	case hub.SirenOff:
-		relay, strobe = patternOff, patternOff
+		relay = patternOff
 	case hub.SirenBurglar, hub.SirenEmergency:
 	case hub.SirenFire:
 		relay = patternTemporal
 	default:
 		return fmt.Errorf("gpio siren: %w: %s", hub.ErrUnknownSirenPattern, p)
+	}
+	strobe := patternOff
+	if strobeOn {
+		strobe = patternSteady
 	}
 	d.mu.Lock()
 	d.status.Siren = p
