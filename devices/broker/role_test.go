@@ -183,7 +183,7 @@ func TestBroker_RefusedPublishNotDelivered(t *testing.T) {
 // A client may not leave a will that its account could not publish itself.
 func TestBroker_WillTopicChecked(t *testing.T) {
 	b := startBroker(t, vaktAccount, rtlAccount)
-	o := paho.NewClientOptions().AddBroker("tcp://" + b.Addr()).SetClientID("rtl-will").
+	o := paho.NewClientOptions().AddBroker("tcp://"+b.Addr()).SetClientID("rtl-will").
 		SetUsername(rtlAccount.Username).SetPassword(rtlAccount.Password).SetAutoReconnect(false).
 		SetWill("zigbee2mqtt/hall_siren/set", `{"warning":{"mode":"stop"}}`, 1, false)
 	c := paho.NewClient(o)
