@@ -195,7 +195,8 @@ func New(cfg Config, accounts []Account, logger *slog.Logger) (*Broker, error) {
 		}
 		b.addrs = append(b.addrs, ln.Addr().String())
 		l := &preListened{TCP: listeners.NewTCP(listeners.Config{ID: fmt.Sprintf("tcp%d", i), Address: addr}),
-			ln: ln, gate: b.gate, timeout: limits.ConnectTimeout.D(), refused: refused, log: logger, done: make(chan struct{})}
+			ln: ln, gate: b.gate, timeout: limits.ConnectTimeout.D(), refused: refused, log: logger, done: make(chan struct{}),
+			clients: &srv.Listeners.ClientsWg}
 		if err := srv.AddListener(l); err != nil {
 			return nil, err
 		}
@@ -248,6 +249,12 @@ type preListened struct {
 	log     *slog.Logger
 	done    chan struct{}
 	once    sync.Once
+	// clients is mochi's count of clients, which its Close waits for. A connection is
+	// counted before its goroutine starts, and none after Close, so that the count never
+	// grows while Close waits (which the race detector rightly calls a race).
+	clients *sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
 }
 
 // Accept back-off after a failure, doubling up to a second as net/http does.
@@ -293,10 +300,25 @@ func (l *preListened) Serve(establish listeners.EstablishFn) {
 		}
 		// The login must come in time; mochi sets the keep-alive deadline after it.
 		conn.SetDeadline(now.Add(l.timeout))
-		go establish(l.ID(), &admitted{Conn: conn, release: func() { l.gate.release(addr) }})
+		c := &admitted{Conn: conn, release: func() { l.gate.release(addr) }}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			c.Close()
+			return
+		}
+		l.clients.Add(1)
+		l.mu.Unlock()
+		go func() {
+			defer l.clients.Done()
+			establish(l.ID(), c)
+		}()
 	}
 }
 func (l *preListened) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	l.once.Do(func() { close(l.done) })
 	l.ln.Close()
 	closeClients(l.ID())
