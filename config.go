@@ -72,7 +72,7 @@ const (
 
 func defaultConfig() Config {
 	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
-		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}}},
+		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}, Limits: broker.DefaultLimits()}},
 		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)},
 		GPIO: gpio.Config{
 			Zones: []gpio.ZoneConfig{},

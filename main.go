@@ -250,11 +250,12 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 		return mqttclient.Config{}, err
 	}
 	pass := hex.EncodeToString(secret)
-	accounts := append([]broker.Account{{Username: "vakt", Password: pass}}, cfg.MQTT.Broker.Accounts...)
-	b, err := broker.New(cfg.MQTT.Broker, accounts, logger)
+	accounts := append([]broker.Account{{Username: "vakt", Password: pass, Role: broker.RoleVakt}}, cfg.MQTT.Broker.Accounts...)
+	bc := cfg.MQTT.Broker
+	bc.Topics = broker.Topics{Zigbee2MQTTBase: cfg.Zigbee2MQTT.BaseTopic, RTL433: cfg.RTL433.Topic}
+	b, err := broker.New(bc, accounts, logger)
 	if err != nil && demo {
 		// The demo must start anywhere: another broker may hold 1883.
-		bc := cfg.MQTT.Broker
 		bc.Listen = "127.0.0.1:0"
 		logger.Warn("MQTT port taken; the demo's broker uses another", "error", err)
 		b, err = broker.New(bc, accounts, logger)

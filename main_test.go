@@ -52,6 +52,8 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"uplink mqtt hub id", "uplink_mqtt: {url: \"tcp://127.0.0.1:1883\", hub_id: \"Home 1\"}\n", "uplink_mqtt.hub_id"},
 		{"uplink key length", "uplink: {receivers: [{name: arc, account: \"1234\", primary: {addr: \"127.0.0.1:1\", key: \"00ff\"}}]}\n", "uplink.receivers[0].primary.key"},
 		{"gpio unknown key", "gpio: {lid: {pn: GPIO17}}\n", "field pn not found"},
+		{"broker unknown role", "mqtt:\n  broker:\n    accounts:\n      - {username: radio, password: radio-pass-1, role: admin}\n", "line 4: mqtt.broker.accounts[].role: \"admin\""},
+		{"broker no role", "mqtt:\n  broker:\n    accounts:\n      - {username: radio, password: radio-pass-1}\n", "mqtt.broker.accounts[0].role"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")

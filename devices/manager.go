@@ -40,7 +40,7 @@ type Manager struct {
 	started    time.Time
 	health     map[key]*Health
 	discovered map[key]*Discovered
-	unknown    map[key]bool // unadopted addresses already logged
+	unknown    unknownDevices // unadopted addresses already logged, bounded
 	limits     map[limitKey]*logLimit
 	pairUntil  time.Time
 	pairArea   int
@@ -66,7 +66,6 @@ func NewManager(h Hub, opts Options) *Manager {
 		drivers:    map[string]Driver{},
 		health:     map[key]*Health{},
 		discovered: map[key]*Discovered{},
-		unknown:    map[key]bool{},
 		limits:     map[limitKey]*logLimit{},
 	}
 	if m.log == nil {

@@ -23,13 +23,17 @@ func (m *Manager) discover(k key, r Report) {
 	pairing := r.Time.Before(m.pairUntil)
 	dd := m.discovered[k]
 	if dd == nil && !pairing && r.Model == "" {
-		if !m.unknown[k] {
-			m.unknown[k] = true
+		log, quiet := m.unknown.note(k, r.Time)
+		if quiet > 0 {
+			m.log.Info("messages from more devices not in the installation", "count", quiet)
+		}
+		if log {
 			m.log.Info("message from a device not in the installation; pair it to adopt it", "driver", k.driver, "device", k.address)
 		}
 		return
 	}
 	if dd == nil {
+		makeRoom(m.discovered)
 		dd = &Discovered{Driver: k.driver, Address: k.address, FirstSeen: r.Time}
 		m.discovered[k] = dd
 		m.log.Info("device discovered", "driver", k.driver, "device", k.address, "model", r.Model)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,14 @@ import (
 
 func startBroker(t *testing.T, accounts ...Account) *Broker {
 	t.Helper()
-	b, err := New(Config{Listen: "127.0.0.1:0"}, accounts, nil)
+	return startBrokerWith(t, Config{}, nil, accounts...)
+}
+
+// startBrokerWith runs a broker with cfg (on a free loopback port) until the test ends.
+func startBrokerWith(t *testing.T, cfg Config, logger *slog.Logger, accounts ...Account) *Broker {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	b, err := New(cfg, accounts, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +36,11 @@ func startBroker(t *testing.T, accounts ...Account) *Broker {
 }
 
 func connect(addr, user, pass string) (paho.Client, error) {
-	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(user + "-test").
+	return connectAs(addr, user+"-test", user, pass)
+}
+
+func connectAs(addr, clientID, user, pass string) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).
 		SetUsername(user).SetPassword(pass).SetConnectTimeout(2 * time.Second).SetAutoReconnect(false).SetConnectRetry(false)
 	c := paho.NewClient(o)
 	tok := c.Connect()
@@ -38,8 +50,15 @@ func connect(addr, user, pass string) (paho.Client, error) {
 	return c, tok.Error()
 }
 
+// Accounts of the test brokers, one of each role.
+var (
+	vaktAccount = Account{Username: "vakt", Password: "s3cret-pass", Role: RoleVakt}
+	z2mAccount  = Account{Username: "zigbee2mqtt", Password: "z2m-pass-123", Role: RoleZigbee2MQTT}
+	rtlAccount  = Account{Username: "rtl_433", Password: "rtl-pass-123", Role: RoleRTL433}
+)
+
 func TestBroker_RequiresCredentials(t *testing.T) {
-	b := startBroker(t, Account{Username: "vakt", Password: "s3cret-pass"}, Account{Username: "zigbee2mqtt", Password: "z2m-pass-123"})
+	b := startBroker(t, vaktAccount, z2mAccount)
 	for _, tc := range []struct {
 		name, user, pass string
 		ok               bool
@@ -63,7 +82,7 @@ func TestBroker_RequiresCredentials(t *testing.T) {
 }
 
 func TestBroker_Delivers(t *testing.T) {
-	b := startBroker(t, Account{Username: "vakt", Password: "s3cret-pass"})
+	b := startBroker(t, vaktAccount)
 	c, err := connect(b.Addr(), "vakt", "s3cret-pass")
 	if err != nil {
 		t.Fatal(err)
@@ -91,9 +110,13 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"bad listen", Config{Listen: "1883"}, "mqtt.broker.listen"},
 		{"empty user", Config{Accounts: []Account{{Password: "12345678"}}}, "accounts[0].username"},
+		{"no role", Config{Accounts: []Account{{Username: "z", Password: "12345678"}}}, "accounts[0].role"},
+		{"vakt's role", Config{Accounts: []Account{{Username: "z", Password: "12345678", Role: RoleVakt}}}, "accounts[0].role"},
+		{"negative limit", Config{Limits: Limits{MaxConnections: -1}}, "limits.max_connections"},
+		{"tiny packets", Config{Limits: Limits{MaxPacketSize: 100}}, "limits.max_packet_size"},
 		{"short password", Config{Accounts: []Account{{Username: "z", Password: "1"}}}, "accounts[0].password"},
 		{"unset env", Config{Accounts: []Account{{Username: "z", PasswordEnv: "NOPE"}}}, "password_env: NOPE"},
-		{"twice", Config{Accounts: []Account{{Username: "z", Password: "12345678"}, {Username: "z", Password: "12345678"}}}, "accounts[1].username"},
+		{"twice", Config{Accounts: []Account{{Username: "z", Password: "12345678", Role: RoleRTL433}, {Username: "z", Password: "12345678"}}}, "accounts[1].username"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate(env)
@@ -102,7 +125,7 @@ func TestConfig_Validate(t *testing.T) {
 			}
 		})
 	}
-	ok := Config{Accounts: []Account{{Username: "z", PasswordEnv: "Z2M_PASS"}}}
+	ok := Config{Accounts: []Account{{Username: "z", PasswordEnv: "Z2M_PASS", Role: RoleZigbee2MQTT}}}
 	if err := ok.Validate(env); err != nil || ok.Accounts[0].Password != "from-env-123" {
 		t.Fatalf("env password: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"vakt/devices/mqttclient"
 )
 
-var account = broker.Account{Username: "vakt", Password: "s3cret-pass"}
+var account = broker.Account{Username: "vakt", Password: "s3cret-pass", Role: broker.RoleVakt}
 
 // runBroker runs the embedded broker on addr until the returned stop is called.
 func runBroker(t *testing.T, addr string) (stop func()) {

@@ -70,7 +70,7 @@ func startLoop(t *testing.T) *loop {
 
 	const vaktUser, vaktPass, rtlUser, rtlPass = "vakt", "vakt-test-password", "rtl_433", "rtl433-test-password"
 	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0"},
-		[]broker.Account{{Username: vaktUser, Password: vaktPass}, {Username: rtlUser, Password: rtlPass}}, logger)
+		[]broker.Account{{Username: vaktUser, Password: vaktPass, Role: broker.RoleVakt}, {Username: rtlUser, Password: rtlPass, Role: broker.RoleRTL433}}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

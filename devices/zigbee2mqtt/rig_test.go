@@ -23,8 +23,8 @@ import (
 
 // Accounts of the test brokers: vakt's driver and the stand-in for Zigbee2MQTT.
 var (
-	vaktAccount = broker.Account{Username: "vakt", Password: "vakt-test-pass"}
-	z2mAccount  = broker.Account{Username: "zigbee2mqtt", Password: "z2m-test-pass"}
+	vaktAccount = broker.Account{Username: "vakt", Password: "vakt-test-pass", Role: broker.RoleVakt}
+	z2mAccount  = broker.Account{Username: "zigbee2mqtt", Password: "z2m-test-pass", Role: broker.RoleZigbee2MQTT}
 	codeKey     = []byte("0123456789abcdef0123456789abcdef")
 )
 

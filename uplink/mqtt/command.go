@@ -21,6 +21,7 @@ var (
 	ErrStale        = errors.New("timestamp outside the accepted window")
 	ErrReplay       = errors.New("nonce already used")
 	ErrBusy         = errors.New("too many commands")
+	ErrTooLarge     = errors.New("command too large")
 )
 
 // Commands a remote sender may give.
@@ -39,6 +40,8 @@ const (
 	// maxNonces bounds the replay memory; when it is full, commands are refused (fail
 	// closed) until old nonces expire. Only correctly signed commands take a place.
 	maxNonces = 4096
+	// MaxCommandSize bounds a command's payload: a larger one is refused unread.
+	MaxCommandSize = 4096
 	// signedPrefix versions the signed bytes.
 	signedPrefix = "vakt-cmd-v1"
 )
@@ -156,27 +159,32 @@ func (c Command) input(user string) (hub.Input, error) {
 	return in, nil
 }
 
-// nonceGuard remembers nonces of accepted commands for NonceMemory. It is used by one
-// goroutine; time comes in as an argument.
+// nonceGuard remembers nonces of accepted commands for NonceMemory in the store, so that a
+// command captured before a crash is refused after it. Time comes in as an argument.
 type nonceGuard struct {
-	seen map[string]time.Time
+	store *hub.Store
+	scope string // the signer: one command key of one hub
 }
 
 func (g *nonceGuard) use(nonce string, now time.Time) error {
-	if g.seen == nil {
-		g.seen = map[string]time.Time{}
+	err := g.store.UseNonce(g.scope, nonce, now, NonceMemory, maxNonces)
+	switch {
+	case errors.Is(err, hub.ErrNonceUsed):
+		return ErrReplay
+	case errors.Is(err, hub.ErrNoncesFull):
+		return ErrBusy
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrBusy, err) // fail closed
 	}
-	for n, at := range g.seen {
-		if now.Sub(at) >= NonceMemory {
-			delete(g.seen, n)
+	return nil
+}
+
+// reason names err's kind for a sum of refusals.
+func reason(err error) string {
+	for _, e := range []error{ErrBadCommand, ErrBadSignature, ErrStale, ErrReplay, ErrBusy, ErrTooLarge} {
+		if errors.Is(err, e) {
+			return e.Error()
 		}
 	}
-	if _, ok := g.seen[nonce]; ok {
-		return ErrReplay
-	}
-	if len(g.seen) >= maxNonces {
-		return ErrBusy
-	}
-	g.seen[nonce] = now
-	return nil
+	return "refused by the hub"
 }

@@ -63,18 +63,20 @@ type Status struct {
 // Uplink publishes the hub's event log to an MQTT broker behind the durable cursor
 // "mqtt/<hub_id>", keeps a retained status there, and executes signed remote commands.
 type Uplink struct {
-	cfg     Config
-	hub     *hub.Hub
-	log     *slog.Logger
-	box     *outbox.Outbox // the events behind the cursor "mqtt/<hub_id>"
-	topic   struct{ events, status, commands, result string }
-	client  paho.Client
-	wake    chan struct{}
-	cmds    chan []byte
-	down    chan struct{} // signalled when the connection is lost
-	busy    chan struct{} // answers to commands refused for a full queue, in flight
-	answers sync.WaitGroup
-	started atomic.Bool
+	cfg    Config
+	hub    *hub.Hub
+	log    *slog.Logger
+	box    *outbox.Outbox // the events behind the cursor "mqtt/<hub_id>"
+	topic  struct{ events, status, commands, result string }
+	client paho.Client
+	wake   chan struct{}
+	cmds   chan []byte
+	down   chan struct{} // signalled when the connection is lost
+	busy   chan struct{} // answers to commands refused for a full queue, in flight
+	// refusals limits answers and log lines of refused commands.
+	refusals refusals
+	answers  sync.WaitGroup
+	started  atomic.Bool
 
 	mu         sync.Mutex
 	connected  bool
@@ -117,6 +119,7 @@ func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
 	u.topic.events, u.topic.status = base+"events", base+"status"
 	u.topic.commands, u.topic.result = base+"commands", base+"commands/result"
 	close(u.lost) // not connected yet
+	u.refusals.log = u.log
 
 	opts, err := u.clientOptions()
 	if err != nil {
@@ -229,6 +232,16 @@ func (u *Uplink) connectLoop(ctx context.Context) {
 
 // onCommand is paho's handler: it copies the payload and hands it on, never blocking.
 func (u *Uplink) onCommand(_ paho.Client, m paho.Message) {
+	if len(m.Payload()) > MaxCommandSize {
+		// Refused unread: with no nonce read, there is no one to answer.
+		u.mu.Lock()
+		u.refused++
+		u.mu.Unlock()
+		if u.refusals.allow(time.Now(), ErrTooLarge.Error()) {
+			u.log.Warn("remote command refused", "error", ErrTooLarge, "size", len(m.Payload()))
+		}
+		return
+	}
 	payload := bytes.Clone(m.Payload())
 	select {
 	case u.cmds <- payload:
@@ -236,6 +249,9 @@ func (u *Uplink) onCommand(_ paho.Client, m paho.Message) {
 		u.mu.Lock()
 		u.refused++
 		u.mu.Unlock()
+		if !u.refusals.allow(time.Now(), ErrBusy.Error()) {
+			return
+		}
 		u.log.Warn("remote command refused: queue full")
 		// Answer from a goroutine, a few at a time: under a flood, the rest go unanswered.
 		select {
@@ -423,19 +439,26 @@ func (u *Uplink) Status() Status {
 
 // commandLoop executes remote commands one at a time and answers each.
 func (u *Uplink) commandLoop(ctx context.Context) {
-	var seen nonceGuard
+	seen := nonceGuard{store: u.hub.Store(), scope: CursorName(u.cfg.HubID)}
+	flush := time.NewTicker(refusalWindow)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-flush.C:
+			u.refusals.flush(now)
 		case payload := <-u.cmds:
-			u.answer(u.execute(ctx, payload, time.Now(), &seen))
+			if res, ok := u.execute(ctx, payload, time.Now(), &seen); ok {
+				u.answer(res)
+			}
 		}
 	}
 }
 
-// execute checks a command and, if it is signed, fresh and new, gives it to the hub.
-func (u *Uplink) execute(ctx context.Context, payload []byte, now time.Time, seen *nonceGuard) CommandResult {
+// execute checks a command and, if it is signed, fresh and new, gives it to the hub. It
+// reports whether to answer: refusals beyond refusedPerMinute are only counted.
+func (u *Uplink) execute(ctx context.Context, payload []byte, now time.Time, seen *nonceGuard) (CommandResult, bool) {
 	c, err := parseCommand(payload)
 	res := CommandResult{Nonce: c.Nonce}
 	var in hub.Input
@@ -449,9 +472,12 @@ func (u *Uplink) execute(ctx context.Context, payload []byte, now time.Time, see
 		u.mu.Lock()
 		u.refused++
 		u.mu.Unlock()
-		u.log.Warn("remote command refused", "cmd", c.Cmd, "area", c.Area, "nonce", c.Nonce, "error", err)
 		res.Error = err.Error()
-		return res
+		if !u.refusals.allow(now, reason(err)) {
+			return res, false
+		}
+		u.log.Warn("remote command refused", "cmd", c.Cmd, "area", c.Area, "nonce", c.Nonce, "error", err)
+		return res, true
 	}
 	u.mu.Lock()
 	u.accepted++
@@ -460,9 +486,9 @@ func (u *Uplink) execute(ctx context.Context, payload []byte, now time.Time, see
 	if r.Err != nil {
 		u.log.Info("remote command failed", "cmd", c.Cmd, "area", c.Area, "user", u.cfg.User, "error", r.Err)
 		res.Error = r.Err.Error()
-		return res
+		return res, true
 	}
 	u.log.Info("remote command done", "cmd", c.Cmd, "area", c.Area, "user", u.cfg.User)
 	res.OK = true
-	return res
+	return res, true
 }

@@ -435,7 +435,7 @@ func TestSignedBytes(t *testing.T) {
 func TestVerify(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	key := testCommandKey
-	var seen nonceGuard
+	seen := nonceGuard{store: startHub(t).Store(), scope: "h"}
 	c := Command{Cmd: CmdArm, Area: 1, Mode: "away", TS: now.Unix(), Nonce: "nonce-0001"}
 	c.Sign("h", key)
 	if err := verify(c, "h", key, now, &seen); err != nil {
