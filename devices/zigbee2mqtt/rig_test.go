@@ -376,22 +376,30 @@ func (z *z2m) requests(topic string) []string {
 	return out
 }
 
-// waitFor waits for a request on topic containing all of parts, and returns it.
-func (z *z2m) waitFor(topic string, parts ...string) string {
+// waitFor waits for a request on topic containing all of parts, and returns it; failing,
+// it says what did come on topic.
+func (z *z2m) waitFor(topic string, parts ...string) (got string) {
 	z.tb.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	found := false
+	defer func() {
+		if !found { // Eventually failed the test
+			z.tb.Logf("requests on %s: %q", topic, z.requests(topic))
+		}
+	}()
+	hubtest.Eventually(z.tb, fmt.Sprintf("%s with %q", topic, parts), func() bool {
 		for _, p := range z.requests(topic) {
 			ok := true
 			for _, part := range parts {
 				ok = ok && strings.Contains(p, part)
 			}
 			if ok {
-				return p
+				got, found = p, true
+				return true
 			}
 		}
-	}
-	z.tb.Fatalf("never: %s with %q; got %q", topic, parts, z.requests(topic))
-	return ""
+		return false
+	})
+	return got
 }
 
 func (z *z2m) reset() {
