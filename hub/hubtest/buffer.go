@@ -2,6 +2,7 @@ package hubtest
 
 import (
 	"bytes"
+	"io"
 	"sync"
 )
 
@@ -12,6 +13,8 @@ type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
+
+var _ io.Writer = (*Buffer)(nil)
 
 // Write appends p to the buffer.
 func (b *Buffer) Write(p []byte) (int, error) {
