@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // percentile returns the p-th percentile (0–100) of sorted durations, in milliseconds.
@@ -43,7 +43,7 @@ func BenchmarkUplink_AlarmToACK(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			st := startStation(b, "primary", tc.network, tc.key, nil)
-			h, _ := startHub(b, filepath.Join(b.TempDir(), "vakt.db"))
+			h, _ := startHub(b, hubtest.StorePath(b))
 			cfg := oneReceiver(st, nil)
 			cfg.Receivers[0].Primary.PollInterval = hub.Duration(time.Hour) // no polls in the way
 			u, _ := startUplink(b, cfg, h)
@@ -137,7 +137,7 @@ func BenchmarkUplink_BacklogDrain(b *testing.B) {
 	for _, network := range []string{"tcp", "udp"} {
 		b.Run(network, func(b *testing.B) {
 			st := startStation(b, "primary", network, nil, nil)
-			h, _ := startHub(b, filepath.Join(b.TempDir(), "vakt.db"))
+			h, _ := startHub(b, hubtest.StorePath(b))
 			cfg := oneReceiver(st, nil)
 			cfg.Receivers[0].Primary.PollInterval = hub.Duration(time.Hour)
 			_, stop := startUplink(b, cfg, h)
@@ -157,7 +157,7 @@ func BenchmarkUplink_BacklogDrain(b *testing.B) {
 					}
 				}
 				var last uint64
-				waitFor(b, "backlog logged", func() bool {
+				hubtest.Eventually(b, "backlog logged", func() bool {
 					last, _ = h.Store().LastSeq()
 					return last >= from+backlog // one event per toggle
 				})
@@ -219,7 +219,7 @@ func checkRound(b *testing.B, h *hub.Hub, got []accepted, from, last uint64) {
 func BenchmarkUplink_AlarmAfterOutage(b *testing.B) {
 	const backlog = 10
 	st := startStation(b, "primary", "tcp", nil, nil)
-	h, _ := startHub(b, filepath.Join(b.TempDir(), "vakt.db"))
+	h, _ := startHub(b, hubtest.StorePath(b))
 	cfg := oneReceiver(st, nil)
 	cfg.Receivers[0].Primary.PollInterval = hub.Duration(time.Hour)
 	cfg.Receivers[0].Primary.RetryBackoff = hub.Duration(MaxRetryBackoff)
@@ -237,7 +237,7 @@ func BenchmarkUplink_AlarmAfterOutage(b *testing.B) {
 			low = !low
 			do(b, h, hub.Input{Kind: hub.InReport, Device: "garage_motion", Signal: hub.SignalBatteryLow, Active: low})
 		}
-		waitFor(b, "delivery to fail", func() bool { return u.Status()[0].LastErrorAt.After(down) })
+		hubtest.Eventually(b, "delivery to fail", func() bool { return u.Status()[0].LastErrorAt.After(down) })
 		st.reopen()
 		b.StartTimer()
 		t0 := time.Now()

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 func validConfig() Config {
@@ -114,7 +115,7 @@ func TestConfig_ValidateResolvesKeys(t *testing.T) {
 }
 
 func TestNew_RejectsBadConfig(t *testing.T) {
-	h, _ := startHub(t, t.TempDir()+"/vakt.db")
+	h, _ := startHub(t, hubtest.StorePath(t))
 	c := validConfig()
 	c.Receivers[0].Primary.Key = "00"
 	if _, err := New(c, h, nil); err == nil || !strings.Contains(err.Error(), "uplink.receivers[0].primary.key") {

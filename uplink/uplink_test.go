@@ -8,31 +8,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 var testCodeKey = bytes.Repeat([]byte{0x5a}, 32)
-
-// waitFor polls cond until it holds, failing the test after a generous deadline: tests
-// wait for conditions, never for fixed amounts of time.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
@@ -41,35 +27,11 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// startHub runs a real hub on the bbolt file at path until stop, which closes the store.
+// startHub runs a real hub with the demo installation on the bbolt file at path until
+// stop, which closes the store.
 func startHub(t testing.TB, path string) (h *hub.Hub, stop func()) {
 	t.Helper()
-	store, err := hub.OpenStore(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err = hub.New(store, hub.DemoInstallation(testCodeKey), hub.Options{})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("hub run: %v", err)
-			}
-			if err := store.Close(); err != nil {
-				t.Errorf("close store: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return h, stop
+	return hubtest.StartHub(t, path, hub.DemoInstallation(testCodeKey), hub.Options{})
 }
 
 // startUplink runs an uplink for cfg until stop, and returns once Run has opened every
@@ -92,21 +54,9 @@ func startUplinkSaving(t testing.TB, cfg Config, h *hub.Hub, saveEvery time.Dura
 	for _, r := range u.receivers {
 		r.box.SaveEvery = saveEvery
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- u.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("uplink run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop = hubtest.Run(t, "uplink run", u.Run)
 	for _, rc := range cfg.Receivers {
-		waitFor(t, "cursor of "+rc.Name, func() bool {
+		hubtest.Eventually(t, "cursor of "+rc.Name, func() bool {
 			_, ok, err := h.Store().Cursor("dc09/" + rc.Name)
 			return err == nil && ok
 		})
@@ -239,7 +189,7 @@ func firstACKs(log *stationLog) []accepted {
 // allows), with the right content, and that nothing else arrived.
 func waitDelivered(t testing.TB, h *hub.Hub, log *stationLog, d delivery) []accepted {
 	t.Helper()
-	waitFor(t, "every event acknowledged", func() bool {
+	hubtest.Eventually(t, "every event acknowledged", func() bool {
 		want := d.expected(t, h)
 		got := map[int]bool{}
 		for _, a := range log.events() {
@@ -283,7 +233,7 @@ func waitDelivered(t testing.TB, h *hub.Hub, log *stationLog, d delivery) []acce
 // waitCursor waits until every receiver's durable cursor has reached the end of the log.
 func waitCursor(t testing.TB, h *hub.Hub, names ...string) {
 	t.Helper()
-	waitFor(t, "cursors at the end of the log", func() bool {
+	hubtest.Eventually(t, "cursors at the end of the log", func() bool {
 		last, err := h.Store().LastSeq()
 		if err != nil {
 			t.Fatal(err)
@@ -316,7 +266,7 @@ func TestUplink_AlarmACKAdvancesCursor(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
 			st := startStation(t, "primary", network, nil, nil)
-			h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+			h, _ := startHub(t, hubtest.StorePath(t))
 			cfg := oneReceiver(st, nil)
 			cfg.Receivers[0].Primary.LocalAddr = "127.0.0.1"
 			cfg.Receivers[0].Primary.Receiver = "12"
@@ -363,7 +313,7 @@ func TestUplink_AlarmACKAdvancesCursor(t *testing.T) {
 
 func TestUplink_SIAFormat(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	cfg := oneReceiver(st, nil)
 	cfg.Receivers[0].Format = FormatSIA
 	start, _ := h.Store().LastSeq()
@@ -385,7 +335,7 @@ func TestUplink_SIAFormat(t *testing.T) {
 
 func TestUplink_NewReceiverStartsAtEndOfLog(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	toggleBattery(t, h, 6) // history from before the station was connected
 	before, _ := h.Store().LastSeq()
 	u, _ := startUplink(t, oneReceiver(st, nil), h)
@@ -408,14 +358,14 @@ func TestUplink_LongOutage(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
 			st := startStation(t, "primary", network, nil, nil)
-			h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+			h, _ := startHub(t, hubtest.StorePath(t))
 			start, _ := h.Store().LastSeq()
 			u, _ := startUplink(t, oneReceiver(st, nil), h)
-			waitFor(t, "first poll", func() bool { return st.log.polls("primary") > 0 })
+			hubtest.Eventually(t, "first poll", func() bool { return st.log.polls("primary") > 0 })
 
 			st.close()
 			toggleBattery(t, h, 40)
-			waitFor(t, "uplink fault", func() bool { return hasFault(h, "arc/primary") && u.Status()[0].Paths[0].Fault })
+			hubtest.Eventually(t, "uplink fault", func() bool { return hasFault(h, "arc/primary") && u.Status()[0].Paths[0].Fault })
 			s := u.Status()[0]
 			if s.QueueDepth == 0 || s.Paths[0].OK || s.Paths[0].LastError == "" {
 				t.Errorf("status during the outage = %+v", s)
@@ -424,7 +374,7 @@ func TestUplink_LongOutage(t *testing.T) {
 
 			st.reopen()
 			got := waitDelivered(t, h, st.log, delivery{account: "1234", format: FormatCID, after: start})
-			waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+			hubtest.Eventually(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
 			waitDelivered(t, h, st.log, delivery{account: "1234", format: FormatCID, after: start})
 			waitCursor(t, h, "arc")
 			if len(got) < 50 {
@@ -447,7 +397,7 @@ func TestUplink_LongOutage(t *testing.T) {
 func TestUplink_RestartMidQueue(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(map[bool]string{false: "stop", true: "crash"}[crash], func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "vakt.db")
+			path := hubtest.StorePath(t)
 			st := startStation(t, "primary", "tcp", nil, nil)
 			// A slow station, so the restart lands in the middle of the queue.
 			st.setAnswer(func(m stMessage) stReply {
@@ -463,7 +413,7 @@ func TestUplink_RestartMidQueue(t *testing.T) {
 			st.close()
 			toggleBattery(t, h, 150)
 			st.reopen()
-			waitFor(t, "delivery under way", func() bool { return len(st.log.events()) >= 30 })
+			hubtest.Eventually(t, "delivery under way", func() bool { return len(st.log.events()) >= 30 })
 			if crash {
 				stopHub() // and close the store: the uplink's last save fails
 				stopUplink()
@@ -492,7 +442,7 @@ func TestUplink_NAKSkewedClock(t *testing.T) {
 		t.Run(fmt.Sprintf("key %d bytes", len(key)), func(t *testing.T) {
 			st := startStation(t, "primary", "tcp", key, nil)
 			st.setSkew(10 * time.Minute)
-			h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+			h, _ := startHub(t, hubtest.StorePath(t))
 			start, _ := h.Store().LastSeq()
 			u, _ := startUplink(t, oneReceiver(st, nil), h)
 			panicAlarm(t, h)
@@ -528,7 +478,7 @@ func TestUplink_DUH(t *testing.T) {
 			}
 			return replyDUH
 		})
-		h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+		h, _ := startHub(t, hubtest.StorePath(t))
 		start, _ := h.Store().LastSeq()
 		u, _ := startUplink(t, oneReceiver(p, b), h)
 		toggleBattery(t, h, 4)
@@ -553,7 +503,7 @@ func TestUplink_DUH(t *testing.T) {
 				}
 				return replyStandard
 			})
-			path := filepath.Join(t.TempDir(), "vakt.db")
+			path := hubtest.StorePath(t)
 			h, stopHub := startHub(t, path)
 			start, _ := h.Store().LastSeq()
 			cfg := oneReceiver(st, nil)
@@ -562,11 +512,11 @@ func TestUplink_DUH(t *testing.T) {
 			alarm := panicAlarm(t, h)
 			toggleBattery(t, h, 2)
 			const fault = "arc/refused/panic"
-			waitFor(t, "an uplink fault naming the receiver and the kind", func() bool { return hasFault(h, fault) })
+			hubtest.Eventually(t, "an uplink fault naming the receiver and the kind", func() bool { return hasFault(h, fault) })
 			if _, err := u.AwaitAck(t.Context(), alarm.Seq); !errors.Is(err, ErrRejected) {
 				t.Fatalf("AwaitAck of the refused alarm: %v, want ErrRejected", err)
 			}
-			waitFor(t, "the alarm refused again", func() bool { return st.count(replyDUH) > 2 })
+			hubtest.Eventually(t, "the alarm refused again", func() bool { return st.count(replyDUH) > 2 })
 			if c := u.Status()[0].Cursor; c >= alarm.Seq {
 				t.Fatalf("cursor %d passed the refused alarm %d: skipped", c, alarm.Seq)
 			}
@@ -592,7 +542,7 @@ func TestUplink_DUH(t *testing.T) {
 				d.wants = func(ev hub.Event) bool { return ev.Kind != hub.KindPanic }
 			}
 			waitDelivered(t, h, st.log, d)
-			waitFor(t, "the fault restored", func() bool { return !hasFault(h, fault) })
+			hubtest.Eventually(t, "the fault restored", func() bool { return !hasFault(h, fault) })
 			waitCursor(t, h, "arc")
 		})
 	}
@@ -603,17 +553,17 @@ func TestUplink_DUH(t *testing.T) {
 // is put right, everything arrives.
 func TestUplink_DUHToEverything(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	start, _ := h.Store().LastSeq()
 	u, _ := startUplink(t, oneReceiver(st, nil), h)
-	waitFor(t, "first poll", func() bool { return st.log.polls("primary") > 0 })
+	hubtest.Eventually(t, "first poll", func() bool { return st.log.polls("primary") > 0 })
 	st.setAnswer(func(stMessage) stReply { return replyDUH })
 	toggleBattery(t, h, 5)
-	waitFor(t, "path fault", func() bool { return hasFault(h, "arc/primary") })
-	waitFor(t, "events refused a few times", func() bool { return st.count(replyDUH) > 10 })
+	hubtest.Eventually(t, "path fault", func() bool { return hasFault(h, "arc/primary") })
+	hubtest.Eventually(t, "events refused a few times", func() bool { return st.count(replyDUH) > 10 })
 	st.setAnswer(nil)
 	waitDelivered(t, h, st.log, delivery{account: "1234", format: FormatCID, after: start})
-	waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+	hubtest.Eventually(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
 	if s := u.Status()[0]; s.Rejected != 0 {
 		t.Errorf("status = %+v: events skipped while the station refused everything", s)
 	}
@@ -636,7 +586,7 @@ func TestUplink_FieldReceiver(t *testing.T) {
 					}
 					return replyFieldACK
 				})
-				h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+				h, _ := startHub(t, hubtest.StorePath(t))
 				start, _ := h.Store().LastSeq()
 				cfg := oneReceiver(st, nil)
 				cfg.Receivers[0].Primary.Timeout = hub.Duration(time.Minute) // a NAK must not wait for it
@@ -661,13 +611,13 @@ func TestUplink_FieldReceiver(t *testing.T) {
 
 				known.Store(false)
 				toggleBattery(t, h, 2)
-				waitFor(t, "NAK made a path fault", func() bool { return hasFault(h, "arc/primary") })
+				hubtest.Eventually(t, "NAK made a path fault", func() bool { return hasFault(h, "arc/primary") })
 				if s := u.Status()[0]; !strings.Contains(s.Paths[0].LastError, "NAK") {
 					t.Errorf("path status = %+v, want the NAK as last error", s.Paths[0])
 				}
 				known.Store(true)
 				waitDelivered(t, h, st.log, d)
-				waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+				hubtest.Eventually(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
 			})
 		}
 	}
@@ -680,7 +630,7 @@ func TestUplink_AlarmCutsBackoff(t *testing.T) {
 	log := &stationLog{}
 	p := startStation(t, "primary", "tcp", nil, log)
 	b := startStation(t, "backup", "tcp", nil, log)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	start, _ := h.Store().LastSeq()
 	cfg := oneReceiver(p, b)
 	for _, pc := range []*PathConfig{&cfg.Receivers[0].Primary, cfg.Receivers[0].Backup} {
@@ -704,12 +654,12 @@ func TestUplink_AlarmCutsBackoff(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- u.Run(ctx) }()
 	defer func() { cancel(); <-errc }()
-	waitFor(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
+	hubtest.Eventually(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
 
 	p.close()
 	b.close()
 	toggleBattery(t, h, 3)
-	waitFor(t, "delivery failed on both paths", func() bool {
+	hubtest.Eventually(t, "delivery failed on both paths", func() bool {
 		s := u.Status()[0]
 		return s.LastError != "" && s.Paths[0].Failures > 0 && s.Paths[1].Failures > 0
 	})
@@ -731,7 +681,7 @@ func TestUplink_GarbageReplies(t *testing.T) {
 				}
 				return replyStandard
 			})
-			h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+			h, _ := startHub(t, hubtest.StorePath(t))
 			start, _ := h.Store().LastSeq()
 			u, _ := startUplink(t, oneReceiver(st, nil), h)
 			garbage.Store(5)
@@ -741,7 +691,7 @@ func TestUplink_GarbageReplies(t *testing.T) {
 				t.Errorf("station sent %d garbage replies, want 5", st.count(replyGarbage))
 			}
 			waitCursor(t, h, "arc")
-			waitFor(t, "path fault restored", func() bool { return !hasFault(h, "arc/primary") })
+			hubtest.Eventually(t, "path fault restored", func() bool { return !hasFault(h, "arc/primary") })
 			if s := u.Status()[0]; s.Paths[0].LastError == "" {
 				t.Errorf("status = %+v, want the garbage as last error", s)
 			}
@@ -767,18 +717,18 @@ func TestUplink_Failover(t *testing.T) {
 			log := &stationLog{}
 			p := startStation(t, "primary", tc.network, []byte("0123456789abcdef"), log)
 			b := startStation(t, "backup", tc.network, []byte("fedcba9876543210"), log)
-			h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+			h, _ := startHub(t, hubtest.StorePath(t))
 			start, _ := h.Store().LastSeq()
 			u, _ := startUplink(t, oneReceiver(p, b), h)
 			d := delivery{account: "1234", format: FormatCID, after: start}
-			waitFor(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
+			hubtest.Eventually(t, "both paths polled", func() bool { return log.polls("primary") > 0 && log.polls("backup") > 0 })
 			panicAlarm(t, h)
 			waitDelivered(t, h, log, d)
 
 			tc.down(p)
 			toggleBattery(t, h, 10)
-			waitFor(t, "primary fault", func() bool { return hasFault(h, "arc/primary") })
-			waitFor(t, "fault reported over the backup", func() bool { return ackedData(log, "backup", "#1234|1350 00 001") })
+			hubtest.Eventually(t, "primary fault", func() bool { return hasFault(h, "arc/primary") })
+			hubtest.Eventually(t, "fault reported over the backup", func() bool { return ackedData(log, "backup", "#1234|1350 00 001") })
 			toggleBattery(t, h, 4)
 			waitDelivered(t, h, log, d)
 			if s := u.Status()[0]; !s.Paths[0].Fault || s.Paths[1].Fault || !s.Paths[1].OK || s.Paths[1].LastAck.IsZero() {
@@ -786,8 +736,8 @@ func TestUplink_Failover(t *testing.T) {
 			}
 
 			tc.up(p)
-			waitFor(t, "primary restored", func() bool { return !hasFault(h, "arc/primary") })
-			waitFor(t, "restore reported", func() bool { return ackedData(log, "", "#1234|3350 00 001") })
+			hubtest.Eventually(t, "primary restored", func() bool { return !hasFault(h, "arc/primary") })
+			hubtest.Eventually(t, "restore reported", func() bool { return ackedData(log, "", "#1234|3350 00 001") })
 			n := len(log.events())
 			toggleBattery(t, h, 4)
 			waitDelivered(t, h, log, d)
@@ -813,7 +763,7 @@ func TestUplink_Encryption(t *testing.T) {
 			k, _ := hex.DecodeString(key)
 			t.Run(fmt.Sprintf("%s AES-%d", network, len(k)*8), func(t *testing.T) {
 				st := startStation(t, "primary", network, k, nil)
-				h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+				h, _ := startHub(t, hubtest.StorePath(t))
 				start, _ := h.Store().LastSeq()
 				startUplink(t, oneReceiver(st, nil), h)
 				panicAlarm(t, h)
@@ -831,7 +781,7 @@ func TestUplink_Encryption(t *testing.T) {
 func TestUplink_KeyFromEnvironment(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	st := startStation(t, "primary", "tcp", key, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	cfg := oneReceiver(st, nil)
 	cfg.Receivers[0].Primary.Key = ""
 	cfg.Receivers[0].Primary.KeyEnv = "ARC_KEY"
@@ -846,7 +796,7 @@ func TestUplink_KeyFromEnvironment(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- u.Run(ctx) }()
 	defer func() { cancel(); <-errc }()
-	waitFor(t, "encrypted poll acknowledged", func() bool { return st.log.polls("primary") > 0 })
+	hubtest.Eventually(t, "encrypted poll acknowledged", func() bool { return st.log.polls("primary") > 0 })
 }
 
 // mapEnv is an environment for Validate's getenv.
@@ -856,7 +806,7 @@ func (m mapEnv) get(k string) string { return m[k] }
 
 func TestUplink_ManualTestAwaitAck(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	cfg := oneReceiver(st, nil)
 	cfg.Receivers[0].Kinds = []string{"manual_test", "panic"}
 	u, _ := startUplink(t, cfg, h)
@@ -913,7 +863,7 @@ func TestUplink_ManualTestAwaitAck(t *testing.T) {
 }
 
 func TestUplink_AwaitAckAfterRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vakt.db")
+	path := hubtest.StorePath(t)
 	st := startStation(t, "primary", "tcp", nil, nil)
 	h, stopHub := startHub(t, path)
 	u, stopUplink := startUplink(t, oneReceiver(st, nil), h)
@@ -940,7 +890,7 @@ func TestUplink_AwaitAckAfterRestart(t *testing.T) {
 
 func TestUplink_KindsFilter(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	cfg := oneReceiver(st, nil)
 	cfg.Receivers[0].Kinds = []string{"panic"}
 	start, _ := h.Store().LastSeq()
@@ -962,7 +912,7 @@ func TestUplink_KindsFilter(t *testing.T) {
 func TestUplink_TwoReceivers(t *testing.T) {
 	a := startStation(t, "a", "tcp", nil, nil)
 	b := startStation(t, "b", "udp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	cfg := Config{Receivers: []ReceiverConfig{
 		{Name: "arc", Account: "1234", Primary: fastPath(a)},
 		{Name: "guard", Account: "ABCDEF", Format: FormatSIA, Kinds: []string{"panic", "fire"}, Primary: fastPath(b)},
@@ -982,12 +932,12 @@ func TestUplink_TwoReceivers(t *testing.T) {
 }
 
 func TestUplink_PeriodicTest(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vakt.db")
+	path := hubtest.StorePath(t)
 	st := startStation(t, "primary", "tcp", nil, nil)
 	h, stopHub := startHub(t, path)
 	_, stopUplink := startUplink(t, oneReceiver(st, nil), h)
 	// No periodic test in the last interval: one is due at once.
-	waitFor(t, "periodic test", func() bool { return ackedData(st.log, "", "#1234|1602 00 000") })
+	hubtest.Eventually(t, "periodic test", func() bool { return ackedData(st.log, "", "#1234|1602 00 000") })
 	stopUplink()
 	stopHub()
 
@@ -995,7 +945,7 @@ func TestUplink_PeriodicTest(t *testing.T) {
 	h, _ = startHub(t, path)
 	startUplink(t, oneReceiver(st, nil), h)
 	panicAlarm(t, h)
-	waitFor(t, "panic delivered", func() bool { return ackedData(st.log, "", "#1234|1120 01 008") })
+	hubtest.Eventually(t, "panic delivered", func() bool { return ackedData(st.log, "", "#1234|1120 01 008") })
 	events, err := h.Store().Events(0, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -1028,12 +978,12 @@ func TestNextTest(t *testing.T) {
 
 func TestUplink_FaultFromBeforeRestartIsRestored(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	// The last run ended with the primary failed.
 	do(t, h, hub.Input{Kind: hub.InUplinkFault, Path: "arc/primary", Active: true})
 	startUplink(t, oneReceiver(st, nil), h)
-	waitFor(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
-	waitFor(t, "restore delivered", func() bool { return ackedData(st.log, "", "#1234|3350 00 001") })
+	hubtest.Eventually(t, "fault restored", func() bool { return !hasFault(h, "arc/primary") })
+	hubtest.Eventually(t, "restore delivered", func() bool { return ackedData(st.log, "", "#1234|3350 00 001") })
 }
 
 func TestDC09Seq(t *testing.T) {
@@ -1106,7 +1056,7 @@ func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
 	a := startStation(t, "a", "tcp", nil, log)
 	b := startStation(t, "b", "tcp", nil, log)
 	bb := startStation(t, "b-backup", "tcp", nil, log)
-	h, _ := startHub(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := startHub(t, hubtest.StorePath(t))
 	second := ReceiverConfig{Name: "guard", Account: "ABCDEF", Primary: fastPath(b)}
 	backup := fastPath(bb)
 	second.Backup = &backup
@@ -1179,7 +1129,7 @@ func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
 		t.Error("OK with guard down")
 	}
 	b.reopen()
-	waitFor(t, "guard acknowledges", func() bool {
+	hubtest.Eventually(t, "guard acknowledges", func() bool {
 		for _, r := range await(seq, 500*time.Millisecond).Receivers {
 			if r.Receiver == "guard" && !r.Acked {
 				return false

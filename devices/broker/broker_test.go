@@ -8,6 +8,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"vakt/hub/hubtest"
 )
 
 func startBroker(t *testing.T, accounts ...Account) *Broker {
@@ -23,15 +25,7 @@ func startBrokerWith(t *testing.T, cfg Config, logger *slog.Logger, accounts ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("broker: %v", err)
-		}
-	})
+	hubtest.Run(t, "broker", b.Run)
 	return b
 }
 

@@ -2,7 +2,6 @@ package gpio
 
 import (
 	"context"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	pgpio "periph.io/x/conn/v3/gpio"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 func startBox(tb testing.TB) (*hub.Hub, *Driver, chan pgpio.Level, chan pgpio.Level, func() pgpio.Level, func(time.Duration)) {
@@ -36,20 +36,10 @@ func startBoxWith(tb testing.TB, opts hub.Options) (*hub.Hub, *Driver, chan pgpi
 		Users: []hub.User{{ID: "anna", Number: 1, Role: hub.RoleAdmin}},
 	}
 	inst.Settings.NoExitDelay = true
-	var mu sync.Mutex
-	clock := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	s, err := hub.OpenStore(filepath.Join(tb.TempDir(), "vakt.db"), 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts.Now = now
-	h, err := hub.New(s, inst, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sink := func(in hub.Input) { h.Submit(ctx, in) }
+	clock := hubtest.NewClock(hubtest.T0)
+	opts.Now = clock.Now
+	h, _ := hubtest.StartHub(tb, hubtest.StorePath(tb), inst, opts)
+	sink := func(in hub.Input) { h.Submit(tb.Context(), in) }
 	drv, err := New(Config{
 		Zones: []ZoneConfig{{Device: "wired_door", Pin: door.N, Pull: PullNone}, {Device: "wired_smoke", Pin: smoke.N, Pull: PullNone}},
 		Siren: OutputConfig{Pin: relay.N},
@@ -61,25 +51,18 @@ func startBoxWith(tb testing.TB, opts hub.Options) (*hub.Hub, *Driver, chan pgpi
 		in.debounce = 0 // the benchmark times the path, not the debounce window
 	}
 	sub := h.SubscribeOutputs()
-	var wg sync.WaitGroup
-	for _, f := range []func(){
-		func() { h.Run(ctx) },
-		func() { drv.Run(ctx) },
-		func() { drv.Follow(ctx, sub) },
-	} {
-		wg.Add(1)
-		go func() { defer wg.Done(); f() }()
-	}
-	tb.Cleanup(func() { cancel(); wg.Wait(); sub.Close(); s.Close() })
+	tb.Cleanup(sub.Close) // after the follower stops: cleanups run last first
+	hubtest.Run(tb, "gpio driver", drv.Run)
+	hubtest.Run(tb, "relay follower", func(ctx context.Context) error { drv.Follow(ctx, sub); return nil })
 	advance := func(d time.Duration) {
-		mu.Lock()
-		clock = clock.Add(d)
-		mu.Unlock()
-		h.Submit(ctx, hub.Input{Kind: hub.InTick})
+		clock.Add(d)
+		h.Submit(tb.Context(), hub.Input{Kind: hub.InTick})
 	}
 	return h, drv, door.EdgesChan, smoke.EdgesChan, relay.Read, advance
 }
 
+// waitLevel waits until read gives want. It polls far more often than hubtest.Eventually
+// because BenchmarkWiredEdgeToRelay times the wait: a coarse poll would be what it measures.
 func waitLevel(tb testing.TB, read func() pgpio.Level, want pgpio.Level) {
 	tb.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
@@ -109,11 +92,7 @@ func TestBox_SirenFollowsHub(t *testing.T) {
 	}
 	waitLevel(t, relay, pgpio.Low)
 	door <- pgpio.Low
-	for deadline := time.Now().Add(10 * time.Second); h.Snapshot().State.Zones[0].Active; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the door never closed in the hub")
-		}
-	}
+	hubtest.Eventually(t, "the door closed in the hub", func() bool { return !h.Snapshot().State.Zones[0].Active })
 	arm()
 	door <- pgpio.High
 	waitLevel(t, relay, pgpio.High)

@@ -1,7 +1,6 @@
 package mqttclient_test
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -11,11 +10,13 @@ import (
 
 	"vakt/devices/broker"
 	"vakt/devices/mqttclient"
+	"vakt/hub/hubtest"
 )
 
 var account = broker.Account{Username: "vakt", Password: "s3cret-pass", Role: broker.RoleVakt}
 
-// runBroker runs the embedded broker on addr until the returned stop is called.
+// runBroker runs the embedded broker on addr until the returned stop is called or the test
+// ends.
 func runBroker(t *testing.T, addr string) (stop func()) {
 	t.Helper()
 	var b *broker.Broker
@@ -28,10 +29,7 @@ func runBroker(t *testing.T, addr string) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	return func() { cancel(); <-done }
+	return hubtest.Run(t, "broker", b.Run)
 }
 
 func freeAddr(t *testing.T) string {

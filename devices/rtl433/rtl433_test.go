@@ -1,13 +1,10 @@
 package rtl433
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +12,8 @@ import (
 	"vakt/devices/broker"
 	"vakt/devices/mqttclient"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // loop is vakt with the real decoder in the loop: rtl_433 reads a synthetic antenna over
 // rtl_tcp and publishes to vakt's embedded broker, where the driver, the manager and a hub
@@ -43,7 +23,7 @@ type loop struct {
 	hub    *hub.Hub
 	mgr    *devices.Manager
 	radio  *rtlTCP
-	rtl433 *lockedBuffer
+	rtl433 *hubtest.Buffer
 	seed   uint64
 }
 
@@ -58,15 +38,6 @@ func startLoop(t *testing.T) *loop {
 	t.Helper()
 	bin := rtl433Binary(t)
 	logger := testLogger(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	run := func(name string, f func(context.Context) error) {
-		wg.Go(func() {
-			if err := f(ctx); err != nil {
-				t.Errorf("%s: %v", name, err)
-			}
-		})
-	}
 
 	const vaktUser, vaktPass, rtlUser, rtlPass = "vakt", "vakt-test-password", "rtl_433", "rtl433-test-password"
 	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0"},
@@ -74,7 +45,7 @@ func startLoop(t *testing.T) *loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run("broker", b.Run)
+	hubtest.Run(t, "broker", b.Run)
 
 	inst := &hub.Installation{
 		Name: "rtl_433 loop", CodeKey: []byte("0123456789abcdef0123456789abcdef"),
@@ -90,21 +61,14 @@ func startLoop(t *testing.T) *loop {
 		Users: []hub.User{{ID: "anna", Number: 1, Role: hub.RoleAdmin}},
 	}
 	inst.Settings.NoExitDelay = true
-	store, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hub.New(store, inst, hub.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run("hub", h.Run)
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{Logger: logger})
 	mgr := devices.NewManager(h, devices.Options{Logger: logger})
 
 	client, err := mqttclient.New(mqttclient.Config{URL: "tcp://" + b.Addr(), Username: vaktUser, Password: vaktPass}, "vakt-rtl433-test", logger)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { client.Disconnect(250) }) // after the driver stops: cleanups run last first
 	if err := client.ConnectWait(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +79,12 @@ func startLoop(t *testing.T) *loop {
 		t.Fatal(err)
 	}
 	mgr.AddDriver(drv)
-	run("rtl433 driver", drv.Run)
-	run("devices", mgr.Run)
+	hubtest.Run(t, "rtl433 driver", drv.Run)
+	hubtest.Run(t, "devices", mgr.Run)
 
 	radio := startRTLTCP(t)
-	out := &lockedBuffer{}
-	rtlCtx, rtlCancel := context.WithTimeout(ctx, 5*time.Minute)
+	out := &hubtest.Buffer{}
+	rtlCtx, rtlCancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(rtlCtx, bin,
 		"-d", "rtl_tcp://"+radio.Addr(),
 		"-R", "68", // Kerui only: other decoders also take EV1527 frames (as Smoke-GS558, …)
@@ -138,24 +102,8 @@ func startLoop(t *testing.T) *loop {
 		if t.Failed() || testing.Verbose() {
 			t.Logf("rtl_433 said:\n%s", out.String())
 		}
-		cancel()
-		wg.Wait()
-		client.Disconnect(250)
-		if err := store.Close(); err != nil {
-			t.Error(err)
-		}
 	})
 	return &loop{t: t, hub: h, mgr: mgr, radio: radio, rtl433: out}
-}
-
-// waitFor waits until cond holds.
-func (l *loop) waitFor(what string, cond func() bool) {
-	l.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			l.t.Fatalf("%s: not within 30s", what)
-		}
-	}
 }
 
 // press makes a Kerui sensor transmit until cond holds. It transmits again now and then:
@@ -212,7 +160,7 @@ func TestRTL433_InTheLoop(t *testing.T) {
 	l := startLoop(t)
 	ctx := t.Context()
 
-	l.waitFor("rtl_433 tunes the dongle to 433.92 MHz at 250 kS/s", func() bool {
+	hubtest.Eventually(l.t, "rtl_433 tunes the dongle to 433.92 MHz at 250 kS/s", func() bool {
 		f, okF := l.radio.setting(cmdSetFreq)
 		r, okR := l.radio.setting(cmdSetRate)
 		return okF && okR && f == 433_920_000 && r == 250_000
@@ -230,14 +178,14 @@ func TestRTL433_InTheLoop(t *testing.T) {
 		}
 	}
 	l.press("the door's case is opened while disarmed", doorID, keruiTamper, func() bool { return l.event(isTamper(false, "trouble")) })
-	l.waitFor("the driver ends the tamper", func() bool { return l.event(isTamper(true, "")) })
+	hubtest.Eventually(l.t, "the driver ends the tamper", func() bool { return l.event(isTamper(true, "")) })
 
 	if res := l.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna"}); res.Err != nil {
 		t.Fatalf("arm: %v", res.Err)
 	}
 	burglary := func(e hub.Event) bool { return e.Kind == hub.KindBurglary && e.Device == "pir" }
 	l.press("motion in the hall while armed", pirID, keruiMotion, func() bool { return l.event(burglary) })
-	l.waitFor("the driver ends the motion", func() bool { return !l.zoneActive(2) })
+	hubtest.Eventually(l.t, "the driver ends the motion", func() bool { return !l.zoneActive(2) })
 
 	l.press("the door's case is opened while armed", doorID, keruiTamper, func() bool { return l.event(isTamper(false, "")) })
 	if a := l.hub.Snapshot().State.Areas[0]; a.Mode != hub.ModeTriggered || a.Siren != hub.SirenBurglar {

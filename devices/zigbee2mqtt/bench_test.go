@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // synthetic returns n extra devices of one model as bridge/devices entries and as
@@ -178,7 +179,7 @@ func benchSensorToSiren(b *testing.B, url string, rate int) {
 		}
 		await(`"stop"`)
 		r.z2m.publish("Living room window", closed, false)
-		eventually(b, "window closed", func() bool { return !r.hub.Snapshot().State.Zones[0].Active })
+		hubtest.Eventually(b, "window closed", func() bool { return !r.hub.Snapshot().State.Zones[0].Active })
 		if res := r.hub.Do(ctx, hub.Input{Kind: hub.InAcknowledge, Area: 1, User: "anna", How: hub.HowWeb}); res.Err != nil {
 			b.Fatal(res.Err)
 		}
@@ -261,7 +262,7 @@ func adopted250(tb testing.TB) (heap0, heap, rss float64) {
 	for _, d := range devs {
 		r.z2m.publish(d.Name, fixture(tb, "aqara_mccgq11lm_closed.json"), false)
 	}
-	eventually(tb, "every device's state read", func() bool {
+	hubtest.Eventually(tb, "every device's state read", func() bool {
 		n := 0
 		for _, h := range r.mgr.Health() {
 			if h.LinkQuality != nil {

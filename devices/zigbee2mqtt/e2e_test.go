@@ -12,6 +12,7 @@ import (
 	"vakt/devices"
 	"vakt/devices/mqttclient"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // brokers are the two brokers vakt works with: its embedded one and a mosquitto.
@@ -36,7 +37,7 @@ func TestEndToEnd(t *testing.T) {
 
 			// The list: the unadopted climate sensor is offered for adoption; plugs and
 			// locks are asked for their state.
-			eventually(t, "climate sensor discovered", func() bool {
+			hubtest.Eventually(t, "climate sensor discovered", func() bool {
 				return slices.ContainsFunc(r.mgr.Discovered(), func(d devices.Discovered) bool {
 					return d.Address == ieeeClimate && d.Model == "WSDCGQ11LM" && slices.Contains(d.Caps, devices.CapTemperature)
 				})
@@ -61,7 +62,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("after the keypad: %+v", a)
 			}
 			r.tick(61 * time.Second)
-			eventually(t, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
+			hubtest.Eventually(t, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
 			z.waitFor(keypad, `{"arm_mode":{"mode":"arm_all_zones"}}`)
 
 			// The window opens; Zigbee2MQTT (or a flaky link) delivers it twice.
@@ -84,7 +85,7 @@ func TestEndToEnd(t *testing.T) {
 			// Smoke while disarmed: the fire pattern.
 			z.fixture("Kitchen smoke", "frient_smszb-120_smoke.json")
 			z.waitFor("zigbee2mqtt/Attic siren/set", `"mode":"fire"`, `"duration":180`)
-			eventually(t, "fire logged", func() bool { return r.count(hub.KindFire) == 1 })
+			hubtest.Eventually(t, "fire logged", func() bool { return r.count(hub.KindFire) == 1 })
 
 			// Nothing of that window twice: one alarm, one burglar warning per siren.
 			if n := r.count(hub.KindBurglary); n != 1 {
@@ -108,8 +109,8 @@ func TestEndToEnd(t *testing.T) {
 			z.fixture("0x00158d0009999999", "aqara_mccgq11lm_open.json")
 			z.fixture("Shed door", "aqara_mccgq11lm_open.json")
 			z.fixture("Bedroom climate", "aqara_wsdcgq11lm_battery_low.json")
-			eventually(t, "malformed payloads counted", func() bool { return r.mgr.Health()["living_window"].Malformed == 2 })
-			eventually(t, "unadopted sensor seen", func() bool { return discoveredAt(r.mgr, ieeeClimate).After(seen) })
+			hubtest.Eventually(t, "malformed payloads counted", func() bool { return r.mgr.Health()["living_window"].Malformed == 2 })
+			hubtest.Eventually(t, "unadopted sensor seen", func() bool { return discoveredAt(r.mgr, ieeeClimate).After(seen) })
 			if n := len(r.kinds()); n != events {
 				t.Errorf("events %v after malformed and unadopted payloads, was %d", r.kinds()[events:], events)
 			}
@@ -131,7 +132,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 			z.waitFor("zigbee2mqtt/bridge/request/permit_join", `{"value":true,"time":60}`)
 			z.fixture("Coffee plug", "aqara_sp-euc01_on.json")
-			eventually(t, "plug state and power", func() bool {
+			hubtest.Eventually(t, "plug state and power", func() bool {
 				h := r.mgr.Health()["coffee_plug"]
 				return h.Switch != nil && *h.Switch && h.Power != nil && *h.Power == 45.2
 			})
@@ -163,14 +164,14 @@ func TestReconnect_MosquittoRestart(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	r.tick(61 * time.Second)
-	eventually(t, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
+	hubtest.Eventually(t, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
 
 	connects := r.client.Connects()
 	m.stop()
-	eventually(t, "driver sees the broker gone", func() bool { return !r.client.IsConnectionOpen() })
+	hubtest.Eventually(t, "driver sees the broker gone", func() bool { return !r.client.IsConnectionOpen() })
 	z.reset()
 	m.start()
-	eventually(t, "driver reconnected", func() bool { return r.client.Connects() > connects && r.client.IsConnectionOpen() })
+	hubtest.Eventually(t, "driver reconnected", func() bool { return r.client.Connects() > connects && r.client.IsConnectionOpen() })
 	z.waitFor("zigbee2mqtt/Coffee plug/get", `{"state":""}`)
 	z.waitFor("zigbee2mqtt/Front door lock/get", `{"state":""}`)
 	if got := z.requests("zigbee2mqtt/Living room window/get"); len(got) > 0 {
@@ -193,7 +194,7 @@ func TestReconnect_CommandPublishedAgain(t *testing.T) {
 	z.publish("bridge/devices", fixture(t, "bridge_devices.json"), true)
 	z.waitFor("zigbee2mqtt/Coffee plug/get", `{"state":""}`)
 	m.stop()
-	eventually(t, "driver sees the broker gone", func() bool { return !r.client.IsConnectionOpen() })
+	hubtest.Eventually(t, "driver sees the broker gone", func() bool { return !r.client.IsConnectionOpen() })
 	err := r.drv.Send(context.Background(), devices.Command{Kind: devices.CmdSiren, Address: ieeeAttic, Pattern: hub.SirenFire, Duration: 10 * time.Minute})
 	if err == nil {
 		t.Fatal("a command with no broker went through")
@@ -259,7 +260,7 @@ func TestDriver_KeepsOrder(t *testing.T) {
 		z.publish("Living room window", closed, false)
 	}
 	var got []bool
-	eventually(t, "every message read", func() bool {
+	hubtest.Eventually(t, "every message read", func() bool {
 		reps, _ := rec.take()
 		for _, r := range reps {
 			for _, s := range r.Signals {

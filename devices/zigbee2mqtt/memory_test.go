@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // withLastSeen returns a fixture's payload with Zigbee2MQTT's last_seen (ISO 8601) added.
@@ -48,7 +49,7 @@ func (r *rig) armAway() {
 		r.tb.Fatal(res.Err)
 	}
 	r.tick(61 * time.Second)
-	eventually(r.tb, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
+	hubtest.Eventually(r.tb, "armed away", func() bool { return r.area(1).Mode == hub.ModeArmedAway })
 }
 
 // TestRestart_RemembersRenamedDevices is the README's set-up: vakt's embedded broker, which
@@ -66,7 +67,7 @@ func TestRestart_RemembersRenamedDevices(t *testing.T) {
 	const renamed = "Kitchen/smoke detector"
 	r.z2m.publish("bridge/response/device/rename", []byte(`{"data":{"from":"Kitchen smoke","homeassistant_rename":false,"to":"`+renamed+`"},"status":"ok","transaction":"k2pqx-1"}`), false)
 	r.z2m.fixture(renamed, "frient_smszb-120_clear.json")
-	eventually(t, "the renamed detector heard", func() bool { return r.mgr.Health()["kitchen_smoke"].Temperature != nil })
+	hubtest.Eventually(t, "the renamed detector heard", func() bool { return r.mgr.Health()["kitchen_smoke"].Temperature != nil })
 
 	// vakt restarts, and its broker with it.
 	r.stop()
@@ -75,14 +76,14 @@ func TestRestart_RemembersRenamedDevices(t *testing.T) {
 	r = r.restart(url)
 	r.z2m.fixture(renamed, "frient_smszb-120_smoke.json")
 	r.z2m.waitFor("zigbee2mqtt/Attic siren/set", `"mode":"fire"`)
-	eventually(t, "fire logged", func() bool { return r.count(hub.KindFire) == 1 })
+	hubtest.Eventually(t, "fire logged", func() bool { return r.count(hub.KindFire) == 1 })
 
 	// Zigbee2MQTT restarts and publishes its list, with another name: that list is the one
 	// remembered now.
 	list := bytes.Replace(fixture(t, "bridge_devices.json"), []byte(`"Kitchen smoke"`), []byte(`"Kök"`), 1)
 	r.z2m.publish("bridge/devices", list, true)
 	r.z2m.fixture("Kök", "frient_smszb-120_clear.json")
-	eventually(t, "fire restored", func() bool { return !r.zoneActive("kitchen_smoke") })
+	hubtest.Eventually(t, "fire restored", func() bool { return !r.zoneActive("kitchen_smoke") })
 	b, err := r.store.DriverData(Name, memDevices)
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +106,9 @@ func TestRestart_StaleRetainedNeverTriggers(t *testing.T) {
 
 	opened := time.Now().Add(-2 * time.Minute) // after the arming by the hub's clock
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_open.json", opened), true)
-	eventually(t, "burglary", func() bool { return r.count(hub.KindBurglary) == 1 })
+	hubtest.Eventually(t, "burglary", func() bool { return r.count(hub.KindBurglary) == 1 })
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_closed.json", opened.Add(time.Minute)), false)
-	eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
 	if res := r.hub.Do(context.Background(), hub.Input{Kind: hub.InDisarm, Area: 1, Code: "1234", How: hub.HowCode, Iface: "test"}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -118,18 +119,14 @@ func TestRestart_StaleRetainedNeverTriggers(t *testing.T) {
 	// retained one was too.
 	live := withLastSeen(t, "aqara_mccgq11lm_closed.json", time.Now())
 	live = bytes.Replace(live, []byte(`"battery":100`), []byte(`"battery":55`), 1)
-	for n := 0; ; n++ {
-		if h := r.mgr.Health()["living_window"]; h.Battery != nil && *h.Battery == 55 {
-			break
-		}
-		if n%100 == 0 {
+	n := 0
+	hubtest.Eventually(t, "live message read", func() bool {
+		if n++; n%40 == 1 { // every 200 ms, until the driver's subscription is back
 			r.z2m.publish("Living room window", live, false)
 		}
-		if n > 7500 {
-			t.Fatal("live message never read")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		h := r.mgr.Health()["living_window"]
+		return h.Battery != nil && *h.Battery == 55
+	})
 	if n := r.count(hub.KindBurglary); n != 1 {
 		t.Errorf("%d burglaries: the stale retained state triggered (kinds %v)", n, r.kinds())
 	}
@@ -147,11 +144,11 @@ func TestDriver_LastSeenAheadOfClock(t *testing.T) {
 	r.z2m.waitFor("zigbee2mqtt/Coffee plug/get", `{"state":""}`)
 	now := time.Now()
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_open.json", now.Add(time.Hour)), false)
-	eventually(t, "window open", func() bool { return r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window open", func() bool { return r.zoneActive("living_window") })
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_closed.json", now), false)
-	eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_open.json", now.Add(time.Second)), false)
-	eventually(t, "window open again", func() bool { return r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window open again", func() bool { return r.zoneActive("living_window") })
 }
 
 // TestEndToEnd_OlderThanArmingNeverTriggers: a window's message that Zigbee2MQTT stamped
@@ -164,21 +161,21 @@ func TestEndToEnd_OlderThanArmingNeverTriggers(t *testing.T) {
 	armedAt := r.clock.Now()
 	r.armAway()
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_open.json", armedAt.Add(-5*time.Minute)), false)
-	eventually(t, "window open", func() bool { return r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window open", func() bool { return r.zoneActive("living_window") })
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_closed.json", armedAt.Add(-4*time.Minute)), false)
-	eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
+	hubtest.Eventually(t, "window closed", func() bool { return !r.zoneActive("living_window") })
 	if n := r.count(hub.KindBurglary); n != 0 || r.area(1).Mode != hub.ModeArmedAway {
 		t.Fatalf("%d burglaries, area %s, for a window opened before the arming", n, r.area(1).Mode)
 	}
 	r.z2m.publish("Living room window", withLastSeen(t, "aqara_mccgq11lm_open.json", armedAt.Add(2*time.Minute)), false)
 	r.z2m.waitFor("zigbee2mqtt/Attic siren/set", `"mode":"burglar"`)
-	eventually(t, "burglary", func() bool { return r.count(hub.KindBurglary) == 1 })
+	hubtest.Eventually(t, "burglary", func() bool { return r.count(hub.KindBurglary) == 1 })
 }
 
 // TestDriver_WarnsUnknownName: a name that is neither in the device list nor an IEEE
 // address is logged as a warning with the name, once.
 func TestDriver_WarnsUnknownName(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &hubtest.Buffer{}
 	rec := &recorder{}
 	d := New(Config{}, nil, rec, nil, slog.New(slog.NewTextHandler(logs, nil)))
 	ctx := context.Background()
@@ -198,7 +195,7 @@ func TestDriver_WarnsUnknownName(t *testing.T) {
 // TestDriver_LastSeenAheadWarns: the warning for a last_seen ahead of the clock names the
 // device, and the report carries no device time (the hub orders it by arrival).
 func TestDriver_LastSeenAheadWarns(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &hubtest.Buffer{}
 	rec := &recorder{}
 	d := New(Config{}, nil, rec, nil, slog.New(slog.NewTextHandler(logs, nil)))
 	now := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
@@ -220,24 +217,6 @@ func TestDriver_LastSeenAheadWarns(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=WARN msg=\"last_seen ahead of vakt's clock") || !strings.Contains(logs.String(), "device="+ieeeWindow) {
 		t.Errorf("no warning naming the device:\n%s", logs.String())
 	}
-}
-
-// logBuffer collects a driver's log; the driver's own goroutines write to it too.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // fakeMemory is a Memory in a map that counts writes.

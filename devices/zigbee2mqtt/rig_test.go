@@ -1,7 +1,6 @@
 package zigbee2mqtt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"vakt/devices/broker"
 	"vakt/devices/mqttclient"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // Accounts of the test brokers: vakt's driver and the stand-in for Zigbee2MQTT.
@@ -43,19 +43,7 @@ func startEmbeddedStop(tb testing.TB) (url string, stop func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				tb.Errorf("broker: %v", err)
-			}
-		})
-	}
-	tb.Cleanup(stop)
+	stop = hubtest.Run(tb, "broker", b.Run)
 	return "tcp://" + b.Addr(), stop
 }
 
@@ -66,8 +54,7 @@ type mosquitto struct {
 	bin  string
 	conf string
 	port int
-	log  bytes.Buffer
-	mu   sync.Mutex
+	log  hubtest.Buffer // mosquitto's stdout and stderr
 	cmd  *exec.Cmd
 }
 
@@ -125,7 +112,7 @@ func (m *mosquitto) url() string { return fmt.Sprintf("tcp://127.0.0.1:%d", m.po
 func (m *mosquitto) start() {
 	m.tb.Helper()
 	cmd := exec.Command(m.bin, "-c", m.conf)
-	cmd.Stdout, cmd.Stderr = &lockedWriter{mu: &m.mu, w: &m.log}, &lockedWriter{mu: &m.mu, w: &m.log}
+	cmd.Stdout, cmd.Stderr = &m.log, &m.log
 	if err := cmd.Start(); err != nil {
 		m.tb.Fatalf("start mosquitto: %v", err)
 	}
@@ -137,8 +124,6 @@ func (m *mosquitto) start() {
 		}
 	}
 	m.stop()
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.tb.Fatalf("mosquitto did not listen on %d: %s", m.port, m.log.String())
 }
 
@@ -150,30 +135,6 @@ func (m *mosquitto) stop() {
 	m.cmd.Process.Kill()
 	m.cmd.Wait()
 	m.cmd = nil
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// fakeClock is the hub's clock: tests move it past delays and tick the hub.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // testInstallation is the demo family (codes: anna 1234, tag 04A1B2C3) with the Zigbee
@@ -213,7 +174,7 @@ type rig struct {
 	path   string
 	store  *hub.Store
 	hub    *hub.Hub
-	clock  *fakeClock
+	clock  *hubtest.Clock
 	mgr    *devices.Manager
 	drv    *Driver
 	client *mqttclient.Client
@@ -223,7 +184,7 @@ type rig struct {
 
 func newRig(tb testing.TB, url string, inst *hub.Installation) *rig {
 	tb.Helper()
-	return startRig(tb, url, inst, filepath.Join(tb.TempDir(), "vakt.db"), &fakeClock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)})
+	return startRig(tb, url, inst, hubtest.StorePath(tb), hubtest.NewClock(hubtest.T0))
 }
 
 // restart stops vakt and starts it again over the same store and clock, on the broker at
@@ -235,18 +196,13 @@ func (r *rig) restart(url string) *rig {
 	return startRig(r.tb, url, nil, r.path, r.clock)
 }
 
-func startRig(tb testing.TB, url string, inst *hub.Installation, path string, clock *fakeClock) *rig {
+func startRig(tb testing.TB, url string, inst *hub.Installation, path string, clock *hubtest.Clock) *rig {
 	tb.Helper()
-	store, err := hub.OpenStore(path, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h, err := hub.New(store, inst, hub.Options{Now: clock.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	h, stopHub := hubtest.StartHub(tb, path, inst, hub.Options{Now: clock.Now})
+	store := h.Store()
 	r := &rig{tb: tb, path: path, store: store, hub: h, clock: clock}
 	r.mgr = devices.NewManager(h, devices.Options{})
+	var err error
 	r.client, err = mqttclient.New(mqttclient.Config{URL: url, Username: vaktAccount.Username, Password: vaktAccount.Password}, "vakt-zigbee2mqtt", nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -254,10 +210,12 @@ func startRig(tb testing.TB, url string, inst *hub.Installation, path string, cl
 	r.drv = New(Config{}, r.client, r.mgr, store, nil)
 	r.mgr.AddDriver(r.drv)
 
+	// The manager and the driver stop together, the client going in between as in a
+	// shutdown; the hub and its store after them.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, run := range []func(context.Context) error{h.Run, r.mgr.Run, r.drv.Run} {
+	errs := make(chan error, 2)
+	for _, run := range []func(context.Context) error{r.mgr.Run, r.drv.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- run(ctx) }()
 	}
@@ -276,9 +234,7 @@ func startRig(tb testing.TB, url string, inst *hub.Installation, path string, cl
 					tb.Errorf("run: %v", err)
 				}
 			}
-			if err := store.Close(); err != nil {
-				tb.Errorf("close store: %v", err)
-			}
+			stopHub()
 		})
 	}
 	tb.Cleanup(r.stop)
@@ -287,17 +243,6 @@ func startRig(tb testing.TB, url string, inst *hub.Installation, path string, cl
 	}
 	r.z2m = startZ2M(tb, url)
 	return r
-}
-
-// eventually waits for cond, failing after a generous deadline; no timed assertions.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	tb.Fatalf("never: %s", what)
 }
 
 // kinds lists the hub's logged event kinds.
@@ -390,8 +335,8 @@ func startZ2M(tb testing.TB, url string) *z2m {
 func (z *z2m) subscribed() {
 	z.tb.Helper()
 	n := 0
-	eventually(z.tb, "stand-in subscribed", func() bool {
-		if n++; n%50 == 1 {
+	hubtest.Eventually(z.tb, "stand-in subscribed", func() bool {
+		if n++; n%20 == 1 { // every 100 ms
 			z.client.Publish("zigbee2mqtt/bridge/request/ping", 1, false, []byte(`{}`))
 		}
 		return len(z.requests("zigbee2mqtt/bridge/request/ping")) > 0
@@ -431,22 +376,30 @@ func (z *z2m) requests(topic string) []string {
 	return out
 }
 
-// waitFor waits for a request on topic containing all of parts, and returns it.
-func (z *z2m) waitFor(topic string, parts ...string) string {
+// waitFor waits for a request on topic containing all of parts, and returns it; failing,
+// it says what did come on topic.
+func (z *z2m) waitFor(topic string, parts ...string) (got string) {
 	z.tb.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	found := false
+	defer func() {
+		if !found { // Eventually failed the test
+			z.tb.Logf("requests on %s: %q", topic, z.requests(topic))
+		}
+	}()
+	hubtest.Eventually(z.tb, fmt.Sprintf("%s with %q", topic, parts), func() bool {
 		for _, p := range z.requests(topic) {
 			ok := true
 			for _, part := range parts {
 				ok = ok && strings.Contains(p, part)
 			}
 			if ok {
-				return p
+				got, found = p, true
+				return true
 			}
 		}
-	}
-	z.tb.Fatalf("never: %s with %q; got %q", topic, parts, z.requests(topic))
-	return ""
+		return false
+	})
+	return got
 }
 
 func (z *z2m) reset() {

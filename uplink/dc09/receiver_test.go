@@ -7,25 +7,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"vakt/hub/hubtest"
 )
 
+// startDemoReceiver runs r on a free loopback port until the test ends, and returns its
+// address.
 func startDemoReceiver(t *testing.T, r *Receiver) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.ListenAndServe(ctx, "127.0.0.1:0") }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("receiver: %v", err)
-		}
-	})
-	for i := 0; i < 200 && r.Addr() == nil; i++ {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if r.Addr() == nil {
-		t.Fatal("receiver did not start")
-	}
+	hubtest.Run(t, "receiver", func(ctx context.Context) error { return r.ListenAndServe(ctx, "127.0.0.1:0") })
+	hubtest.Eventually(t, "the receiver listening", func() bool { return r.Addr() != nil })
 	return r.Addr().String()
 }
 

@@ -1,50 +1,16 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
-
-// runHubAt runs a hub over the store at path until stop, which closes the store.
-func runHubAt(t *testing.T, path string) (h *hub.Hub, stop func()) {
-	t.Helper()
-	store, err := hub.OpenStore(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst := hub.DemoInstallation(bytes.Repeat([]byte{7}, 32))
-	inst.Settings.NoExitDelay = true
-	h, err = hub.New(store, inst, hub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("hub run: %v", err)
-			}
-			if err := store.Close(); err != nil {
-				t.Errorf("close store: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return h, stop
-}
 
 // commandUplink is an uplink with a command key over h that is never run: tests call
 // execute and onCommand themselves.
@@ -61,11 +27,11 @@ func commandUplink(t *testing.T, h *hub.Hub, logger *slog.Logger) *Uplink {
 // A signed disarm captured before a restart is refused after it: the nonces are in the
 // store. (hub's TestStore_NonceSurvivesKill shows they survive a kill -9.)
 func TestUplink_ReplayRefusedAfterRestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vakt.db")
+	path := hubtest.StorePath(t)
 	now := time.Now()
 	disarm := mustJSON(signed(CmdDisarm, 1, "", now, "disarm-before-crash"))
 
-	h, stop := runHubAt(t, path)
+	h, stop := hubtest.StartHub(t, path, testInstallation(), hub.Options{})
 	u := commandUplink(t, h, nil)
 	seen := nonceGuard{store: h.Store(), scope: CursorName(u.cfg.HubID)}
 	arm := mustJSON(signed(CmdArm, 1, "away", now, "arm-before-crash"))
@@ -76,7 +42,7 @@ func TestUplink_ReplayRefusedAfterRestart(t *testing.T) {
 	}
 	stop()
 
-	h, _ = runHubAt(t, path)
+	h, _ = hubtest.StartHub(t, path, testInstallation(), hub.Options{})
 	u = commandUplink(t, h, nil)
 	seen = nonceGuard{store: h.Store(), scope: CursorName(u.cfg.HubID)}
 	rearm := mustJSON(signed(CmdArm, 1, "away", now.Add(5*time.Second), "arm-after-crash"))
@@ -105,7 +71,7 @@ func (m fakeMessage) Ack()              {}
 
 // A command larger than MaxCommandSize is refused before it is copied or parsed.
 func TestUplink_CommandTooLarge(t *testing.T) {
-	h, _ := runHubAt(t, filepath.Join(t.TempDir(), "vakt.db"))
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), testInstallation(), hub.Options{})
 	u := commandUplink(t, h, nil)
 	big := `{"cmd":"disarm","area":1,"nonce":"big-nonce-01","pad":"` + strings.Repeat("x", MaxCommandSize) + `"}`
 	u.onCommand(nil, fakeMessage{[]byte(big)})
@@ -124,14 +90,9 @@ func TestUplink_CommandTooLarge(t *testing.T) {
 // A flood of refused commands costs bounded answers and log lines: the first few a minute
 // are answered and logged, the rest summed up in one line.
 func TestUplink_RefusedCommandsLimited(t *testing.T) {
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), nil))
-	h, _ := runHubAt(t, filepath.Join(t.TempDir(), "vakt.db"))
+	var logs hubtest.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), testInstallation(), hub.Options{})
 	u := commandUplink(t, h, logger)
 	seen := nonceGuard{store: h.Store(), scope: CursorName(u.cfg.HubID)}
 	now := time.Now()
@@ -150,9 +111,7 @@ func TestUplink_RefusedCommandsLimited(t *testing.T) {
 		t.Fatalf("%d refusals answered, want %d", answered, refusedPerMinute)
 	}
 	u.refusals.flush(now.Add(refusalWindow))
-	mu.Lock()
 	out := logs.String()
-	mu.Unlock()
 	if n := strings.Count(out, "remote command refused"); n != refusedPerMinute {
 		t.Fatalf("%d lines for single refusals, want %d:\n%s", n, refusedPerMinute, out)
 	}
@@ -163,7 +122,3 @@ func TestUplink_RefusedCommandsLimited(t *testing.T) {
 		t.Fatalf("status %+v, want all 100 counted", st)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

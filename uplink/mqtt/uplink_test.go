@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,49 +15,23 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
-
-// waitFor waits until cond holds, failing the test at the deadline. Deadlines are generous:
-// they bound a hang, and are not what the test asserts.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 var testCommandKey = bytes.Repeat([]byte{0x5a}, 32)
 
-// startHub runs a hub over a temp store with the demo installation, without exit delays
-// so that an arm command arms at once.
-func startHub(t *testing.T) *hub.Hub {
-	t.Helper()
-	store, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+// testInstallation is the demo installation without exit delays, so that an arm command
+// arms at once.
+func testInstallation() *hub.Installation {
 	inst := hub.DemoInstallation(bytes.Repeat([]byte{7}, 32))
 	inst.Settings.NoExitDelay = true
-	h, err := hub.New(store, inst, hub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("hub run: %v", err)
-		}
-		if err := store.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	return inst
+}
+
+// startHub runs a hub over a temp store with the test installation until the test ends.
+func startHub(t *testing.T) *hub.Hub {
+	t.Helper()
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), testInstallation(), hub.Options{})
 	return h
 }
 
@@ -75,13 +48,12 @@ func testConfig(b *testBroker, withKey bool) Config {
 // first) and waits for its first connection.
 func startUplink(t *testing.T, cfg Config, h *hub.Hub) *Uplink {
 	t.Helper()
-	u, stop := runUplink(t, cfg, h)
-	t.Cleanup(stop)
-	waitFor(t, "the uplink to connect", func() bool { return u.Status().Connected })
+	u, _ := runUplink(t, cfg, h)
+	hubtest.Eventually(t, "the uplink to connect", func() bool { return u.Status().Connected })
 	return u
 }
 
-// runUplink runs an uplink until stop is called, and waits for its first connection.
+// runUplink runs an uplink until stop is called or the test ends.
 func runUplink(t *testing.T, cfg Config, h *hub.Hub) (u *Uplink, stop func()) {
 	t.Helper()
 	if err := cfg.Validate(func(string) string { return "" }); err != nil {
@@ -91,19 +63,7 @@ func runUplink(t *testing.T, cfg Config, h *hub.Hub) (u *Uplink, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- u.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("uplink run: %v", err)
-			}
-		})
-	}
-	return u, stop
+	return u, hubtest.Run(t, "uplink run", u.Run)
 }
 
 type message struct {
@@ -203,7 +163,7 @@ func TestUplink_AlarmEventArrives(t *testing.T) {
 	if panicSeq == 0 {
 		t.Fatalf("no panic event in %v", evs)
 	}
-	waitFor(t, "the panic event", func() bool { return sub.hasSeq(t, panicSeq) })
+	hubtest.Eventually(t, "the panic event", func() bool { return sub.hasSeq(t, panicSeq) })
 	for _, ev := range sub.events(t) {
 		if ev.Seq == panicSeq && (ev.Kind != hub.KindPanic || !ev.Report || ev.Area != 1) {
 			t.Errorf("got %+v, want a reported panic in area 1", ev)
@@ -212,7 +172,7 @@ func TestUplink_AlarmEventArrives(t *testing.T) {
 			t.Errorf("history-only event %v published", ev)
 		}
 	}
-	waitFor(t, "the cursor to pass the panic", func() bool { return u.Status().Cursor >= panicSeq })
+	hubtest.Eventually(t, "the cursor to pass the panic", func() bool { return u.Status().Cursor >= panicSeq })
 	if st := u.Status(); st.LastPublished != panicSeq || st.QueueDepth != 0 {
 		t.Errorf("status %+v, want last published %d and an empty queue", st, panicSeq)
 	}
@@ -232,10 +192,10 @@ func TestUplink_OutageDeliversInOrder(t *testing.T) {
 	u := startUplink(t, testConfig(b, false), h)
 
 	first := do(t, h, hub.Input{Kind: hub.InPeriodicTest})[0].Seq
-	waitFor(t, "the first event", func() bool { return sub.hasSeq(t, first) })
+	hubtest.Eventually(t, "the first event", func() bool { return sub.hasSeq(t, first) })
 
 	b.stop()
-	waitFor(t, "the uplink to notice the outage", func() bool { return !u.Status().Connected })
+	hubtest.Eventually(t, "the uplink to notice the outage", func() bool { return !u.Status().Connected })
 	var want []uint64
 	for range 5 {
 		want = append(want, do(t, h, hub.Input{Kind: hub.InPeriodicTest})[0].Seq)
@@ -251,7 +211,7 @@ func TestUplink_OutageDeliversInOrder(t *testing.T) {
 	}
 	b.start()
 	last := want[len(want)-1]
-	waitFor(t, "the queued events after the outage", func() bool { return sub.hasSeq(t, last) })
+	hubtest.Eventually(t, "the queued events after the outage", func() bool { return sub.hasSeq(t, last) })
 
 	// At least once, in order: every event arrives, and the first arrivals are in log
 	// order (a repeat of an unacknowledged event is allowed).
@@ -267,7 +227,7 @@ func TestUplink_OutageDeliversInOrder(t *testing.T) {
 	if fmt.Sprint(firsts) != fmt.Sprint(wantAll) {
 		t.Errorf("events arrived as %v, want %v", firsts, wantAll)
 	}
-	waitFor(t, "the cursor to pass the queue", func() bool { return u.Status().Cursor >= last })
+	hubtest.Eventually(t, "the cursor to pass the queue", func() bool { return u.Status().Cursor >= last })
 }
 
 func TestBroker_RefusesClientWithoutCertificate(t *testing.T) {
@@ -300,7 +260,7 @@ func send(t *testing.T, res *subscriber, payload []byte, nonce string, n int) Co
 		t.Fatalf("publish command: %v", tok.Error())
 	}
 	var got []CommandResult
-	waitFor(t, "the result of command "+nonce, func() bool {
+	hubtest.Eventually(t, "the result of command "+nonce, func() bool {
 		got = nil
 		for _, m := range res.on("vakt/test/commands/result") {
 			var r CommandResult
@@ -322,7 +282,7 @@ func TestUplink_Commands(t *testing.T) {
 	res := subscribe(t, b, "owner", "vakt/test/commands/result", false)
 	u := startUplink(t, testConfig(b, true), h)
 	// The command subscription is made after the connect: wait until it takes commands.
-	waitFor(t, "the command subscription", func() bool {
+	hubtest.Eventually(t, "the command subscription", func() bool {
 		probe := Command{Cmd: CmdAck, Area: 1, TS: time.Now().Unix(), Nonce: fmt.Sprintf("probe%08d", time.Now().UnixNano()%1e8), Sig: "00"}
 		payload, _ := json.Marshal(probe)
 		res.client.Publish("vakt/test/commands", 1, false, payload).WaitTimeout(time.Second)
@@ -395,7 +355,7 @@ func TestUplink_Commands(t *testing.T) {
 
 	// The retained status, as a new subscriber reads it, shows the armed mode.
 	status := subscribe(t, b, "dashboard", "vakt/test/status", false)
-	waitFor(t, "the retained status", func() bool { return len(status.on("vakt/test/status")) > 0 })
+	hubtest.Eventually(t, "the retained status", func() bool { return len(status.on("vakt/test/status")) > 0 })
 	m := status.on("vakt/test/status")[0]
 	var sm StatusMessage
 	if err := json.Unmarshal(m.payload, &sm); err != nil {
@@ -410,7 +370,7 @@ func TestUplink_Commands(t *testing.T) {
 	if r := send(t, res, mustJSON(disarm), disarm.Nonce, 1); !r.OK {
 		t.Fatalf("signed disarm refused: %+v", r)
 	}
-	waitFor(t, "the status to show area 1 disarmed", func() bool {
+	hubtest.Eventually(t, "the status to show area 1 disarmed", func() bool {
 		ms := status.on("vakt/test/status")
 		var last StatusMessage
 		return json.Unmarshal(ms[len(ms)-1].payload, &last) == nil && last.Areas[0].Mode == hub.ModeDisarmed
@@ -501,16 +461,16 @@ func TestUplink_RestartResumesFromCursor(t *testing.T) {
 	before := do(t, h, hub.Input{Kind: hub.InPeriodicTest})[0].Seq
 
 	u, stop := runUplink(t, testConfig(b, false), h)
-	waitFor(t, "the uplink to connect", func() bool { return u.Status().Connected })
+	hubtest.Eventually(t, "the uplink to connect", func() bool { return u.Status().Connected })
 	if cur := u.Status().Cursor; cur != before {
 		t.Errorf("a new uplink's cursor is %d, want the end of the log %d", cur, before)
 	}
 	first := do(t, h, hub.Input{Kind: hub.InPeriodicTest})[0].Seq
-	waitFor(t, "the first event", func() bool { return sub.hasSeq(t, first) })
+	hubtest.Eventually(t, "the first event", func() bool { return sub.hasSeq(t, first) })
 	stop()
 
 	// A clean stop leaves the retained status offline, and the cursor saved.
-	waitFor(t, "the offline status", func() bool {
+	hubtest.Eventually(t, "the offline status", func() bool {
 		ms := sub.on("vakt/test/status")
 		return len(ms) > 0 && string(ms[len(ms)-1].payload) == string(offlinePayload)
 	})
@@ -525,7 +485,7 @@ func TestUplink_RestartResumesFromCursor(t *testing.T) {
 	u, stop = runUplink(t, testConfig(b, false), h)
 	defer stop()
 	last := want[len(want)-1]
-	waitFor(t, "the events made while stopped", func() bool { return sub.hasSeq(t, last) })
+	hubtest.Eventually(t, "the events made while stopped", func() bool { return sub.hasSeq(t, last) })
 	var got []uint64
 	for _, ev := range sub.events(t) {
 		got = append(got, ev.Seq)
@@ -533,7 +493,7 @@ func TestUplink_RestartResumesFromCursor(t *testing.T) {
 	if want := append([]uint64{first}, want...); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("events %v, want %v (none from before the first start)", got, want)
 	}
-	waitFor(t, "the online status again", func() bool {
+	hubtest.Eventually(t, "the online status again", func() bool {
 		ms := sub.on("vakt/test/status")
 		var sm StatusMessage
 		return json.Unmarshal(ms[len(ms)-1].payload, &sm) == nil && sm.State == "online"
@@ -551,11 +511,11 @@ func TestUplink_BrokerDownAtStart(t *testing.T) {
 
 	u, stop := runUplink(t, testConfig(b, false), h)
 	defer stop()
-	waitFor(t, "a failed connect", func() bool { return u.Status().LastError != "" })
+	hubtest.Eventually(t, "a failed connect", func() bool { return u.Status().LastError != "" })
 	seq := do(t, h, hub.Input{Kind: hub.InPeriodicTest})[0].Seq
 	if st := u.Status(); st.Connected || st.QueueDepth == 0 {
 		t.Errorf("status %+v, want not connected with a queue", st)
 	}
 	b.start()
-	waitFor(t, "the event once the broker is up", func() bool { return sub.hasSeq(t, seq) })
+	hubtest.Eventually(t, "the event once the broker is up", func() bool { return sub.hasSeq(t, seq) })
 }

@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -11,18 +10,8 @@ import (
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
-
-// mustOpenStore opens a real bbolt store in a temp dir, keeping logCap events.
-func mustOpenStore(tb testing.TB, logCap int) *hub.Store {
-	tb.Helper()
-	s, err := hub.OpenStore(filepath.Join(tb.TempDir(), "vakt.db"), logCap)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
 
 // appendEvents logs n events after the last; every third is history only (Report unset).
 func appendEvents(tb testing.TB, s *hub.Store, n int) {
@@ -44,7 +33,7 @@ func appendEvents(tb testing.TB, s *hub.Store, n int) {
 func reported(ev hub.Event) bool { return ev.Report }
 
 func TestOutbox_DrainInOrder(t *testing.T) {
-	s := mustOpenStore(t, 0)
+	s := hubtest.OpenStore(t)
 	appendEvents(t, s, 10)
 	o := New(s, "test/a", reported, nil)
 	if err := o.Open(); err != nil {
@@ -98,7 +87,7 @@ func TestOutbox_DrainInOrder(t *testing.T) {
 
 // TestOutbox_SavesInBatches: a drain of many events does not commit once per event.
 func TestOutbox_SavesInBatches(t *testing.T) {
-	s := &countingStore{Store: mustOpenStore(t, 0)}
+	s := &countingStore{Store: hubtest.OpenStore(t)}
 	o := New(s, "test/a", reported, nil)
 	o.SaveEvery = time.Hour
 	if err := o.Open(); err != nil {
@@ -164,7 +153,7 @@ func (f *fakeSub) send(events ...hub.Event) {
 // alarm) is tried at once: the fake clock has not moved.
 func TestOutbox_NewAlarmCutsRetryWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := mustOpenStore(t, 0)
+		s := hubtest.OpenStore(t)
 		o := New(s, "test/a", reported, nil)
 		if err := o.Open(); err != nil {
 			t.Fatal(err)
@@ -244,7 +233,7 @@ func TestOutbox_NewAlarmCutsRetryWait(t *testing.T) {
 // TestDeleteStale_LogCapWorksAgain: a cursor left by a receiver no longer configured holds
 // back pruning; deleting it at start lets the log shrink to its cap again.
 func TestDeleteStale_LogCapWorksAgain(t *testing.T) {
-	s := mustOpenStore(t, 10)
+	s := hubtest.OpenStoreCapped(t, 10)
 	for _, name := range []string{"dc09/arc", "dc09/old", "mqtt/home", "mqtt/renamed"} {
 		if err := s.SetCursor(name, 0); err != nil {
 			t.Fatal(err)
