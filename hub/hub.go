@@ -50,7 +50,8 @@ type request struct {
 }
 
 // Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
-// the engine, commits state and events in one transaction, then answers and publishes.
+// the engine and hands the decided outputs out at once; a committer goroutine commits state
+// and events in one transaction, and only then does the loop answer and publish.
 type Hub struct {
 	store *Store
 	eng   *Engine
@@ -66,11 +67,21 @@ type Hub struct {
 	// commit stores a turn; the store's, or a test's failing one.
 	commit func(inst *Installation, st *State, events []Event) error
 
-	// The loop's own: this turn's events and effects; what is decided but not durable.
+	// jobs hands commits to the committer, which hands them back on committed.
+	jobs      chan *commitJob
+	committed chan *commitJob
+
+	// The loop's own: this turn's events and effects; what is decided but not yet handed
+	// to the committer (unsaved, pendingEffects, heldReplies); the commit in flight and the
+	// replies that wait for it.
 	events          []Event
 	effects         []Effect
 	unsaved         []Event
-	dirty           bool  // the state changed since the last commit
+	pendingEffects  []Effect
+	heldReplies     []waiter
+	inflight        *commitJob
+	inflightReplies []waiter
+	dirty           bool  // the state changed since the last handed commit
 	instDirty       bool  // the installation too
 	commitErr       error // the last commit's error; nil while commits succeed
 	retryAt         time.Time
@@ -137,6 +148,9 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		reqs:  make(chan request, maxBatch),
 		done:  make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},
+		// One commit in flight: handing one over never blocks the loop.
+		jobs:      make(chan *commitJob, 1),
+		committed: make(chan *commitJob, 1),
 	}
 	h.commit = store.CommitInstallation
 	if before := opts.BeforeCommit; before != nil {
@@ -156,7 +170,7 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 	now := h.now()
 	// The clock may have gone back since the state was stored (no RTC, NTP not yet in).
 	h.restored = h.eng.Restore(now)
-	h.publish(now, nil, nil)
+	h.publishSnapshot(h.snapshot(now), nil, nil)
 	return h, nil
 }
 
@@ -166,7 +180,8 @@ func (h *Hub) Store() *Store { return h.store }
 // Snapshot returns the latest snapshot; never nil.
 func (h *Hub) Snapshot() *Snapshot { return h.snap.Load() }
 
-// Do sends a command and waits until its step is committed.
+// Do sends a command and waits until its step is committed (or, while the disk fails, until
+// it is carried out: Result.Err is then ErrNotDurable).
 func (h *Hub) Do(ctx context.Context, in Input) Result {
 	return h.call(ctx, request{in: in, reply: make(chan Result, 1)})
 }
@@ -225,16 +240,23 @@ func (h *Hub) Submit(ctx context.Context, in Input) error {
 }
 
 // Run owns the engine until ctx ends. Deadlines that passed while the hub was down fire at
-// once. Each turn steps a batch of inputs, hands the decided outputs to the output followers
-// at once, commits the events and state in one transaction, and only then publishes the
-// committed snapshot and answers. A commit that fails never stops the loop (degraded mode):
-// the state stays in memory, the disk fault is raised, every event is kept in order and the
-// commit is retried with back-off until the disk takes it; meanwhile nothing is published as
-// committed, and replies carry ErrNotDurable. At the end Run makes a last attempt and returns
-// an error only if events are still not durable.
+// once. Each turn steps a batch of inputs and hands the decided outputs to the output
+// followers at once; the committer goroutine commits the events and state in one
+// transaction while the loop goes on stepping, and what is decided meanwhile goes in the
+// next commit (group commit). Only when a commit is durable does the loop publish its
+// committed snapshot and events and answer the commands it holds. A commit that fails never
+// stops the loop (degraded mode): the state stays in memory, the disk fault is raised,
+// every event is kept in order and the commit is retried with back-off until the disk takes
+// it; meanwhile nothing is published as committed, and replies carry ErrNotDurable. At the
+// end Run waits for the commit in flight, makes a last attempt and returns an error only if
+// events are still not durable.
 func (h *Hub) Run(ctx context.Context) error {
 	defer close(h.done)
 	defer h.closeSubs()
+	var committer sync.WaitGroup
+	committer.Go(func() { h.committer(h.jobs, h.committed) })
+	defer committer.Wait()
+	defer close(h.jobs) // after shutdown has taken the last commit back
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	batch := make([]request, 0, maxBatch)
@@ -247,16 +269,24 @@ func (h *Hub) Run(ctx context.Context) error {
 			if next, ok := h.eng.NextDeadline(); ok {
 				wait = next.Sub(h.now())
 			}
-			if h.commitErr != nil {
-				wait = min(wait, h.retryAt.Sub(h.now()))
-			}
-			if h.zonesDirty {
-				wait = min(wait, h.zonesDue.Sub(h.now()))
+			if h.inflight == nil {
+				// With a commit in flight, its end wakes the loop.
+				if h.commitErr != nil {
+					wait = min(wait, h.retryAt.Sub(h.now()))
+				}
+				if h.zonesDirty {
+					wait = min(wait, h.zonesDue.Sub(h.now()))
+				}
 			}
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
 				return h.shutdown()
+			case job := <-h.committed:
+				timer.Stop()
+				h.finish(job)
+				h.handOff(h.now(), false)
+				continue
 			case r := <-h.reqs:
 				batch = append(batch, r)
 			case <-timer.C:
@@ -312,20 +342,17 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.instDirty = h.instDirty || configured
 			h.unsaved = append(h.unsaved, h.events...)
 		}
+		h.pendingEffects = append(h.pendingEffects, h.effects...)
 		if zones && !h.zonesDirty {
 			// Only a zone's open/closed state (nothing reportable): written with the next
 			// commit, within ZoneWriteEvery, or at shutdown.
 			h.zonesDirty, h.zonesDue = true, now.Add(ZoneWriteEvery)
 		}
-		committed, wrote := h.flush(now, false)
-		durable := !h.dirty
-		// Publish first, so that whoever gets a reply reads a snapshot that includes it.
-		switch {
-		case wrote:
-			h.publish(now, committed, h.effects)
-		case zones && durable:
+		h.handOff(now, false)
+		if zones && !h.dirty && h.inflight == nil {
 			// A door opened while disarmed is shown at once; only its writing waits.
-			h.publish(now, nil, h.effects)
+			h.publishSnapshot(h.snapshot(now), nil, h.pendingEffects)
+			h.pendingEffects = nil
 		}
 		for i, r := range batch {
 			if r.reply == nil {
@@ -333,10 +360,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 			res := results[i]
 			res.Events = slices.Clone(res.Events)
-			if !durable && res.Err == nil {
-				res.Err = fmt.Errorf("%w: %w", ErrNotDurable, h.commitErr)
-			}
-			r.reply <- res
+			h.answer(waiter{reply: r.reply, res: res})
 		}
 	}
 }
@@ -362,42 +386,6 @@ const (
 	commitRetryMin = 100 * time.Millisecond
 	commitRetryMax = 30 * time.Second
 )
-
-// flush commits the state and every event not yet durable, unless a failed commit's
-// back-off has not run out (force ignores it). It returns the events it made durable and
-// whether it committed anything; everything is durable when h.dirty is false after it. A first failure raises the disk fault (in memory, as
-// the next event to commit); the first success after failures restores it.
-func (h *Hub) flush(now time.Time, force bool) (committed []Event, wrote bool) {
-	if h.zonesDirty && !h.dirty && (force || !now.Before(h.zonesDue)) {
-		h.dirty = true // the zones' time has come
-	}
-	for h.dirty {
-		if h.commitErr != nil && !force && now.Before(h.retryAt) {
-			return committed, wrote
-		}
-		var inst *Installation
-		if h.instDirty {
-			inst = h.eng.Installation()
-		}
-		if err := h.commit(inst, h.eng.State(), h.unsaved); err != nil {
-			h.commitFailed(now, err)
-			return committed, wrote
-		}
-		wrote, h.zonesDirty = true, false
-		committed = append(committed, h.unsaved...)
-		h.unsaved, h.dirty, h.instDirty = h.unsaved[:0], false, false
-		if h.commitErr != nil {
-			h.log.Info("commits succeed again; every event kept in memory is durable", "events", len(committed))
-			h.commitErr, h.backoff = nil, 0
-			h.durability.Store(&Durability{})
-			if h.raisedDiskFault {
-				h.raisedDiskFault = false
-				h.internalStep(now, Input{Kind: InDiskFault, Active: false, Path: "commits succeed again"})
-			}
-		}
-	}
-	return committed, wrote
-}
 
 // commitFailed enters or stays in degraded mode.
 func (h *Hub) commitFailed(now time.Time, err error) {
@@ -427,21 +415,23 @@ func (h *Hub) internalStep(now time.Time, in Input) {
 	if !h.eng.Changed() {
 		return
 	}
-	start := len(h.events)
+	start, estart := len(h.events), len(h.effects)
 	h.take(effs)
 	h.unsaved = append(h.unsaved, h.events[start:]...)
+	h.pendingEffects = append(h.pendingEffects, h.effects[estart:]...)
 	h.dirty = true
 	h.publishOutputs()
 }
 
-// shutdown makes a last attempt to commit what is not yet durable.
+// shutdown waits for the commit in flight, then makes a last attempt to commit what is not
+// yet durable, zone states included.
 func (h *Hub) shutdown() error {
-	committed, wrote := h.flush(h.now(), true)
-	if wrote {
-		h.publish(h.now(), committed, nil)
-	}
-	if h.dirty {
-		return fmt.Errorf("hub: %d events not durable at shutdown: %w", len(h.unsaved), h.commitErr)
+	h.awaitCommit()
+	for h.dirty || h.zonesDirty {
+		h.handOff(h.now(), true)
+		if !h.awaitCommit() {
+			return fmt.Errorf("hub: %d events not durable at shutdown: %w", len(h.unsaved), h.commitErr)
+		}
 	}
 	return nil
 }
@@ -486,14 +476,19 @@ func (h *Hub) publishOutputs() {
 	}
 }
 
-// publish makes a new snapshot and hands it with the step's events and effects to every
-// subscriber, without ever waiting for one.
-func (h *Hub) publish(now time.Time, events []Event, effects []Effect) {
+// snapshot makes an immutable snapshot of the engine now: a deep copy of the state.
+func (h *Hub) snapshot(now time.Time) *Snapshot {
 	s := &Snapshot{Time: now, Installation: h.eng.Installation(), State: h.eng.State().Clone(), Ready: map[int][]Reason{}}
 	s.Outputs = s.State.Outputs()
 	for _, a := range s.Installation.Areas {
 		s.Ready[a.Number] = h.eng.Readiness(a.Number, ModeArmedAway)
 	}
+	return s
+}
+
+// publishSnapshot makes s the committed snapshot and hands it with the events and effects
+// that led to it to every subscriber, without ever waiting for one.
+func (h *Hub) publishSnapshot(s *Snapshot, events []Event, effects []Effect) {
 	// Store and offer under one lock, so that Subscribe sees either this snapshot or the
 	// offer of its events, never neither.
 	h.mu.Lock()

@@ -42,13 +42,14 @@ func TestSubscribe_NeverMissesAnEvent(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		evs := step("battery_low front_door")
 		h.mu.Unlock()
-		h.publish(now, evs, nil)
+		h.publishSnapshot(h.snapshot(now), evs, nil)
 		sub := <-subc
 		u1 := sub.Next()
 		if got, want := u1.Snapshot.State.NextSeq, h.Snapshot().State.NextSeq; got != want {
 			t.Fatalf("run %d: first update's snapshot is at seq %d, the hub's at %d", i, got, want)
 		}
-		h.publish(now, step("battery_low front_door off"), nil)
+		evs = step("battery_low front_door off")
+		h.publishSnapshot(h.snapshot(now), evs, nil)
 		u2 := sub.Next()
 		if !u2.Lagged && u2.FromSeq != u1.Snapshot.State.NextSeq {
 			t.Fatalf("run %d: events from %d follow a snapshot at %d, not lagged: events lost", i, u2.FromSeq, u1.Snapshot.State.NextSeq)
