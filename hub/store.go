@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -34,6 +35,10 @@ var ErrStoreLocked = errors.New("store is in use by another process")
 type Store struct {
 	db  *bolt.DB
 	cap uint64
+
+	// staged is driver data waiting to go with the next commit (StageDriverData).
+	stageMu sync.Mutex
+	staged  map[driverKey][]byte
 }
 
 // OpenStore opens or creates the store at path. logCap is the number of events kept (0 means
@@ -56,7 +61,13 @@ func OpenStore(path string, logCap int) (*Store, error) {
 }
 
 // Close closes the store; close it after everything that writes to it has stopped.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.flushStaged()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Path returns the store's file.
 func (s *Store) Path() string { return s.db.Path() }
@@ -159,7 +170,11 @@ func (s *Store) commit(inst *Installation, st *State, events []Event) error {
 			return fmt.Errorf("commit: encode installation: %w", err)
 		}
 	}
+	staged := s.takeStaged()
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := putDriverData(tx, staged); err != nil {
+			return err
+		}
 		if iv != nil {
 			if err := tx.Bucket(bucketMeta).Put(keyInstallation, iv); err != nil {
 				return err
@@ -171,6 +186,7 @@ func (s *Store) commit(inst *Installation, st *State, events []Event) error {
 		return s.append(tx, events)
 	})
 	if err != nil {
+		s.restage(staged)
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
