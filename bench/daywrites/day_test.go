@@ -211,7 +211,6 @@ func procIO(t *testing.T) map[string]int64 {
 	return out
 }
 
-
 // TestDayOfWritesThroughBroker replays a typical house's day (the hub's and the manager's
 // clock injected, 24 h in seconds) as Zigbee2MQTT payloads with last_seen, published to the
 // embedded broker and read by the real driver, and reports the process's write counters:
