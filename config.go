@@ -101,7 +101,12 @@ func loadConfig(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			msg = withFields(&root, msg)
+		}
+		return cfg, fmt.Errorf("config %s: %s", path, msg)
 	}
 	if err := cfg.validate(); err != nil {
 		var root yaml.Node
@@ -134,6 +139,69 @@ func withLines(root *yaml.Node, err error) error {
 		return err
 	}
 	return &lineError{msg: strings.Join(lines, "\n"), err: err}
+}
+
+// withFields names the field of each "line N: …" problem of a decoding error that does not
+// name one: yaml.v3 says where a value of the wrong type is, and a value's own unmarshaler
+// (a duration, a role) says where it refused one, but neither says what the field is.
+func withFields(root *yaml.Node, msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "line ")
+		if !ok {
+			continue
+		}
+		num, rest, ok := strings.Cut(rest, ": ")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || strings.HasPrefix(rest, "field ") {
+			continue // unknown keys are named by yaml.v3 already
+		}
+		if name, _, ok := strings.Cut(rest, ": "); ok && !strings.ContainsAny(name, " \"") {
+			continue // names its field already
+		}
+		if field := fieldAt(root, n); field != "" {
+			lines[i] = fmt.Sprintf("line %d: %s: %s", n, field, rest)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fieldAt returns the field ("devices.check_in", "gpio.zones[1].debounce") whose value is
+// written on line n, the innermost when several are; "" when none is.
+func fieldAt(root *yaml.Node, n int) string {
+	var walk func(node *yaml.Node, path string) string
+	walk = func(node *yaml.Node, path string) string {
+		switch node.Kind {
+		case yaml.DocumentNode:
+			for _, c := range node.Content {
+				if f := walk(c, path); f != "" {
+					return f
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range node.Content {
+				if f := walk(c, fmt.Sprintf("%s[%d]", path, i)); f != "" {
+					return f
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(node.Content); i += 2 {
+				k, v := node.Content[i], node.Content[i+1]
+				p := path + "." + k.Value
+				if strings.ContainsAny(k.Value, " .-[]\"") {
+					p = fmt.Sprintf("%s[%q]", path, k.Value)
+				}
+				if f := walk(v, p); f != "" {
+					return f
+				}
+				if v.Line == n {
+					return strings.TrimPrefix(p, ".")
+				}
+			}
+		}
+		return ""
+	}
+	return walk(root, "")
 }
 
 // lineError is a validation error with its lines; it unwraps to the error it annotates.

@@ -130,13 +130,16 @@ func TLSConfig(cfg Config, prefix string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Subscribe adds a subscription, kept across reconnects.
+// Subscribe adds a subscription, kept across reconnects. A connection lost meanwhile is no
+// error: the subscription is renewed when the client reconnects.
 func (c *Client) Subscribe(s Subscription) error {
 	c.mu.Lock()
 	c.subs = append(c.subs, s)
 	c.mu.Unlock()
 	if c.IsConnectionOpen() {
-		return wait(c.Client.Subscribe(s.Topic, s.QoS, s.Handler))
+		if err := wait(c.Client.Subscribe(s.Topic, s.QoS, s.Handler)); err != nil && c.IsConnectionOpen() {
+			return err
+		}
 	}
 	return nil
 }
