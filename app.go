@@ -239,7 +239,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 
 	ctx := p.ctx
 	p.start("hub", h.Run)
-	bus, err := sensorBus(cfg, store, demo, logger, p.start)
+	bus, creds, err := sensorBus(cfg, store, demo, logger, p.start)
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	}
 	if demo {
 		p.start("sim", s.Run)
-		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st}
+		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st, Broker: consoleBroker(cfg, creds)}
 		p.start("console", console.New(parts, a.opts.Stdin, stdout).Run)
 	}
 	p.start("devices", mgr.Run)
@@ -326,18 +326,20 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 }
 
 // sensorBus starts the embedded MQTT broker unless an external one is configured, and returns
-// how drivers reach the broker. The broker always requires credentials: vakt's own are
-// generated on first start, kept in the store and shown to the installer here.
-func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, start func(string, func(context.Context) error)) (mqttclient.Config, error) {
+// how drivers reach the broker and, for the embedded one, vakt's own account on it. The
+// broker always requires credentials: vakt's own are generated on first start, kept in the
+// store and written to the data directory's credentials file, whose path (not the
+// password) goes to the log.
+func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, start func(string, func(context.Context) error)) (mqttclient.Config, *BrokerCredentials, error) {
 	if cfg.MQTT.URL != "" || cfg.MQTT.Broker.Disabled {
 		if cfg.MQTT.URL == "" {
-			return mqttclient.Config{}, errors.New("mqtt.broker.disabled: set mqtt.url to an external broker")
+			return mqttclient.Config{}, nil, errors.New("mqtt.broker.disabled: set mqtt.url to an external broker")
 		}
-		return cfg.MQTT.Config, nil
+		return cfg.MQTT.Config, nil, nil
 	}
 	secret, err := store.Secret("mqtt_password", 12)
 	if err != nil {
-		return mqttclient.Config{}, err
+		return mqttclient.Config{}, nil, err
 	}
 	pass := hex.EncodeToString(secret)
 	accounts := append([]broker.Account{{Username: "vakt", Password: pass, Role: broker.RoleVakt}}, cfg.MQTT.Broker.Accounts...)
@@ -351,11 +353,16 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 		b, err = broker.New(bc, accounts, logger)
 	}
 	if err != nil {
-		return mqttclient.Config{}, err
+		return mqttclient.Config{}, nil, err
 	}
-	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", "mqtt://"+b.Addr(), "username", "vakt", "password", pass)
 	start("broker", b.Run)
-	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, nil
+	creds := &BrokerCredentials{URL: "mqtt://" + b.Addr(), Username: "vakt", Password: pass}
+	path, err := writeCredentials(cfg.DataDir, *creds)
+	if err != nil {
+		return mqttclient.Config{}, nil, err
+	}
+	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", creds.URL, "username", creds.Username, "credentials", path)
+	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, creds, nil
 }
 
 // radioDrivers connects the drivers that read radios through MQTT (Zigbee2MQTT, and rtl_433
@@ -466,4 +473,13 @@ func logEvents(ctx context.Context, h *hub.Hub, logger *slog.Logger) error {
 			logger.Info(ev.String(), "seq", ev.Seq, "kind", ev.Kind.String(), "area", ev.Area)
 		}
 	}
+}
+
+// consoleBroker is what the console's broker command shows: vakt's account on the embedded
+// broker, or the external broker's URL.
+func consoleBroker(cfg Config, creds *BrokerCredentials) console.Broker {
+	if creds == nil {
+		return console.Broker{URL: cfg.MQTT.URL, External: true}
+	}
+	return console.Broker{URL: creds.URL, Username: creds.Username, Password: creds.Password, File: filepath.Join(cfg.DataDir, credentialsFile)}
 }

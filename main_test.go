@@ -229,12 +229,18 @@ func TestRun_DemoStation(t *testing.T) {
 // want; quit types quit and waits for the demo to end.
 func startDemo(t *testing.T) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
 	t.Helper()
+	return startDemoIn(t, t.TempDir())
+}
+
+// startDemoIn is startDemo with the data directory dir.
+func startDemoIn(t *testing.T, dir string) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+	t.Helper()
 	out = &syncBuffer{}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, out, out) }()
+	go func() { done <- run(ctx, []string{"--demo", "--data", dir}, pr, out, out) }()
 	step = func(cmd, want string) {
 		t.Helper()
 		io.WriteString(pw, cmd+"\n")
@@ -388,5 +394,88 @@ func TestRun_Help(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"instalation"}, nil, &out, &out); err == nil {
 		t.Error("a misspelt subcommand runs the hub")
+	}
+}
+
+// TestRun_BrokerPasswordNotLogged: the embedded broker's password is never in the log; it
+// is in the data directory's credentials file (mode 0600, written again when missing) and
+// shown by the console's broker command.
+func TestRun_BrokerPasswordNotLogged(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mqtt-credentials")
+	readCreds := func() map[string]string {
+		t.Helper()
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %s, want 0600", file, fi.Mode())
+		}
+		data, _ := os.ReadFile(file)
+		kv := map[string]string{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, ": "); ok && !strings.HasPrefix(l, "#") {
+				kv[k] = v
+			}
+		}
+		return kv
+	}
+	out, _, step, quit := startDemoIn(t, dir)
+	step("help", "broker")
+	creds := readCreds()
+	if len(creds["password"]) != 24 || creds["username"] != "vakt" || !strings.HasPrefix(creds["url"], "mqtt://127.0.0.1:") {
+		t.Fatalf("credentials file: %v", creds)
+	}
+	if !strings.Contains(out.String(), "credentials="+file) {
+		t.Errorf("the log does not say where the credentials are:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), creds["password"]) {
+		t.Fatalf("the password is in the log:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Type broker for the MQTT credentials") {
+		t.Errorf("the intro does not mention the broker command:\n%s", out.String())
+	}
+	step("broker", "password "+creds["password"])
+	quit()
+
+	// Started again: a deleted file is written again, a widened one made private.
+	os.Remove(file)
+	var log syncBuffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.MQTT.Broker.Listen = dir, addr
+	for i := range 2 {
+		app, err := New(cfg, Options{Demo: true, Stdin: strings.NewReader(""), Stdout: &log, Stderr: &log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- app.Run(context.Background()) }()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "credentials="); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not started:\n%s", log.String())
+			}
+		}
+		if err := app.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got := readCreds()
+		if got["password"] != creds["password"] || got["url"] != "mqtt://"+addr {
+			t.Errorf("run %d: credentials file %v, want password %s at %s", i, got, creds["password"], addr)
+		}
+		if strings.Contains(log.String(), creds["password"]) {
+			t.Fatalf("the password is in the log:\n%s", log.String())
+		}
+		os.Chmod(file, 0o644)
+		log.Reset()
 	}
 }
