@@ -261,7 +261,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		}
 		mgr.AddDriver(s)
 	}
-	if err := radioDrivers(cfg, bus, mgr, store, logger, p.start); err != nil {
+	if err := radioDrivers(cfg, bus, h, mgr, store, logger, p.start); err != nil {
 		return err
 	}
 	box, wired, err := wiredIO(ctx, cfg, demo, h, mgr, logger)
@@ -367,8 +367,9 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 
 // radioDrivers connects the drivers that read radios through MQTT (Zigbee2MQTT, and rtl_433
 // for 433/868 MHz sensors), each with its own client, and registers them with the device
-// manager.
-func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, store *hub.Store, logger *slog.Logger, start func(string, func(context.Context) error)) error {
+// manager. Each client's connection is watched: off the broker past
+// devices.bus_fault_after is the hub's device-bus fault for that driver.
+func radioDrivers(cfg Config, bus mqttclient.Config, h *hub.Hub, mgr *devices.Manager, store *hub.Store, logger *slog.Logger, start func(string, func(context.Context) error)) error {
 	zc, err := mqttclient.New(bus, "vakt-zigbee2mqtt", logger)
 	if err != nil {
 		return err
@@ -391,6 +392,11 @@ func radioDrivers(cfg Config, bus mqttclient.Config, mgr *devices.Manager, store
 		mgr.AddDriver(d.drv)
 	}
 	for _, d := range drivers {
+		// A driver kicked off the bus, or never on it, is a fault once the grace is over.
+		w := devices.NewBusWatch(d.name, d.c.IsConnectionOpen, cfg.Devices.BusFaultAfter.D(), h, logger)
+		d.c.OnConnect(w.Connected)
+		d.c.OnConnectionLost(w.Lost)
+		start(d.name+"_bus", w.Run)
 		start(d.name, func(ctx context.Context) error {
 			if err := d.c.ConnectWait(5 * time.Second); err != nil {
 				logger.Warn(d.name+" driver: MQTT broker not reachable yet", "error", err)

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"vakt/devices"
 	"vakt/devices/broker"
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
@@ -62,6 +63,9 @@ type MQTTConfig struct {
 type DevicesConfig struct {
 	// CheckIn is the default supervision window for devices without one of their own.
 	CheckIn hub.Duration `yaml:"check_in"`
+	// BusFaultAfter is how long a driver may be off the MQTT broker before it is a
+	// device-bus fault.
+	BusFaultAfter hub.Duration `yaml:"bus_fault_after"`
 }
 
 // Bounds of event_log_cap: EN 50131-1 asks a few hundred events; ten million is some GB.
@@ -73,7 +77,7 @@ const (
 func defaultConfig() Config {
 	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
 		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}, Limits: broker.DefaultLimits()}},
-		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)},
+		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour), BusFaultAfter: hub.Duration(devices.DefaultBusGrace)},
 		GPIO: gpio.Config{
 			Zones: []gpio.ZoneConfig{},
 			Lid:   gpio.InputConfig{Pull: gpio.PullUp, Debounce: hub.Duration(gpio.DefaultDebounce)},
@@ -311,6 +315,9 @@ func (c Config) validate() error {
 	}
 	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && (d < rtl433.MinCheckIn || d > rtl433.MaxCheckIn)) {
 		return fmt.Errorf("devices.check_in: %s, want 1m to 8760h", d)
+	}
+	if d := c.Devices.BusFaultAfter.D(); d < time.Second || d > time.Hour {
+		return fmt.Errorf("devices.bus_fault_after: %s, want 1s to 1h", d)
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.
 	if err := c.GPIO.CheckBounds(); err != nil {
