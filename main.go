@@ -115,9 +115,9 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 // usage prints how to run vakt: the subcommands, one line each, then the flags.
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "vakt %s: a self-hosted home alarm hub\n\n", buildVersion())
-	fmt.Fprintln(w, "Usage:\n  vakt [flags]              run the hub (--demo for a demo family on the terminal)")
+	fmt.Fprintf(w, "Usage:\n  vakt %-27s %s\n", "[flags]", "run the hub (--demo for a demo family on the terminal)")
 	for _, c := range subcommands {
-		fmt.Fprintf(w, "  vakt %-25s %s\n", c.name, c.help)
+		fmt.Fprintf(w, "  vakt %-27s %s\n", c.name, c.help)
 	}
 	fmt.Fprintln(w, "\nEach subcommand takes -h for its own flags.\n\nFlags:")
 	fs.SetOutput(w)
