@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"vakt/devices"
 	"vakt/devices/broker"
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
@@ -62,6 +63,9 @@ type MQTTConfig struct {
 type DevicesConfig struct {
 	// CheckIn is the default supervision window for devices without one of their own.
 	CheckIn hub.Duration `yaml:"check_in"`
+	// BusFaultAfter is how long a driver may be off the MQTT broker before it is a
+	// device-bus fault.
+	BusFaultAfter hub.Duration `yaml:"bus_fault_after"`
 }
 
 // Bounds of event_log_cap: EN 50131-1 asks a few hundred events; ten million is some GB.
@@ -73,7 +77,7 @@ const (
 func defaultConfig() Config {
 	return Config{DataDir: "./data", LogLevel: "info", LogFormat: "text", EventLogCap: hub.DefaultLogCap,
 		MQTT:    MQTTConfig{Broker: broker.Config{Listen: broker.DefaultListen, Accounts: []broker.Account{}, Limits: broker.DefaultLimits()}},
-		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour)},
+		Devices: DevicesConfig{CheckIn: hub.Duration(2 * time.Hour), BusFaultAfter: hub.Duration(devices.DefaultBusGrace)},
 		GPIO: gpio.Config{
 			Zones: []gpio.ZoneConfig{},
 			Lid:   gpio.InputConfig{Pull: gpio.PullUp, Debounce: hub.Duration(gpio.DefaultDebounce)},
@@ -101,7 +105,12 @@ func loadConfig(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			msg = withFields(&root, msg)
+		}
+		return cfg, fmt.Errorf("config %s: %s", path, msg)
 	}
 	if err := cfg.validate(); err != nil {
 		var root yaml.Node
@@ -134,6 +143,69 @@ func withLines(root *yaml.Node, err error) error {
 		return err
 	}
 	return &lineError{msg: strings.Join(lines, "\n"), err: err}
+}
+
+// withFields names the field of each "line N: …" problem of a decoding error that does not
+// name one: yaml.v3 says where a value of the wrong type is, and a value's own unmarshaler
+// (a duration, a role) says where it refused one, but neither says what the field is.
+func withFields(root *yaml.Node, msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "line ")
+		if !ok {
+			continue
+		}
+		num, rest, ok := strings.Cut(rest, ": ")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || strings.HasPrefix(rest, "field ") {
+			continue // unknown keys are named by yaml.v3 already
+		}
+		if name, _, ok := strings.Cut(rest, ": "); ok && !strings.ContainsAny(name, " \"") {
+			continue // names its field already
+		}
+		if field := fieldAt(root, n); field != "" {
+			lines[i] = fmt.Sprintf("line %d: %s: %s", n, field, rest)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fieldAt returns the field ("devices.check_in", "gpio.zones[1].debounce") whose value is
+// written on line n, the innermost when several are; "" when none is.
+func fieldAt(root *yaml.Node, n int) string {
+	var walk func(node *yaml.Node, path string) string
+	walk = func(node *yaml.Node, path string) string {
+		switch node.Kind {
+		case yaml.DocumentNode:
+			for _, c := range node.Content {
+				if f := walk(c, path); f != "" {
+					return f
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range node.Content {
+				if f := walk(c, fmt.Sprintf("%s[%d]", path, i)); f != "" {
+					return f
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(node.Content); i += 2 {
+				k, v := node.Content[i], node.Content[i+1]
+				p := path + "." + k.Value
+				if strings.ContainsAny(k.Value, " .-[]\"") {
+					p = fmt.Sprintf("%s[%q]", path, k.Value)
+				}
+				if f := walk(v, p); f != "" {
+					return f
+				}
+				if v.Line == n {
+					return strings.TrimPrefix(p, ".")
+				}
+			}
+		}
+		return ""
+	}
+	return walk(root, "")
 }
 
 // lineError is a validation error with its lines; it unwraps to the error it annotates.
@@ -243,6 +315,9 @@ func (c Config) validate() error {
 	}
 	if d := c.Devices.CheckIn.D(); d < 0 || (d != 0 && (d < rtl433.MinCheckIn || d > rtl433.MaxCheckIn)) {
 		return fmt.Errorf("devices.check_in: %s, want 1m to 8760h", d)
+	}
+	if d := c.Devices.BusFaultAfter.D(); d < time.Second || d > time.Hour {
+		return fmt.Errorf("devices.bus_fault_after: %s, want 1s to 1h", d)
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.
 	if err := c.GPIO.CheckBounds(); err != nil {

@@ -52,6 +52,8 @@ func TestLoadConfig_Bounds(t *testing.T) {
 			"line 2: rtl433.unsupervised_check_in: 10000h0m0s"},
 		{"rtl433 auto restore", "rtl433:\n  models:\n    Kerui-Security:\n      auto_restore:\n        motion: 48h\n",
 			`line 5: rtl433.models["Kerui-Security"].auto_restore.motion: 48h0m0s, want 0s to 24h`},
+		{"bus fault after", "devices:\n  check_in: 1h\n  bus_fault_after: 10ms\n",
+			"line 3: devices.bus_fault_after: 10ms, want 1s to 1h"},
 		{"event log cap", "\nevent_log_cap: 100000000\n",
 			"line 2: event_log_cap: 100000000, want 1000 to 10000000"},
 	} {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +50,11 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"bad format", "log_format: xml\n", "log_format"},
 		{"small cap", "event_log_cap: 10\n", "event_log_cap: 10"},
 		{"empty data dir", "data_dir: \"\"\n", "data_dir"},
-		{"wrong type", "event_log_cap: many\n", "line 1"},
+		{"wrong type", "event_log_cap: many\n", "line 1: event_log_cap: cannot unmarshal"},
+		{"bad duration", "data_dir: x\ndevices:\n  check_in: 2x\n", `line 3: devices.check_in: duration "2x"`},
+		{"bad nested duration", "gpio:\n  zones:\n    - {device: a, pin: GPIO17}\n    - device: b\n      debounce: soon\n", `line 5: gpio.zones[1].debounce: duration "soon"`},
+		{"bad model duration", "rtl433:\n  models:\n    Kerui-Security:\n      check_in: 1d\n", `line 4: rtl433.models["Kerui-Security"].check_in: duration "1d"`},
+		{"duration of wrong kind", "devices:\n  check_in: [1m]\n", "line 2: devices.check_in: want a duration"},
 		{"uplink mqtt hub id", "uplink_mqtt: {url: \"tcp://127.0.0.1:1883\", hub_id: \"Home 1\"}\n", "uplink_mqtt.hub_id"},
 		{"uplink key length", "uplink: {receivers: [{name: arc, account: \"1234\", primary: {addr: \"127.0.0.1:1\", key: \"00ff\"}}]}\n", "uplink.receivers[0].primary.key"},
 		{"gpio unknown key", "gpio: {lid: {pn: GPIO17}}\n", "field pn not found"},
@@ -223,12 +229,18 @@ func TestRun_DemoStation(t *testing.T) {
 // want; quit types quit and waits for the demo to end.
 func startDemo(t *testing.T) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
 	t.Helper()
+	return startDemoIn(t, t.TempDir())
+}
+
+// startDemoIn is startDemo with the data directory dir.
+func startDemoIn(t *testing.T, dir string) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+	t.Helper()
 	out = &syncBuffer{}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--demo", "--data", t.TempDir()}, pr, out, out) }()
+	go func() { done <- run(ctx, []string{"--demo", "--data", dir}, pr, out, out) }()
 	step = func(cmd, want string) {
 		t.Helper()
 		io.WriteString(pw, cmd+"\n")
@@ -247,4 +259,223 @@ func startDemo(t *testing.T) (out *syncBuffer, stdin io.Writer, step func(cmd, w
 		}
 	}
 	return out, pw, step, quit
+}
+
+// vaktGoroutines returns the goroutines (by their header line) running vakt's own code,
+// other than the caller.
+func vaktGoroutines() map[string]string {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	out := map[string]string{}
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 {
+			continue // the caller
+		}
+		if strings.Contains(g, "\nvakt/") || strings.Contains(g, "\nvakt.") {
+			header, _, _ := strings.Cut(g, "\n")
+			id, _, _ := strings.Cut(strings.TrimPrefix(header, "goroutine "), " ")
+			out[id] = g
+		}
+	}
+	return out
+}
+
+// TestRun_FailureLeavesNothingRunning: vakt whose broker port is taken fails with that
+// error, and when run returns, nothing it started is still running; the store is closed.
+func TestRun_FailureLeavesNothingRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	os.WriteFile(path, []byte("data_dir: "+dir+"\nmqtt:\n  broker:\n    listen: "+ln.Addr().String()+"\n"), 0o600)
+	before := vaktGoroutines()
+	for i := range 20 { // the goroutines race the return: try it a few times
+		var out syncBuffer
+		err := run(context.Background(), []string{"--config", path}, nil, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+			t.Fatalf("run %d: error %v, want the taken address %s", i, err, ln.Addr())
+		}
+		for id, g := range vaktGoroutines() {
+			if _, ok := before[id]; !ok {
+				t.Fatalf("run %d returned %q with a goroutine still running:\n%s", i, err, g)
+			}
+		}
+		s, err := hub.OpenStore(filepath.Join(dir, "vakt.db"), 0) // closed: it opens
+		if err != nil {
+			t.Fatalf("run %d left the store open: %v", i, err)
+		}
+		s.Close()
+	}
+}
+
+// TestApp_Lifecycle: New starts nothing; Close without Run and twice is fine; Close ends a
+// Run in progress, which returns once every part has stopped.
+func TestApp_Lifecycle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MQTT.Broker.Listen = addr
+	if _, err := New(Config{}, Options{}); err == nil {
+		t.Error("New takes an empty config")
+	}
+	before := vaktGoroutines()
+	app, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cfg.DataDir); !os.IsNotExist(err) {
+		t.Errorf("New made the data directory: %v", err)
+	}
+	if len(vaktGoroutines()) != len(before) {
+		t.Error("New started a goroutine")
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var out syncBuffer
+	app, err = New(cfg, Options{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(context.Background()) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "embedded MQTT broker"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started:\n%s", out.String())
+		}
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for id, g := range vaktGoroutines() {
+		if _, ok := before[id]; !ok {
+			t.Fatalf("Close returned with a goroutine still running:\n%s", g)
+		}
+	}
+}
+
+// TestRun_Help: --help, -h and help print every subcommand and the flags, and succeed.
+func TestRun_Help(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"-help"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, nil, &out, &errOut); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		for _, want := range []string{"installation export|import", "store check|salvage", "gen-history", "-demo", "-config file", "-exit-when-ready"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: no %q in:\n%s", args, want, out.String())
+			}
+		}
+	}
+	for _, args := range [][]string{{"store", "check", "-h"}, {"installation", "export", "-h"}, {"gen-history", "-h"}} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, nil, &out, &out); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--bogus"}, nil, &out, &out); err == nil || !strings.Contains(out.String(), "store check|salvage") {
+		t.Errorf("an unknown flag: %v\n%s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"instalation"}, nil, &out, &out); err == nil {
+		t.Error("a misspelt subcommand runs the hub")
+	}
+}
+
+// TestRun_BrokerPasswordNotLogged: the embedded broker's password is never in the log; it
+// is in the data directory's credentials file (mode 0600, written again when missing) and
+// shown by the console's broker command.
+func TestRun_BrokerPasswordNotLogged(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mqtt-credentials")
+	readCreds := func() map[string]string {
+		t.Helper()
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %s, want 0600", file, fi.Mode())
+		}
+		data, _ := os.ReadFile(file)
+		kv := map[string]string{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, ": "); ok && !strings.HasPrefix(l, "#") {
+				kv[k] = v
+			}
+		}
+		return kv
+	}
+	out, _, step, quit := startDemoIn(t, dir)
+	step("help", "broker")
+	creds := readCreds()
+	if len(creds["password"]) != 24 || creds["username"] != "vakt" || !strings.HasPrefix(creds["url"], "mqtt://127.0.0.1:") {
+		t.Fatalf("credentials file: %v", creds)
+	}
+	if !strings.Contains(out.String(), "credentials="+file) {
+		t.Errorf("the log does not say where the credentials are:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), creds["password"]) {
+		t.Fatalf("the password is in the log:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Type broker for the MQTT credentials") {
+		t.Errorf("the intro does not mention the broker command:\n%s", out.String())
+	}
+	step("broker", "password "+creds["password"])
+	quit()
+
+	// Started again: a deleted file is written again, a widened one made private.
+	os.Remove(file)
+	var log syncBuffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.MQTT.Broker.Listen = dir, addr
+	for i := range 2 {
+		app, err := New(cfg, Options{Demo: true, Stdin: strings.NewReader(""), Stdout: &log, Stderr: &log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- app.Run(context.Background()) }()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "credentials="); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not started:\n%s", log.String())
+			}
+		}
+		if err := app.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got := readCreds()
+		if got["password"] != creds["password"] || got["url"] != "mqtt://"+addr {
+			t.Errorf("run %d: credentials file %v, want password %s at %s", i, got, creds["password"], addr)
+		}
+		if strings.Contains(log.String(), creds["password"]) {
+			t.Fatalf("the password is in the log:\n%s", log.String())
+		}
+		os.Chmod(file, 0o644)
+		log.Reset()
+	}
 }

@@ -46,6 +46,13 @@ type Manager struct {
 	pairArea   int
 	index      *hub.Installation
 	byAddr     map[key]*hub.Device
+	// actions are the devices with keypad or lock actions being carried out, in order;
+	// see act. actx ends them when Run returns, which waits for actors.
+	actions       map[key]*actionQueue
+	actionsClosed bool
+	actx          context.Context
+	cancelActions context.CancelFunc
+	actors        sync.WaitGroup
 }
 
 // Options tune a Manager; zero values take defaults.
@@ -67,7 +74,9 @@ func NewManager(h Hub, opts Options) *Manager {
 		health:     map[key]*Health{},
 		discovered: map[key]*Discovered{},
 		limits:     map[limitKey]*logLimit{},
+		actions:    map[key]*actionQueue{},
 	}
+	m.actx, m.cancelActions = context.WithCancel(context.Background())
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -162,11 +171,15 @@ func (m *Manager) Report(r Report) {
 	for _, s := range r.Signals {
 		m.submit(ctx, hub.Input{Kind: hub.InReport, Device: id, Signal: s.Signal, Active: s.Active, At: at})
 	}
+	// Keypad and lock actions wait for the hub's commit; they are carried out by the
+	// device's own worker, in the order the device sent them, so this never blocks.
 	if r.Keypad != nil {
-		go m.keypad(ctx, r.Driver, r.Address, id, area, *r.Keypad)
+		a := *r.Keypad
+		m.act(k, "keypad "+a.Action, func(ctx context.Context) { m.keypad(ctx, r.Driver, r.Address, id, area, a) })
 	}
 	if r.LockEvent != nil {
-		go m.lock(ctx, *d, *r.LockEvent)
+		dev, ev := *d, *r.LockEvent
+		m.act(k, "lock "+ev.Action, func(ctx context.Context) { m.lock(ctx, dev, ev) })
 	}
 }
 
@@ -176,10 +189,12 @@ func (m *Manager) submit(ctx context.Context, in hub.Input) {
 	}
 }
 
-// Run drives outputs from the hub's state and supervises check-ins until ctx ends.
+// Run drives outputs from the hub's state and supervises check-ins until ctx ends. When it
+// returns, the devices' keypad and lock actions have ended too; later ones are dropped.
 func (m *Manager) Run(ctx context.Context) error {
 	sub := m.outputsSub
 	defer sub.Close()
+	defer m.stopActions()
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	sirens := map[int]sirenOutput{}

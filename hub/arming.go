@@ -31,15 +31,16 @@ var reasonWords = map[string]string{
 	"uplink":         "station path fault",
 	"siren":          "siren fault",
 	"disk":           "disk fault",
+	"bus":            "device bus lost",
 }
 
 // ReasonKinds are the reasons an area may not be ready; every one but open_zone may be
 // left out of prevent_arming_on.
-var ReasonKinds = []string{"open_zone", "tamper", "missing_device", "device_fault", "mains", "battery", "uplink", "siren", "disk"}
+var ReasonKinds = []string{"open_zone", "tamper", "missing_device", "device_fault", "mains", "battery", "uplink", "siren", "disk", "bus"}
 
 // DefaultPreventArmingOn is the seed's behaviour: every grade 2 reason prevents arming but
 // mains loss alone ("on battery you can use the alarm as usual").
-var DefaultPreventArmingOn = []string{"tamper", "missing_device", "device_fault", "battery", "uplink", "siren", "disk"}
+var DefaultPreventArmingOn = []string{"tamper", "missing_device", "device_fault", "battery", "uplink", "siren", "disk", "bus"}
 
 func (r Reason) String() string {
 	w := reasonWords[r.Kind]
@@ -190,6 +191,9 @@ func (e *Engine) readiness(a *AreaState, m Mode, extraBypass []int) []Reason {
 	}
 	if e.st.DiskFault {
 		rs = append(rs, Reason{Kind: "disk"})
+	}
+	for _, d := range e.st.BusFaults {
+		rs = append(rs, Reason{Kind: "bus", Device: d})
 	}
 	prevent := e.inst.Settings.PreventArmingOn
 	if prevent == nil {

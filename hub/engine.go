@@ -231,6 +231,8 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 			e.st.SirenFault = in.Active
 			e.emit(Event{Time: now, Kind: KindSirenFault, Restore: !in.Active, Report: true, Device: in.Device})
 		}
+	case InBusFault:
+		e.busFault(now, in)
 	case InDiskFault:
 		if e.st.DiskFault != in.Active {
 			e.st.DiskFault = in.Active

@@ -54,6 +54,10 @@ const (
 	KindZoneOut
 	KindConfigChange
 	KindDeviceCommand
+	// KindBusFault: a driver has been off its MQTT broker too long, so the sensors it reads
+	// go unheard. Contact ID 333 "expansion module failure" (SIA ET/ER): to the station, a
+	// bridge such as Zigbee2MQTT or rtl_433 is the expansion module its zones hang on.
+	KindBusFault
 	kindCount
 )
 
@@ -113,6 +117,7 @@ var kinds = [kindCount]kindInfo{
 	KindZoneOut:          {"zone_out", Code{}},
 	KindConfigChange:     {"config_change", Code{306, "YG", "YG"}},
 	KindDeviceCommand:    {"device_command", Code{}},
+	KindBusFault:         {"bus_fault", Code{333, "ET", "ER"}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

@@ -81,6 +81,17 @@ func (t *ZoneType) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(
 // UnmarshalYAML reads a role's name; a wrong one is an error naming it and its line.
 func (r *Role) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "role", r) }
 
+// UnmarshalYAML reads a duration such as "90s"; a wrong one is an error with its line.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 30s or 5m", n.Line)
+	}
+	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
 // unmarshalYAMLName reads a name with u, adding the line to the error: yaml.v3 says where
 // a value of the wrong kind is, but not where a TextUnmarshaler refused one.
 func unmarshalYAMLName(n *yaml.Node, what string, u encoding.TextUnmarshaler) error {

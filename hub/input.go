@@ -158,6 +158,10 @@ const (
 	// InDiskFault says the data directory is short of room: the event log must never fail
 	// silently.
 	InDiskFault
+	// InBusFault says a driver (Device: its name) has been off its MQTT broker for longer
+	// than the grace the shell allows (Active), or is back on it: the sensors it reads go
+	// unheard meanwhile. Path says why.
+	InBusFault
 	// InDeviceCommand switches a plug (Active: on) or locks a lock (Active: locked) for the
 	// user whose credential it carries: the engine authorises it and logs who and how; the
 	// device manager sends the command once the step is committed.

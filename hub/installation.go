@@ -166,7 +166,7 @@ type Settings struct {
 	// SwingerLimit is how many times a zone may trigger in one armed period.
 	SwingerLimit int `json:"swinger_limit,omitempty" yaml:"swinger_limit,omitempty"`
 	// PreventArmingOn lists the reasons that prevent arming (EN 50131-1 grade 2): tamper,
-	// missing_device, device_fault, mains, battery, uplink, siren, disk. Unset means
+	// missing_device, device_fault, mains, battery, uplink, siren, disk, bus. Unset means
 	// DefaultPreventArmingOn, the seed's: all but mains. Open zones always prevent (bypass them).
 	PreventArmingOn []string `json:"prevent_arming_on,omitempty" yaml:"prevent_arming_on,omitempty"`
 }
@@ -220,7 +220,7 @@ func (in *Installation) Validate() error {
 	}
 	for _, k := range s.PreventArmingOn {
 		if k == "open_zone" || !slices.Contains(ReasonKinds, k) {
-			return bad("settings.prevent_arming_on: unknown reason %q (want tamper, missing_device, device_fault, mains, battery, uplink, siren or disk)", k)
+			return bad("settings.prevent_arming_on: unknown reason %q (want tamper, missing_device, device_fault, mains, battery, uplink, siren, disk or bus)", k)
 		}
 	}
 	if s.SwingerLimit < 0 {

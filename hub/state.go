@@ -147,13 +147,15 @@ type State struct {
 	Zones   []ZoneState   `json:"zones"`
 	Devices []DeviceState `json:"devices"`
 
-	HubTamper     bool                `json:"hub_tamper,omitempty"`
-	Mains         Mains               `json:"mains"`
-	HubBatteryLow bool                `json:"hub_battery_low,omitempty"`
-	UplinkFaults  []string            `json:"uplink_faults,omitempty"`
-	SirenFault    bool                `json:"siren_fault,omitempty"`
-	DiskFault     bool                `json:"disk_fault,omitempty"`
-	Lockouts      map[string]*Lockout `json:"lockouts,omitempty"`
+	HubTamper     bool     `json:"hub_tamper,omitempty"`
+	Mains         Mains    `json:"mains"`
+	HubBatteryLow bool     `json:"hub_battery_low,omitempty"`
+	UplinkFaults  []string `json:"uplink_faults,omitempty"`
+	SirenFault    bool     `json:"siren_fault,omitempty"`
+	DiskFault     bool     `json:"disk_fault,omitempty"`
+	// BusFaults are the drivers off their MQTT broker for longer than the grace.
+	BusFaults []string            `json:"bus_faults,omitempty"`
+	Lockouts  map[string]*Lockout `json:"lockouts,omitempty"`
 
 	InstallerUntil time.Time `json:"installer_until,omitzero"`
 	WalkUntil      time.Time `json:"walk_until,omitzero"`
@@ -172,6 +174,7 @@ func (s *State) Clone() State {
 	c.Zones = slices.Clone(s.Zones)
 	c.Devices = slices.Clone(s.Devices)
 	c.UplinkFaults = slices.Clone(s.UplinkFaults)
+	c.BusFaults = slices.Clone(s.BusFaults)
 	if s.Lockouts != nil {
 		c.Lockouts = make(map[string]*Lockout, len(s.Lockouts))
 		for k, v := range s.Lockouts {

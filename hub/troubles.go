@@ -32,6 +32,19 @@ func (e *Engine) mains(now time.Time, lost bool) {
 	e.emit(ev)
 }
 
+// busFault raises or restores the device-bus fault of the driver in.Device.
+func (e *Engine) busFault(now time.Time, in Input) {
+	if in.Device == "" || slices.Contains(e.st.BusFaults, in.Device) == in.Active {
+		return
+	}
+	if in.Active {
+		e.st.BusFaults = append(e.st.BusFaults, in.Device)
+	} else {
+		e.st.BusFaults = slices.DeleteFunc(e.st.BusFaults, func(d string) bool { return d == in.Device })
+	}
+	e.emit(Event{Time: now, Kind: KindBusFault, Restore: !in.Active, Report: true, Device: in.Device, Note: in.Path})
+}
+
 func (e *Engine) uplinkFault(now time.Time, in Input) {
 	has := slices.Contains(e.st.UplinkFaults, in.Path)
 	if has == in.Active {

@@ -63,6 +63,7 @@ type Client struct {
 	mu        sync.Mutex
 	subs      []Subscription
 	onConnect []func()
+	onLost    []func(error)
 	connects  int
 }
 
@@ -100,6 +101,12 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 	o.SetOnConnectHandler(func(pc paho.Client) { c.connected(pc) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		c.log.Warn("MQTT connection lost; reconnecting", "error", err)
+		c.mu.Lock()
+		hooks := append([]func(error){}, c.onLost...)
+		c.mu.Unlock()
+		for _, f := range hooks {
+			go f(err)
+		}
 	})
 	c.Client = paho.NewClient(o)
 	return c, nil
@@ -130,13 +137,16 @@ func TLSConfig(cfg Config, prefix string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Subscribe adds a subscription, kept across reconnects.
+// Subscribe adds a subscription, kept across reconnects. A connection lost meanwhile is no
+// error: the subscription is renewed when the client reconnects.
 func (c *Client) Subscribe(s Subscription) error {
 	c.mu.Lock()
 	c.subs = append(c.subs, s)
 	c.mu.Unlock()
 	if c.IsConnectionOpen() {
-		return wait(c.Client.Subscribe(s.Topic, s.QoS, s.Handler))
+		if err := wait(c.Client.Subscribe(s.Topic, s.QoS, s.Handler)); err != nil && c.IsConnectionOpen() {
+			return err
+		}
 	}
 	return nil
 }
@@ -146,6 +156,14 @@ func (c *Client) Subscribe(s Subscription) error {
 func (c *Client) OnConnect(f func()) {
 	c.mu.Lock()
 	c.onConnect = append(c.onConnect, f)
+	c.mu.Unlock()
+}
+
+// OnConnectionLost registers f to run after every loss of the connection, with why; the
+// client reconnects by itself meanwhile.
+func (c *Client) OnConnectionLost(f func(error)) {
+	c.mu.Lock()
+	c.onLost = append(c.onLost, f)
 	c.mu.Unlock()
 }
 

@@ -29,12 +29,23 @@ type Console struct {
 	wired   *sim.Wired       // the simulated box, nil without one
 	uplink  *uplink.Uplink   // nil without a station
 	station *station.Station // the demo's station, nil without one
+	broker  Broker
 	in      io.Reader
 	out     io.Writer
 	mu      sync.Mutex // serialises writes to out
 	now     func() time.Time
 	// printed is the sequence of the last event printed.
 	printed atomic.Uint64
+}
+
+// Broker is the sensor bus as the installer needs it: the embedded broker's URL and vakt's
+// account on it (also in File), or an external broker's URL.
+type Broker struct {
+	URL, Username, Password string
+	// File is where the credentials are written for the installer.
+	File string
+	// External says the broker is not vakt's: its accounts are in the config.
+	External bool
 }
 
 // Parts are what the console drives; Wired, Uplink and Station may be nil.
@@ -45,11 +56,14 @@ type Parts struct {
 	Wired   *sim.Wired
 	Uplink  *uplink.Uplink
 	Station *station.Station
+	// Broker is shown by the broker command, for the admin at the console only: the
+	// password never goes to the log.
+	Broker Broker
 }
 
 // New returns a console over the parts, reading commands from in and printing to out.
 func New(p Parts, in io.Reader, out io.Writer) *Console {
-	return &Console{hub: p.Hub, mgr: p.Manager, sim: p.Sim, wired: p.Wired, uplink: p.Uplink, station: p.Station, in: in, out: out, now: time.Now}
+	return &Console{hub: p.Hub, mgr: p.Manager, sim: p.Sim, wired: p.Wired, uplink: p.Uplink, station: p.Station, broker: p.Broker, in: in, out: out, now: time.Now}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -116,7 +130,7 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "quit", "exit":
 		return true
 	case "help", "?":
-		c.printf("%s\n%s\n  status    history [N]    wait DURATION    help    quit\n", hub.ScriptHelp, pairingHelp)
+		c.printf("%s\n%s\n  status    history [N]    broker    wait DURATION    help    quit\n", hub.ScriptHelp, pairingHelp)
 		return false
 	case "battery":
 		n := -1
@@ -150,6 +164,9 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		return false
 	case "station":
 		c.printf("%s", uplinkStatus(c.uplink, c.now()))
+		return false
+	case "broker":
+		c.printf("%s", c.broker)
 		return false
 	case "wait":
 		// Lets a pasted walk-through wait for a delay; countdowns print meanwhile.
@@ -393,6 +410,7 @@ func intro(s *hub.Snapshot) string {
 	b.WriteString("  open front_door    (entry delay: 30 s to disarm)\n")
 	b.WriteString("  disarm 1234\n")
 	b.WriteString("  smoke kitchen_smoke   (smoke alarms even when disarmed)\n")
+	b.WriteString("Type broker for the MQTT credentials, to point Zigbee2MQTT or rtl_433 at vakt.\n")
 	b.WriteString("Users: anna 1234 (admin, duress 9999, tag 04A1B2C3), erik 5678, lisa 2468 (limited), ivan 7777 (installer, after 'grant installer 1234').\n")
 	b.WriteString("Devices: ")
 	for i, d := range s.Installation.Devices {
@@ -494,4 +512,15 @@ func status(s *hub.Snapshot, now time.Time) string {
 		fmt.Fprintf(&b, "  mains lost since %s, on backup battery\n", s.State.Mains.Since.Format("15:04:05"))
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// String shows the broker as the broker command prints it.
+func (b Broker) String() string {
+	switch {
+	case b.URL == "":
+		return "  ✗ no sensor bus\n"
+	case b.External:
+		return fmt.Sprintf("  📡 external MQTT broker %s (its accounts are in the config's mqtt section)\n", b.URL)
+	}
+	return fmt.Sprintf("  📡 MQTT broker %s\n     username %s\n     password %s\n     (also in %s, readable by vakt's user only)\n", b.URL, b.Username, b.Password, b.File)
 }
