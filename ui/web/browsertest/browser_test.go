@@ -2,16 +2,20 @@ package browsertest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // page is a tiny panel: a form, a button whose script changes the state line, and a line
@@ -60,6 +64,16 @@ func panel(t *testing.T, input string) (srv *httptest.Server, push chan<- string
 	t.Helper()
 	ch := make(chan string)
 	quit := make(chan struct{})
+	srv = httptest.NewServer(panelHandler(input, ch, quit))
+	t.Cleanup(srv.Close)
+	// Runs before srv.Close, so that no event stream holds it open.
+	t.Cleanup(func() { close(quit) })
+	return srv, ch
+}
+
+// panelHandler is the tiny panel's server: the page with input in its form, its script,
+// and an event stream that sends each line from push until quit is closed.
+func panelHandler(input string, push <-chan string, quit <-chan struct{}) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -80,7 +94,7 @@ func panel(t *testing.T, input string) (srv *httptest.Server, push chan<- string
 		w.(http.Flusher).Flush()
 		for {
 			select {
-			case line := <-ch:
+			case line := <-push:
 				fmt.Fprintf(w, "data: %s\n\n", line)
 				w.(http.Flusher).Flush()
 			case <-r.Context().Done():
@@ -90,11 +104,45 @@ func panel(t *testing.T, input string) (srv *httptest.Server, push chan<- string
 			}
 		}
 	})
-	srv = httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	// Runs before srv.Close, so that no event stream holds it open.
-	t.Cleanup(func() { close(quit) })
-	return srv, ch
+	return mux
+}
+
+// TestTinyPanel_Serve serves the tiny panel at $VAKT_TINYPANEL until interrupted, for
+// trying bench/lighthouse.sh on it; it is skipped unless the variable is set. Its event
+// stream sends the time every 2 s.
+func TestTinyPanel_Serve(t *testing.T) {
+	addr := os.Getenv("VAKT_TINYPANEL")
+	if addr == "" {
+		t.Skip("set VAKT_TINYPANEL=127.0.0.1:8099 (and -timeout 0) to serve the tiny panel for bench/lighthouse.sh")
+	}
+	ctx, stop := signal.NotifyContext(t.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	push := make(chan string)
+	srv := &http.Server{Addr: addr, Handler: panelHandler(labelledInput, push, ctx.Done())}
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case now := <-tick.C:
+				select {
+				case push <- "House: disarmed at " + now.Format(time.TimeOnly):
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	t.Logf("serving the tiny panel at http://%s/", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
+	}
 }
 
 func TestBrowser_FormScriptAndLiveUpdate(t *testing.T) {
