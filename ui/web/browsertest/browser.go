@@ -194,21 +194,39 @@ func (b *Browser) Text(sel string) string {
 }
 
 // WaitText waits until the text of the first element that matches the CSS selector sel
-// contains text: an asynchronous effect such as a countdown or a live update over SSE. It
-// fails the test, saying what the element says instead, when b.Timeout passes first. It
+// contains text (its textContent: hidden text counts): an asynchronous effect such as a
+// countdown, a live update over SSE, or the next page after a click that submits a form.
+// It fails the test, saying what the element says instead, when b.Timeout passes first. It
 // waits for an effect; it asserts nothing about how soon the effect comes.
 func (b *Browser) WaitText(sel, text string) {
 	b.tb.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, b.Timeout)
+	deadline := time.Now().Add(b.Timeout)
+	ctx, cancel := context.WithDeadline(b.ctx, deadline)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.PollFunction[chromedp.Void](
-		`(sel, text) => { const el = document.querySelector(sel); return !!el && el.textContent.includes(text); }`,
-		chromedp.WithPollingArgs(sel, text),
-		chromedp.WithPollingMutation(),
-		chromedp.WithPollingTimeout(b.Timeout),
-	))
-	if err == nil {
-		return
+	var err error
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			err = context.DeadlineExceeded
+			break
+		}
+		_, err = chromedp.Run(ctx, chromedp.PollFunction[chromedp.Void](
+			`(sel, text) => { const el = document.querySelector(sel); return !!el && el.textContent.includes(text); }`,
+			chromedp.WithPollingArgs(sel, text),
+			chromedp.WithPollingMutation(),
+			chromedp.WithPollingTimeout(left),
+		))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || errors.Is(err, chromedp.ErrPollingTimeout) {
+			break
+		}
+		// A navigation ended the document the poll ran in: poll the next one.
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+		}
 	}
 	now := "no such element"
 	sctx, scancel := context.WithTimeout(b.ctx, time.Second)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -163,6 +164,39 @@ func TestBrowser_FormScriptAndLiveUpdate(t *testing.T) {
 
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
+	}
+}
+
+// A form that posts and redirects, as a login does: WaitText waits across the navigation
+// that the click starts, into the next page.
+func TestBrowser_WaitTextAcrossNavigation(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>Sign in</title><main>`+
+			`<form method="post" action="/login"><label for="user">User</label> <input id="user" name="user">`+
+			`<button id="go">Sign in</button></form><p id="msg">Signed out</p></main>`)
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond) // the old page stays while the server thinks
+		http.Redirect(w, r, "/panel?user="+r.FormValue("user"), http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /panel", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Panel</title><main><p id="msg">Welcome %s</p></main>`,
+			html.EscapeString(r.FormValue("user")))
+	})
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	b := Start(t)
+	for range 3 {
+		b.Visit(srv.URL)
+		b.Type("#user", "anna")
+		b.Click("#go")
+		b.WaitText("#msg", "Welcome anna")
+		b.Axe(t)
 	}
 }
 
