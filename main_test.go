@@ -10,36 +10,12 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the console writing at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
 
 func TestLoadConfig_Errors(t *testing.T) {
 	for _, tc := range []struct {
@@ -86,7 +62,7 @@ func TestLoadConfig_ExampleIsValid(t *testing.T) {
 // state survived.
 func TestRun_Demo(t *testing.T) {
 	dir := t.TempDir()
-	var out syncBuffer
+	var out hubtest.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	in := strings.NewReader("arm away 1234\narm away 12\nopen nowhere\nstatus\nquit\n")
@@ -169,7 +145,7 @@ func TestRun_DemoWiredBox(t *testing.T) {
 // with an imported code.
 func TestInstallationImport(t *testing.T) {
 	dir := t.TempDir()
-	var out syncBuffer
+	var out hubtest.Buffer
 	ctx := context.Background()
 	if err := run(ctx, []string{"installation", "import", "-data", dir, "examples/installation.yaml"}, nil, &out, &out); err != nil {
 		t.Fatal(err)
@@ -227,15 +203,15 @@ func TestRun_DemoStation(t *testing.T) {
 
 // startDemo runs the demo on a pipe. step types a command and waits until the output holds
 // want; quit types quit and waits for the demo to end.
-func startDemo(t *testing.T) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+func startDemo(t *testing.T) (out *hubtest.Buffer, stdin io.Writer, step func(cmd, want string), quit func()) {
 	t.Helper()
 	return startDemoIn(t, t.TempDir())
 }
 
 // startDemoIn is startDemo with the data directory dir.
-func startDemoIn(t *testing.T, dir string) (out *syncBuffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+func startDemoIn(t *testing.T, dir string) (out *hubtest.Buffer, stdin io.Writer, step func(cmd, want string), quit func()) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &hubtest.Buffer{}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -293,7 +269,7 @@ func TestRun_FailureLeavesNothingRunning(t *testing.T) {
 	os.WriteFile(path, []byte("data_dir: "+dir+"\nmqtt:\n  broker:\n    listen: "+ln.Addr().String()+"\n"), 0o600)
 	before := vaktGoroutines()
 	for i := range 20 { // the goroutines race the return: try it a few times
-		var out syncBuffer
+		var out hubtest.Buffer
 		err := run(context.Background(), []string{"--config", path}, nil, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 			t.Fatalf("run %d: error %v, want the taken address %s", i, err, ln.Addr())
@@ -344,7 +320,7 @@ func TestApp_Lifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var out syncBuffer
+	var out hubtest.Buffer
 	app, err = New(cfg, Options{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +417,7 @@ func TestRun_BrokerPasswordNotLogged(t *testing.T) {
 
 	// Started again: a deleted file is written again, a widened one made private.
 	os.Remove(file)
-	var log syncBuffer
+	var log hubtest.Buffer
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"vakt/devices/broker"
 	"vakt/devices/mqttclient"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 var (
@@ -96,7 +97,7 @@ func TestBusWatch_DriverOffTheBroker(t *testing.T) {
 
 	stopped := time.Now()
 	stop()
-	eventually(t, "a bus fault", func() bool { return slices.Equal(faults(), []string{"zigbee2mqtt"}) })
+	hubtest.Eventually(t, "a bus fault", func() bool { return slices.Equal(faults(), []string{"zigbee2mqtt"}) })
 	if d := time.Since(stopped); d < grace {
 		t.Errorf("bus fault after %s, before the grace of %s", d, grace)
 	}
@@ -106,7 +107,7 @@ func TestBusWatch_DriverOffTheBroker(t *testing.T) {
 	}
 
 	runBusBroker(t, addr)
-	eventually(t, "the bus fault restored", func() bool { return len(faults()) == 0 })
+	hubtest.Eventually(t, "the bus fault restored", func() bool { return len(faults()) == 0 })
 	var got []hub.Event
 	evs, _ := r.hub.Store().Events(0, 0)
 	for _, ev := range evs {

@@ -14,12 +14,13 @@ import (
 	"vakt/devices"
 	"vakt/devices/sim"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 // A flood of unknown transmitters (100 000 addresses, as anyone with a 433 MHz sender can
 // make) costs bounded memory and log lines, inside and outside a pairing window.
 func TestManager_UnknownTransmitterFlood(t *testing.T) {
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	c := hubtest.NewClock(hubtest.T0)
 	s, err := hub.OpenStore(filepath.Join(t.TempDir(), "vakt.db"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +30,9 @@ func TestManager_UnknownTransmitterFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &hubtest.Buffer{}
 	mgr := devices.NewManager(h, devices.Options{Now: c.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	mgr.AddDriver(sim.New(mgr, &lockedBuffer{}))
+	mgr.AddDriver(sim.New(mgr, &hubtest.Buffer{}))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, f := range []func(context.Context) error{h.Run, mgr.Run} {

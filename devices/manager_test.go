@@ -1,7 +1,6 @@
 package devices_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,96 +13,44 @@ import (
 	"vakt/devices"
 	"vakt/devices/sim"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 var key = []byte("0123456789abcdef0123456789abcdef")
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 type rig struct {
 	hub   *hub.Hub
 	mgr   *devices.Manager
 	sim   *sim.Sim
-	out   *lockedBuffer
-	clock *clock
+	out   *hubtest.Buffer
+	clock *hubtest.Clock
 }
 
 func start(t *testing.T) *rig {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	c := hubtest.NewClock(hubtest.T0)
 	r, stop := startAt(t, filepath.Join(t.TempDir(), "vakt.db"), c)
 	t.Cleanup(stop)
 	return r
 }
 
 // startAt runs a hub on the store at path, with a manager and the simulator, until stop.
-func startAt(t *testing.T, path string, c *clock) (r *rig, stop func()) {
+func startAt(t *testing.T, path string, c *hubtest.Clock) (r *rig, stop func()) {
 	t.Helper()
 	return startWith(t, path, c, hub.Options{})
 }
 
 // startWith is startAt with the hub's options (the clock is c's).
-func startWith(t *testing.T, path string, c *clock, opts hub.Options) (r *rig, stop func()) {
+func startWith(t *testing.T, path string, c *hubtest.Clock, opts hub.Options) (r *rig, stop func()) {
 	t.Helper()
-	s, err := hub.OpenStore(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts.Now = c.Now
-	h, err := hub.New(s, hub.DemoInstallation(key), opts)
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	r = &rig{hub: h, clock: c, out: &lockedBuffer{}}
+	h, stopHub := hubtest.StartHub(t, path, hub.DemoInstallation(key), opts)
+	r = &rig{hub: h, clock: c, out: &hubtest.Buffer{}}
 	r.mgr = devices.NewManager(h, devices.Options{Now: c.Now})
 	r.sim = sim.New(r.mgr, r.out)
 	r.mgr.AddDriver(r.sim)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, f := range []func(context.Context) error{h.Run, r.mgr.Run} {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(ctx) }()
-	}
-	return r, func() { cancel(); wg.Wait(); s.Close() }
-}
-
-// eventually waits for cond, failing after a generous deadline; no timed assertions.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("never: %s", what)
+	stopMgr := hubtest.Run(t, "manager run", r.mgr.Run)
+	return r, func() { stopMgr(); stopHub() }
 }
 
 func (r *rig) kinds() []hub.EventKind {
@@ -132,11 +79,11 @@ func TestManager_ReportTripsZoneAndSoundsSiren(t *testing.T) {
 	r.clock.Add(61 * time.Second)
 	r.hub.Submit(context.Background(), hub.Input{Kind: hub.InTick})
 	r.sim.Trigger("living_window", hub.SignalContact, true)
-	eventually(t, "burglary and siren", func() bool {
+	hubtest.Eventually(t, "burglary and siren", func() bool {
 		return has(r.kinds(), hub.KindBurglary) && strings.Contains(r.out.String(), "hall_siren: WOOOO")
 	})
 	r.sim.Trigger("bedroom_window", hub.SignalContact, true)
-	eventually(t, "the siren re-asserted for a new detection", func() bool {
+	hubtest.Eventually(t, "the siren re-asserted for a new detection", func() bool {
 		return strings.Count(r.out.String(), "hall_siren: WOOOO") == 2
 	})
 	if !strings.Contains(r.out.String(), "hall_keypad: shows in_alarm") {
@@ -196,7 +143,7 @@ func TestManager_PairAdoptRemove(t *testing.T) {
 		t.Fatalf("adopted zone %+v", z)
 	}
 	r.sim.Trigger("shed_smoke", hub.SignalSmoke, true)
-	eventually(t, "fire from the adopted detector", func() bool { return has(r.kinds(), hub.KindFire) })
+	hubtest.Eventually(t, "fire from the adopted detector", func() bool { return has(r.kinds(), hub.KindFire) })
 	if err := r.mgr.Remove(ctx, anna, "shed_smoke"); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +160,7 @@ func TestManager_SupervisionMissingAndRestore(t *testing.T) {
 	r.sim.Trigger("garage_motion", hub.SignalMotion, false)
 	r.clock.Add(90 * time.Minute)
 	r.mgr.Supervise(ctx, r.clock.Now()) // 2h30m since start: every silent device is missing
-	eventually(t, "missing devices", func() bool { return has(r.kinds(), hub.KindDeviceMissing) })
+	hubtest.Eventually(t, "missing devices", func() bool { return has(r.kinds(), hub.KindDeviceMissing) })
 	if !r.mgr.Health()["front_door"].Missing {
 		t.Error("a device silent for 2h30m is not missing")
 	}
@@ -224,7 +171,7 @@ func TestManager_SupervisionMissingAndRestore(t *testing.T) {
 		t.Fatalf("arming with missing devices: %v", res.Err)
 	}
 	r.sim.Trigger("front_door", hub.SignalContact, false)
-	eventually(t, "restore", func() bool {
+	hubtest.Eventually(t, "restore", func() bool {
 		evs, _ := r.hub.Store().History(0, 1)
 		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "front_door"
 	})
@@ -256,7 +203,7 @@ func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	lock("lock", "keypad", 1)
-	eventually(t, "armed by the lock", func() bool { return mode() == hub.ModeArmedAway })
+	hubtest.Eventually(t, "armed by the lock", func() bool { return mode() == hub.ModeArmedAway })
 	lock("unlock", "manual", 0) // a key: nobody vakt knows
 	lock("unlock", "keypad", 7) // a slot of no vakt user
 	time.Sleep(50 * time.Millisecond)
@@ -264,7 +211,7 @@ func TestManager_LockArmsAndDisarmsWhenOptedIn(t *testing.T) {
 		t.Fatal("an unknown unlock disarmed the house")
 	}
 	lock("unlock", "rfid", 1)
-	eventually(t, "disarmed by the lock", func() bool { return mode() == hub.ModeDisarmed })
+	hubtest.Eventually(t, "disarmed by the lock", func() bool { return mode() == hub.ModeDisarmed })
 	evs, _ := r.hub.Store().History(0, 1)
 	if evs[0].Kind != hub.KindDisarm || evs[0].How != hub.HowLock || evs[0].User != "anna" {
 		t.Fatalf("history says %+v, want a disarm by anna via lock", evs[0])
@@ -346,7 +293,7 @@ func TestManager_DeviceActionsAuthorised(t *testing.T) {
 
 	// Adopting and removing: an admin or a granted installer only.
 	r.sim.Announce("shed_door", "sim-contact", []devices.Capability{devices.CapContact})
-	eventually(t, "discovered", func() bool { return len(r.mgr.Discovered()) > 0 })
+	hubtest.Eventually(t, "discovered", func() bool { return len(r.mgr.Discovered()) > 0 })
 	if err := r.mgr.Adopt(ctx, code("5678"), devices.Adoption{Driver: "sim", Address: "shed_door"}); !errors.Is(err, hub.ErrNotAllowed) {
 		t.Fatalf("a user adopted a device: %v", err)
 	}
@@ -375,9 +322,9 @@ func TestManager_KeypadSaysNotArmed(t *testing.T) {
 	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	eventually(t, "the keypad counting down", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows exit_delay") })
+	hubtest.Eventually(t, "the keypad counting down", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows exit_delay") })
 	r.sim.Trigger("living_motion", hub.SignalMotion, true)
-	eventually(t, "NOT ARMED on the keypad", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows not_ready") })
+	hubtest.Eventually(t, "NOT ARMED on the keypad", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows not_ready") })
 }
 
 // sirenLines returns the sim's output lines for one siren, in order.
@@ -397,7 +344,7 @@ func TestManager_FireSoundsEverySiren(t *testing.T) {
 	r := start(t)
 	ctx := context.Background()
 	r.sim.Trigger("garage_smoke", hub.SignalSmoke, true)
-	eventually(t, "both sirens sound fire", func() bool {
+	hubtest.Eventually(t, "both sirens sound fire", func() bool {
 		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
 		return len(g) == 1 && strings.Contains(g[0], "fire pattern") && len(h) == 1 && strings.Contains(h[0], "fire pattern")
 	})
@@ -408,7 +355,7 @@ func TestManager_FireSoundsEverySiren(t *testing.T) {
 	if res := r.hub.Do(ctx, hub.Input{Kind: hub.InDisarm, Area: 2, User: "anna", How: hub.HowWeb}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	eventually(t, "both sirens stop", func() bool {
+	hubtest.Eventually(t, "both sirens stop", func() bool {
 		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
 		return len(g) == 2 && strings.Contains(g[1], "silent") && len(h) == 2 && strings.Contains(h[1], "silent")
 	})
@@ -419,7 +366,7 @@ func TestManager_FireSoundsEverySiren(t *testing.T) {
 	r.clock.Add(31 * time.Second)
 	r.hub.Submit(ctx, hub.Input{Kind: hub.InTick})
 	r.sim.Trigger("garage_motion", hub.SignalMotion, true)
-	eventually(t, "the garage siren sounds burglar", func() bool {
+	hubtest.Eventually(t, "the garage siren sounds burglar", func() bool {
 		g := r.sirenLines("garage_siren")
 		return len(g) == 3 && strings.Contains(g[2], "burglar")
 	})
@@ -437,7 +384,7 @@ func TestManager_SirenBeforeCommit(t *testing.T) {
 	gate := make(chan struct{})
 	var once sync.Once
 	release := func() { once.Do(func() { close(gate) }) }
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	c := hubtest.NewClock(hubtest.T0)
 	r, stop := startWith(t, filepath.Join(t.TempDir(), "vakt.db"), c, hub.Options{BeforeCommit: func(evs []hub.Event) error {
 		for _, ev := range evs {
 			if ev.Kind == hub.KindFire {
@@ -449,7 +396,7 @@ func TestManager_SirenBeforeCommit(t *testing.T) {
 	defer stop()
 	defer release()
 	r.sim.Trigger("garage_smoke", hub.SignalSmoke, true)
-	eventually(t, "both sirens sound fire while the commit is held", func() bool {
+	hubtest.Eventually(t, "both sirens sound fire while the commit is held", func() bool {
 		g, h := r.sirenLines("garage_siren"), r.sirenLines("hall_siren")
 		return len(g) == 1 && strings.Contains(g[0], "fire pattern") && len(h) == 1 && strings.Contains(h[0], "fire pattern")
 	})
@@ -457,14 +404,14 @@ func TestManager_SirenBeforeCommit(t *testing.T) {
 		t.Fatal("the fire is committed: the test did not hold the commit")
 	}
 	release()
-	eventually(t, "the fire committed", func() bool { return has(r.kinds(), hub.KindFire) })
+	hubtest.Eventually(t, "the fire committed", func() bool { return has(r.kinds(), hub.KindFire) })
 }
 
 // A device the hub holds missing when vakt restarts is restored by its first message: the
 // manager learns at start which devices the hub holds missing.
 func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vakt.db")
-	c := &clock{t: time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)}
+	c := hubtest.NewClock(hubtest.T0)
 	r, stop := startAt(t, path, c)
 	ctx := context.Background()
 	c.Add(time.Hour)
@@ -473,7 +420,7 @@ func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 	}
 	c.Add(90 * time.Minute)
 	r.mgr.Supervise(ctx, c.Now())
-	eventually(t, "the garage door missing", func() bool {
+	hubtest.Eventually(t, "the garage door missing", func() bool {
 		for _, d := range r.hub.Snapshot().State.Devices {
 			if d.ID == "garage_door" {
 				return d.Missing
@@ -493,7 +440,7 @@ func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 		t.Error("after a restart the manager does not know the garage door is missing")
 	}
 	r.sim.Trigger("garage_door", hub.SignalContact, false)
-	eventually(t, "the garage door restored", func() bool {
+	hubtest.Eventually(t, "the garage door restored", func() bool {
 		evs, _ := r.hub.Store().History(0, 1)
 		return len(evs) == 1 && evs[0].Kind == hub.KindDeviceMissing && evs[0].Restore && evs[0].Device == "garage_door"
 	})
@@ -510,7 +457,7 @@ func TestManager_MissingRestoredAfterRestart(t *testing.T) {
 // Dropped stale messages are counted too.
 func TestManager_MalformedLogRateLimited(t *testing.T) {
 	r := start(t)
-	var logs lockedBuffer
+	var logs hubtest.Buffer
 	c := r.clock
 	m := devices.NewManager(r.hub, devices.Options{Now: c.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	lines := func() []string {
