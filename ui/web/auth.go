@@ -1,7 +1,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -184,7 +186,8 @@ func (s *Server) session(c *fiber.Ctx) (*session, error) {
 	if u == nil {
 		return nil, nil // a removed user's sessions end with them
 	}
-	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + st.CSRF[:8]}, nil
+	id := sha256.Sum256([]byte(tok))
+	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + hex.EncodeToString(id[:4])}, nil
 }
 
 // startSession signs user in: a new session in the store and its cookie.
