@@ -27,6 +27,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 	"vakt/uplink/outbox"
@@ -219,6 +220,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		start("console", console.New(parts, stdin, stdout).Run)
 	}
 	start("devices", mgr.Run)
+	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger}
+	if up != nil {
+		webDeps.Uplink = up
+	}
+	srv, err := web.New(cfg.Web, webDeps)
+	if err != nil {
+		return err
+	}
+	start("web", srv.Run)
 	if !*demo {
 		start("log", func(ctx context.Context) error { return logEvents(ctx, h, logger) })
 	}

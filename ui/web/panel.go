@@ -109,7 +109,7 @@ func (s *Server) view() panelView {
 		}
 		return "zone " + strconv.Itoa(n)
 	}
-	v := panelView{Seq: st.NextSeq - 1, Now: snap.Time, Areas: []areaView{}, Troubles: []string{}, Devices: []deviceView{}}
+	v := panelView{Seq: st.NextSeq - 1, Now: s.now(), Areas: []areaView{}, Troubles: []string{}, Devices: []deviceView{}}
 	for _, a := range inst.Areas {
 		i := slices.IndexFunc(st.Areas, func(x hub.AreaState) bool { return x.Number == a.Number })
 		if i < 0 {

@@ -87,8 +87,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
-	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
 		return nil, fmt.Errorf("web.listen %q: %w", cfg.Listen, err)
+	}
+	// Plain HTTP carries passwords and session cookies: loopback only.
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("web.listen %q: plain HTTP is served on loopback only", cfg.Listen)
 	}
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink,
@@ -104,7 +109,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var err error
 	if s.pages, err = parsePages(templateFS); err != nil {
 		return nil, err
 	}
