@@ -19,8 +19,8 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
-	"vakt/uplink"
 	"vakt/ui/web"
+	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 )
 
