@@ -162,10 +162,15 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopStreams()
-	if err := s.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+	err = s.app.ShutdownWithTimeout(5 * time.Second)
+	// A shutdown that came before the server took the listener closes nothing: close it
+	// here, so the serving goroutine always ends, and its "closed" error is no error.
+	ln.Close()
+	<-errc
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("web shutdown: %w", err)
 	}
-	return <-errc
+	return nil
 }
 
 func (s *Server) stopStreams() { s.quitOnce.Do(func() { close(s.quit) }) }

@@ -463,3 +463,27 @@ func TestMessages_BothLanguages(t *testing.T) {
 		}
 	}
 }
+
+// A context that ends at once (a console that quits at start) must still end Run: the
+// shutdown may come before the server has taken the listener.
+func TestServer_RunEndsWhenCancelledAtOnce(t *testing.T) {
+	r := newRig(t)
+	for range 20 {
+		s, err := New(Config{Listen: "127.0.0.1:0"}, Deps{Hub: r.h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not end")
+		}
+	}
+}
