@@ -487,3 +487,20 @@ func TestServer_RunEndsWhenCancelledAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Wrong PINs on the panel count towards the engine's lockout of this session only.
+func TestServer_WrongPINsLockTheSession(t *testing.T) {
+	r := newRig(t)
+	anna, erik := r.login("anna"), r.login("erik")
+	for i := range 5 {
+		if res, _ := r.req(anna, "POST", "/disarm", anna.form("area", "1", "pin", "0000")); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("wrong PIN %d: %d", i, res.StatusCode)
+		}
+	}
+	if res, _ := r.req(anna, "POST", "/arm", anna.form("area", "1", "mode", "away", "pin", "1234")); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("right PIN in a locked session: %d, want 429", res.StatusCode)
+	}
+	if res, body := r.req(erik, "POST", "/arm", erik.form("area", "1", "mode", "away", "pin", "5678")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another session: %d %s", res.StatusCode, body)
+	}
+}
