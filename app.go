@@ -21,6 +21,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 	"vakt/uplink/outbox"
@@ -319,6 +320,17 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		p.start("console", console.New(parts, a.opts.Stdin, stdout).Run)
 	}
 	p.start("devices", mgr.Run)
+	webCfg := cfg.Web
+	webCfg.AnyPortIfTaken = demo
+	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger}
+	if up != nil {
+		webDeps.Uplink = up
+	}
+	srv, err := web.New(webCfg, webDeps)
+	if err != nil {
+		return err
+	}
+	p.start("web", srv.Run)
 	if !demo {
 		p.start("log", func(ctx context.Context) error { return logEvents(ctx, h, logger) })
 	}

@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	// UplinkMQTT sends events and status to a station or the owner's server over MQTT and
 	// takes signed commands from it; nil means none.
 	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
+	// Web is the web UI: where it listens.
+	Web web.Config `yaml:"web"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -88,6 +91,7 @@ func defaultConfig() Config {
 		RTL433:      rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
 		Uplink:      uplink.Config{Receivers: []uplink.ReceiverConfig{}},
 		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
+		Web:         web.Config{Listen: web.DefaultListen},
 	}
 }
 

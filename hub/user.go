@@ -101,6 +101,9 @@ type User struct {
 	ArmOnly bool `json:"arm_only,omitempty" yaml:"arm_only,omitempty"`
 	// Windows limit when a limited user's credentials work; empty means always.
 	Windows []Window `json:"windows,omitempty" yaml:"windows,omitempty"`
+	// Password is the user's web password as an argon2id hash (HashPassword); empty means
+	// the user has no web password.
+	Password string `json:"password,omitempty" yaml:"password,omitempty"`
 }
 
 // ValidCode reports whether s is a well-formed PIN code: 4 to 8 digits.

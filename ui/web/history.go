@@ -1,0 +1,211 @@
+package web
+
+import (
+	"bufio"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"vakt/hub"
+)
+
+const (
+	historyPage = 50
+	// historyScan bounds how many events one page reads looking for matches; the page's
+	// "older" link goes on from where it stopped.
+	historyScan = 20000
+	historyRead = 500 // events read from the store at a time
+)
+
+// historyFilter selects events; every field set must match.
+type historyFilter struct {
+	Kind   string
+	Area   int
+	User   string
+	Device string
+	From   time.Time // inclusive
+	To     time.Time // exclusive (the day after the "to" date)
+	FromS  string
+	ToS    string
+	Before uint64
+}
+
+func parseFilter(c *fiber.Ctx) (historyFilter, error) {
+	f := historyFilter{Kind: c.Query("kind"), User: c.Query("user"), Device: c.Query("device"), FromS: c.Query("from"), ToS: c.Query("to")}
+	if f.Kind != "" {
+		if _, err := hub.ParseEventKind(f.Kind); err != nil {
+			return f, invalid("kind")
+		}
+	}
+	if a := c.Query("area"); a != "" {
+		n, err := strconv.Atoi(a)
+		if err != nil || n < 0 {
+			return f, invalid("area")
+		}
+		f.Area = n
+	}
+	if b := c.Query("before"); b != "" {
+		n, err := strconv.ParseUint(b, 10, 64)
+		if err != nil {
+			return f, invalid("before")
+		}
+		f.Before = n
+	}
+	day := func(s string) (time.Time, error) { return time.ParseInLocation("2006-01-02", s, time.Local) }
+	var err error
+	if f.FromS != "" {
+		if f.From, err = day(f.FromS); err != nil {
+			return f, invalid("from")
+		}
+	}
+	if f.ToS != "" {
+		if f.To, err = day(f.ToS); err != nil {
+			return f, invalid("to")
+		}
+		f.To = f.To.AddDate(0, 0, 1)
+	}
+	return f, nil
+}
+
+func (f historyFilter) match(ev hub.Event) bool {
+	return (f.Kind == "" || ev.Kind.String() == f.Kind) &&
+		(f.Area == 0 || ev.Area == f.Area) &&
+		(f.User == "" || ev.User == f.User) &&
+		(f.Device == "" || ev.Device == f.Device) &&
+		(f.From.IsZero() || !ev.Time.Before(f.From)) &&
+		(f.To.IsZero() || ev.Time.Before(f.To))
+}
+
+// query writes the filter back as a query string, with before as given.
+func (f historyFilter) query(before uint64) string {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("kind", f.Kind)
+	if f.Area != 0 {
+		q.Set("area", strconv.Itoa(f.Area))
+	}
+	set("user", f.User)
+	set("device", f.Device)
+	set("from", f.FromS)
+	set("to", f.ToS)
+	if before != 0 {
+		q.Set("before", strconv.FormatUint(before, 10))
+	}
+	return q.Encode()
+}
+
+// scan walks the log newest first from f.Before, calling each for every match until it
+// returns false. It stops at the start of the log, before f.From (the log is in time
+// order), or after max events read; next is where to go on from (0: nothing older).
+func (s *Server) scan(f historyFilter, max int, each func(hub.Event) bool) (next uint64, err error) {
+	before, read := f.Before, 0
+	for {
+		evs, err := s.store.History(before, historyRead)
+		if err != nil {
+			return 0, err
+		}
+		for _, ev := range evs {
+			read++
+			if !f.From.IsZero() && ev.Time.Before(f.From) {
+				return 0, nil
+			}
+			if f.match(ev) && !each(ev) {
+				return ev.Seq - 1, nil
+			}
+			if max > 0 && read >= max {
+				return ev.Seq - 1, nil
+			}
+		}
+		if len(evs) < historyRead || evs[len(evs)-1].Seq <= 1 {
+			return 0, nil
+		}
+		before = evs[len(evs)-1].Seq - 1
+	}
+}
+
+// historyView is the history page's data.
+type historyView struct {
+	Filter historyFilter
+	Events []hub.Event
+	Older  string // query of the next page, empty when none
+	CSV    string
+	Kinds  []string
+	Users  []hub.User
+	Areas  []hub.Area
+}
+
+// historyPage reads one page of matching events.
+func (s *Server) historyPage(f historyFilter) ([]hub.Event, uint64, error) {
+	evs := []hub.Event{}
+	next, err := s.scan(f, historyScan, func(ev hub.Event) bool {
+		evs = append(evs, ev)
+		return len(evs) < historyPage
+	})
+	return evs, next, err
+}
+
+// history is the history page: every event as a table, filtered, newest first.
+func (s *Server) history(c *fiber.Ctx) error {
+	f, err := parseFilter(c)
+	if err != nil {
+		return err
+	}
+	evs, next, err := s.historyPage(f)
+	if err != nil {
+		return err
+	}
+	inst := s.hub.Snapshot().Installation
+	v := historyView{Filter: f, Events: evs, CSV: f.query(f.Before), Users: inst.Users, Areas: inst.Areas}
+	if next != 0 {
+		v.Older = f.query(next)
+	}
+	for k := hub.KindArm; k.String() != "kind("+strconv.Itoa(int(k))+")"; k++ {
+		v.Kinds = append(v.Kinds, k.String())
+	}
+	return s.render(c, http.StatusOK, "history", page{Title: translate(lang(c), "history"), Data: v})
+}
+
+// historyCSV streams every matching event as CSV, never holding the set in memory.
+func (s *Server) historyCSV(c *fiber.Ctx) error {
+	f, err := parseFilter(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="vakt-history.csv"`)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"seq", "time", "area", "kind", "restore", "mode", "zone", "zone_name", "device", "device_name", "user", "how", "note", "reported"})
+		n := 0
+		_, err := s.scan(f, 0, func(ev hub.Event) bool {
+			mode := ""
+			if ev.Mode != hub.ModeDisarmed {
+				mode = ev.Mode.String()
+			}
+			cw.Write([]string{strconv.FormatUint(ev.Seq, 10), ev.Time.Format(time.RFC3339), strconv.Itoa(ev.Area), ev.Kind.String(),
+				strconv.FormatBool(ev.Restore), mode, strconv.Itoa(ev.Zone), ev.ZoneName, ev.Device, ev.DeviceName, ev.User,
+				ev.How.String(), ev.Note, strconv.FormatBool(ev.Report)})
+			if n++; n%500 == 0 {
+				cw.Flush()
+				if w.Flush() != nil {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			s.log.Error("history export", "error", err)
+		}
+		cw.Flush()
+		w.Flush()
+	})
+	return nil
+}

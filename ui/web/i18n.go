@@ -1,0 +1,203 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// messages are the UI's words in English and Swedish; a key missing in Swedish falls back
+// to English, and a key missing in both shows as itself (a test catches that).
+var messages = map[string]map[string]string{
+	"en": {
+		"wrong_code":        "Wrong code",
+		"wrong_password":    "Wrong name or password",
+		"not_allowed":       "You may not do that",
+		"locked_out":        "Too many wrong attempts: wait a while and try again",
+		"bad_input":         "Check what you entered",
+		"pin_needed":        "Enter your PIN",
+		"not_found":         "Not found",
+		"unauthenticated":   "Please sign in",
+		"csrf":              "The form has expired: reload the page and try again",
+		"conflict":          "That cannot be done now",
+		"already_armed":     "The area is already armed",
+		"already_disarmed":  "The area is already disarmed",
+		"nothing_to_ack":    "There is no alarm to acknowledge",
+		"alarm_sounding":    "An alarm is sounding: disarm first",
+		"already_bypassed":  "The zone is already bypassed",
+		"installer_off":     "Installer access is not granted",
+		"server_error":      "Something went wrong; it has been logged",
+		"unavailable":       "The alarm is not answering; try again",
+		"arm_refused":       "Not armed",
+		"link_used":         "This link has expired or was used already",
+		"sign_in":           "Sign in",
+		"sign_out":          "Sign out",
+		"name":              "Name",
+		"password":          "Password",
+		"stay":              "Stay signed in for 30 days",
+		"pin":               "PIN",
+		"arm_away":          "Arm away",
+		"arm_home":          "Arm home",
+		"arm_night":         "Arm night",
+		"disarm":            "Disarm",
+		"ack":               "Acknowledge alarm",
+		"ready":             "Ready to arm",
+		"not_ready":         "Not ready",
+		"arms_with":         "Arms with",
+		"not_armed":         "NOT ARMED",
+		"not_armed_because": "Arming was cancelled by",
+		"alarm_memory":      "Alarm memory",
+		"faults":            "Faults and troubles",
+		"devices":           "Devices",
+		"history":           "History",
+		"panel":             "Alarm",
+		"bypass_these":      "Bypass these and arm",
+		"arm_anyway":        "Arm anyway",
+		"back":              "Back",
+		"exit_delay":        "Leave now",
+		"entry_delay":       "Disarm now",
+		"on":                "On",
+		"off":               "Off",
+		"lock":              "Lock",
+		"unlock":            "Unlock",
+		"setup":             "Set up vakt",
+		"setup_intro":       "Create the first administrator. The PIN arms and disarms; the password signs in here.",
+		"create":            "Create",
+		"bypassed":          "Bypassed",
+		"time":              "Time",
+		"event":             "Event",
+		"area":              "Area",
+		"who":               "Who",
+		"how":               "How",
+		"what":              "What",
+		"kind":              "Kind",
+		"user":              "User",
+		"device":            "Device",
+		"from":              "From",
+		"to":                "To",
+		"filter":            "Filter",
+		"older":             "Older",
+		"csv":               "Export CSV",
+		"all":               "All",
+		"mode_disarmed":     "Disarmed",
+		"mode_arming":       "Arming",
+		"mode_armed_away":   "Armed away",
+		"mode_armed_home":   "Armed home",
+		"mode_armed_night":  "Armed night",
+		"mode_pending":      "Entry delay",
+		"mode_triggered":    "ALARM",
+		"no_events":         "No events",
+		"temperature":       "Temperature",
+		"battery":           "Battery",
+		"last_seen":         "Last seen",
+		"station":           "Monitoring station",
+	},
+	"sv": {
+		"wrong_code":        "Fel kod",
+		"wrong_password":    "Fel namn eller lösenord",
+		"not_allowed":       "Det får du inte göra",
+		"locked_out":        "För många felaktiga försök: vänta en stund och försök igen",
+		"bad_input":         "Kontrollera det du skrev",
+		"pin_needed":        "Skriv din kod",
+		"not_found":         "Hittades inte",
+		"unauthenticated":   "Logga in",
+		"csrf":              "Formuläret har gått ut: ladda om sidan och försök igen",
+		"conflict":          "Det går inte just nu",
+		"already_armed":     "Området är redan larmat",
+		"already_disarmed":  "Området är redan avlarmat",
+		"nothing_to_ack":    "Det finns inget larm att kvittera",
+		"alarm_sounding":    "Ett larm ljuder: larma av först",
+		"already_bypassed":  "Zonen är redan förbikopplad",
+		"installer_off":     "Installatören har ingen behörighet just nu",
+		"server_error":      "Något gick fel; det har loggats",
+		"unavailable":       "Larmet svarar inte; försök igen",
+		"arm_refused":       "Inte larmat",
+		"link_used":         "Länken har gått ut eller redan använts",
+		"sign_in":           "Logga in",
+		"sign_out":          "Logga ut",
+		"name":              "Namn",
+		"password":          "Lösenord",
+		"stay":              "Förbli inloggad i 30 dagar",
+		"pin":               "Kod",
+		"arm_away":          "Larma borta",
+		"arm_home":          "Skalskydd",
+		"arm_night":         "Larma natt",
+		"disarm":            "Larma av",
+		"ack":               "Kvittera larm",
+		"ready":             "Klart att larma",
+		"not_ready":         "Inte klart",
+		"arms_with":         "Larmas med",
+		"not_armed":         "INTE LARMAT",
+		"not_armed_because": "Tillkopplingen avbröts av",
+		"alarm_memory":      "Larmminne",
+		"faults":            "Fel och störningar",
+		"devices":           "Enheter",
+		"history":           "Historik",
+		"panel":             "Larm",
+		"bypass_these":      "Förbikoppla och larma",
+		"arm_anyway":        "Larma ändå",
+		"back":              "Tillbaka",
+		"exit_delay":        "Gå ut nu",
+		"entry_delay":       "Larma av nu",
+		"on":                "På",
+		"off":               "Av",
+		"lock":              "Lås",
+		"unlock":            "Lås upp",
+		"setup":             "Kom igång med vakt",
+		"setup_intro":       "Skapa den första administratören. Koden larmar på och av; lösenordet loggar in här.",
+		"create":            "Skapa",
+		"bypassed":          "Förbikopplad",
+		"time":              "Tid",
+		"event":             "Händelse",
+		"area":              "Område",
+		"who":               "Vem",
+		"how":               "Hur",
+		"what":              "Vad",
+		"kind":              "Typ",
+		"user":              "Användare",
+		"device":            "Enhet",
+		"from":              "Från",
+		"to":                "Till",
+		"filter":            "Filtrera",
+		"older":             "Äldre",
+		"csv":               "Exportera CSV",
+		"all":               "Alla",
+		"mode_disarmed":     "Avlarmat",
+		"mode_arming":       "Larmar på",
+		"mode_armed_away":   "Larmat borta",
+		"mode_armed_home":   "Skalskydd",
+		"mode_armed_night":  "Larmat natt",
+		"mode_pending":      "Inpasseringstid",
+		"mode_triggered":    "LARM",
+		"no_events":         "Inga händelser",
+		"temperature":       "Temperatur",
+		"battery":           "Batteri",
+		"last_seen":         "Senast hörd",
+		"station":           "Larmcentral",
+	},
+}
+
+// translate returns key's message in language l.
+func translate(l, key string) string {
+	if m, ok := messages[l][key]; ok {
+		return m
+	}
+	if m, ok := messages["en"][key]; ok {
+		return m
+	}
+	return key
+}
+
+// lang picks the user's language from Accept-Language: Swedish or English.
+func lang(c *fiber.Ctx) string {
+	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "sv"):
+			return "sv"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "en"
+}

@@ -1,0 +1,66 @@
+package web
+
+import (
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"vakt/hub"
+)
+
+// route is one row of the route table: who may call it. A nil roles list is public.
+type route struct {
+	method string
+	path   string
+	roles  []hub.Role
+	handle fiber.Handler
+}
+
+var (
+	// everyone signed in; the engine still decides what each may do.
+	everyone = []hub.Role{hub.RoleAdmin, hub.RoleUser, hub.RoleLimited, hub.RoleInstaller}
+	// readers may read the history: not limited users (children, the cleaner).
+	readers = []hub.Role{hub.RoleAdmin, hub.RoleUser, hub.RoleInstaller}
+	// owners operate and manage; a limited user only what the engine lets it.
+	admins = []hub.Role{hub.RoleAdmin}
+)
+
+// routeTable is every route × the roles allowed on it, in one place (tested row by row).
+func (s *Server) routeTable() []route {
+	get, post := fiber.MethodGet, fiber.MethodPost
+	return []route{
+		{get, "/login", nil, s.loginPage},
+		{post, "/login", nil, s.login},
+		{get, "/login/link", nil, s.loginLink},
+		{get, "/setup", nil, s.setupPage},
+		{post, "/setup", nil, s.setup},
+		{post, "/logout", everyone, s.logout},
+
+		{get, "/", everyone, s.panel},
+		{post, "/arm", everyone, s.arm},
+		{post, "/disarm", everyone, s.disarm},
+		{post, "/bypass", everyone, s.bypass},
+		{post, "/ack", everyone, s.ack},
+		{post, "/devices/:id/switch", everyone, s.switchPlug},
+		{post, "/devices/:id/lock", everyone, s.lockDoor},
+		{get, "/events", everyone, s.events},
+		{get, "/history", readers, s.history},
+		{get, "/history.csv", readers, s.historyCSV},
+
+		{get, "/api/v1/state", everyone, s.apiState},
+		{post, "/api/v1/arm", everyone, s.apiArm},
+		{post, "/api/v1/disarm", everyone, s.apiDisarm},
+		{post, "/api/v1/bypass", everyone, s.apiBypass},
+		{post, "/api/v1/ack", everyone, s.apiAck},
+		{get, "/api/v1/history", readers, s.apiHistory},
+		{get, "/api/v1/devices", everyone, s.apiDevices},
+		{post, "/api/v1/devices/:id/switch", everyone, s.apiSwitch},
+		{post, "/api/v1/devices/:id/lock", everyone, s.apiLock},
+		{get, "/api/v1/events", everyone, s.apiEvents},
+		{post, "/api/v1/tokens", everyone, s.apiNewToken},
+		{post, "/api/v1/users/:id/password", admins, s.apiSetPassword},
+	}
+}
+
+// allowed says whether role may call the route.
+func (r route) allowed(role hub.Role) bool { return slices.Contains(r.roles, role) }
