@@ -12,6 +12,8 @@ import (
 // for a long time: a timer from the mains_lost event's time, stopped by the restore.
 type mainsReminder struct {
 	after time.Duration
+	// now is the hub's clock, which the events' times come from.
+	now func() time.Time
 	// remind is called once per loss that lasts after.
 	remind func(lost time.Time)
 }
@@ -37,7 +39,7 @@ func (r *mainsReminder) run(ctx context.Context, events <-chan hub.Event) {
 			lost = time.Time{}
 			if !ev.Restore && !ev.Time.Equal(reminded) {
 				lost = ev.Time
-				timer.Reset(max(time.Until(ev.Time.Add(r.after)), 0))
+				timer.Reset(max(ev.Time.Add(r.after).Sub(r.now()), 0))
 			}
 		case <-timer.C:
 			if !lost.IsZero() {
@@ -54,7 +56,7 @@ func (n *Notifier) remindLoop(ctx context.Context) {
 	sub := n.hub.Subscribe()
 	defer sub.Close()
 	events := make(chan hub.Event, 16)
-	r := &mainsReminder{after: n.cfg.MainsReminder.D(), remind: func(lost time.Time) { n.sendReminder(ctx, lost) }}
+	r := &mainsReminder{after: n.cfg.MainsReminder.D(), now: n.now, remind: func(lost time.Time) { n.sendReminder(ctx, lost) }}
 	done := make(chan struct{})
 	go func() { defer close(done); r.run(ctx, events) }()
 	defer func() { <-done }()
