@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/notify"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	// UplinkMQTT sends events and status to a station or the owner's server over MQTT and
 	// takes signed commands from it; nil means none.
 	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
+	// Notify tells the family by ntfy, Pushover and SMS; nothing is sent without recipients.
+	Notify notify.Config `yaml:"notify"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -88,6 +91,7 @@ func defaultConfig() Config {
 		RTL433:      rtl433.Config{Topic: rtl433.DefaultTopic, UnsupervisedCheckIn: hub.Duration(rtl433.DefaultUnsupervisedCheckIn), Models: map[string]rtl433.Override{}},
 		Uplink:      uplink.Config{Receivers: []uplink.ReceiverConfig{}},
 		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
+		Notify:      notify.DefaultConfig(),
 	}
 }
 
@@ -318,6 +322,9 @@ func (c Config) validate() error {
 	}
 	if d := c.Devices.BusFaultAfter.D(); d < time.Second || d > time.Hour {
 		return fmt.Errorf("devices.bus_fault_after: %s, want 1s to 1h", d)
+	}
+	if err := c.Notify.Validate("notify"); err != nil {
+		return err
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.
 	if err := c.GPIO.CheckBounds(); err != nil {
