@@ -131,4 +131,3 @@ func TestPushover_MessageAndAlarmReceipt(t *testing.T) {
 		t.Errorf("bad token: %v", err)
 	}
 }
-
