@@ -266,7 +266,7 @@ func (n *Notifier) deliver(d *dest) outbox.Deliver {
 }
 
 // acknowledged reports whether the log after alarm ev holds an acknowledgement of its
-// area, or a disarm of it.
+// area, or a disarm of it (which silences an alarm of a disarmed area: a silence).
 func (n *Notifier) acknowledged(ev hub.Event) (bool, error) {
 	store := n.hub.Store()
 	after := ev.Seq
@@ -280,7 +280,7 @@ func (n *Notifier) acknowledged(ev hub.Event) (bool, error) {
 		}
 		for _, e := range evs {
 			sameArea := e.Area == ev.Area || ev.Area == 0 || e.Area == 0
-			if (e.Kind == hub.KindAcknowledge && sameArea) || (e.Kind == hub.KindDisarm && e.Area == ev.Area) {
+			if (e.Kind == hub.KindAcknowledge && sameArea) || ((e.Kind == hub.KindDisarm || e.Kind == hub.KindSilence) && e.Area == ev.Area) {
 				return true, nil
 			}
 		}
