@@ -179,6 +179,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 			return fmt.Errorf("notify: %w", err)
 		}
 	}
+	for _, r := range n.cfg.Recipients {
+		if !slices.ContainsFunc(n.hub.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == r.User }) {
+			n.log.Warn("notification recipient is no user of the installation: gets no alarms as admin", "user", r.User)
+		}
+	}
 	var wg sync.WaitGroup
 	if n.pushover != nil {
 		wg.Go(func() { n.pushover.Run(ctx) })

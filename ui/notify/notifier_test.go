@@ -267,3 +267,30 @@ func TestNotifier_SendTest(t *testing.T) {
 		t.Error("test by a channel erik does not have")
 	}
 }
+
+// TestNotifier_TroublesFromTheHub: NOT ARMED, a low battery and a missing device, as the
+// hub writes them, reach a recipient who chose them, in English.
+func TestNotifier_TroublesFromTheHub(t *testing.T) {
+	srv := newNtfyServer(t)
+	clock := hubtest.NewClock(hubtest.T0)
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), hub.DemoInstallation(codeKey), hub.Options{Now: clock.Now})
+	cfg := ntfyConfig(srv.URL, Recipient{User: "erik", Lang: "en", Events: []string{ClassNotArmed, ClassBattery, ClassMissing}, Ntfy: "erik"})
+	startNotifier(t, cfg, h, clock)
+
+	do(t, h, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}) // exit delay runs
+	do(t, h, hub.Input{Kind: hub.InReport, Device: "living_window", Signal: hub.SignalContact, Active: true})
+	do(t, h, hub.Input{Kind: hub.InReport, Device: "hall_motion", Signal: hub.SignalBatteryLow, Active: true})
+	do(t, h, hub.Input{Kind: hub.InReport, Device: "garage_door", Signal: hub.SignalMissing, Active: true})
+	hubtest.Eventually(t, "three notifications", func() bool { return len(srv.got()) == 3 })
+	got := srv.got()
+	want := [][2]string{
+		{"NOT ARMED", "Arming was cancelled: Living room window (House) at 18:00"},
+		{"Low battery", "Hall camera (House) at 18:00"},
+		{"Device missing", "Garage door (Garage) at 18:00"},
+	}
+	for i, w := range want {
+		if got[i].Title != w[0] || got[i].Body != w[1] {
+			t.Errorf("%d: %q / %q, want %q / %q", i, got[i].Title, got[i].Body, w[0], w[1])
+		}
+	}
+}
