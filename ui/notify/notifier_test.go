@@ -135,6 +135,12 @@ func TestNotifier_NtfyArmDisarm(t *testing.T) {
 			t.Errorf("publish %d:\n got %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
+	// Saved at once, not at shutdown: a crash now sends nothing twice.
+	last, _ := h.Store().LastSeq()
+	hubtest.Eventually(t, "cursor saved", func() bool {
+		c, _, _ := h.Store().Cursor("notify/erik/ntfy")
+		return c == last
+	})
 	st := n.Status().Channels[0]
 	if st.User != "erik" || st.Channel != ChannelNtfy || st.LastSuccess.IsZero() || st.Fault {
 		t.Errorf("status %+v", st)
