@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/ui/notify"
 	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
@@ -297,7 +299,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		}
 		cfg.Uplink.Receivers = append(cfg.Uplink.Receivers, rc)
 	}
-	if _, err := outbox.DeleteStale(store, append(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames()...), logger); err != nil {
+	if _, err := outbox.DeleteStale(store, slices.Concat(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames(), cfg.Notify.CursorNames()), logger); err != nil {
 		return err
 	}
 	var up *uplink.Uplink
@@ -313,6 +315,13 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 			return err
 		}
 		p.start("uplink_mqtt", um.Run)
+	}
+	if len(cfg.Notify.Recipients) > 0 {
+		nt, err := notify.New(cfg.Notify, h, notify.Options{Logger: logger})
+		if err != nil {
+			return err
+		}
+		p.start("notify", nt.Run)
 	}
 	if demo {
 		p.start("sim", s.Run)

@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/notify"
 	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
@@ -53,6 +54,8 @@ type Config struct {
 	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
 	// Web is the web UI: where it listens.
 	Web web.Config `yaml:"web"`
+	// Notify tells the family by ntfy, Pushover and SMS; nothing is sent without recipients.
+	Notify notify.Config `yaml:"notify"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -92,6 +95,7 @@ func defaultConfig() Config {
 		Uplink:      uplink.Config{Receivers: []uplink.ReceiverConfig{}},
 		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
 		Web:         web.Config{Listen: web.DefaultListen},
+		Notify:      notify.DefaultConfig(),
 	}
 }
 
@@ -322,6 +326,9 @@ func (c Config) validate() error {
 	}
 	if d := c.Devices.BusFaultAfter.D(); d < time.Second || d > time.Hour {
 		return fmt.Errorf("devices.bus_fault_after: %s, want 1s to 1h", d)
+	}
+	if err := c.Notify.Validate("notify"); err != nil {
+		return err
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.
 	if err := c.GPIO.CheckBounds(); err != nil {

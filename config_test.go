@@ -56,6 +56,16 @@ func TestLoadConfig_Bounds(t *testing.T) {
 			"line 3: devices.bus_fault_after: 10ms, want 1s to 1h"},
 		{"event log cap", "\nevent_log_cap: 100000000\n",
 			"line 2: event_log_cap: 100000000, want 1000 to 10000000"},
+		{"notify escalate after", "notify:\n  escalate_after: 5s\n",
+			"line 2: notify.escalate_after: 5s, want 30s to 1h"},
+		{"notify pushover expire", "notify:\n  pushover:\n    token: abc\n    expire: 5h\n",
+			"line 4: notify.pushover.expire: 5h0m0s, want 1m to 3h"},
+		{"notify recipient lang", "notify:\n  ntfy:\n    server: https://ntfy.sh\n  recipients:\n    - user: anna\n      lang: de\n      ntfy_topic: anna\n",
+			`line 6: notify.recipients[0].lang: "de", want sv or en`},
+		{"notify recipient event", "notify:\n  ntfy:\n    server: https://ntfy.sh\n  recipients:\n    - user: anna\n      lang: sv\n      ntfy_topic: anna\n      events: [arming, duress]\n",
+			`line 8: notify.recipients[0].events[1]: "duress", want one of arming`},
+		{"notify sms without modem", "notify:\n  recipients:\n    - user: anna\n      lang: sv\n      sms: \"+46701234567\"\n",
+			"line 5: notify.recipients[0].sms: set notify.sms.device too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")

@@ -1,0 +1,116 @@
+package notify
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"vakt/hub"
+)
+
+// mainsReminder is the seed's promise that the family is reminded when mains has been out
+// for a long time: a timer from the mains_lost event's time, stopped by the restore.
+type mainsReminder struct {
+	after time.Duration
+	// now is the hub's clock, which the events' times come from.
+	now func() time.Time
+	// remind is called once per loss that lasts after.
+	remind func(lost time.Time)
+}
+
+// run follows the mains events on events until ctx ends or events closes.
+func (r *mainsReminder) run(ctx context.Context, events <-chan hub.Event) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var lost, reminded time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.Kind != hub.KindMainsLost || ev.How != hub.HowSystem {
+				continue
+			}
+			timer.Stop()
+			lost = time.Time{}
+			if !ev.Restore && !ev.Time.Equal(reminded) {
+				lost = ev.Time
+				timer.Reset(max(ev.Time.Add(r.after).Sub(r.now()), 0))
+			}
+		case <-timer.C:
+			if !lost.IsZero() {
+				r.remind(lost)
+				reminded, lost = lost, time.Time{}
+			}
+		}
+	}
+}
+
+// remindLoop feeds the reminder the hub's mains events, starting from the state: a loss
+// that began before a restart is still timed from its own start.
+func (n *Notifier) remindLoop(ctx context.Context) {
+	sub := n.hub.Subscribe()
+	defer sub.Close()
+	events := make(chan hub.Event, 16)
+	r := &mainsReminder{after: n.cfg.MainsReminder.D(), now: n.now, remind: func(lost time.Time) { n.sendReminder(ctx, lost) }}
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(ctx, events) }()
+	defer func() { <-done }()
+	feed := func(ev hub.Event) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if m := n.hub.Snapshot().State.Mains; m.Lost {
+		if !feed(hub.Event{Kind: hub.KindMainsLost, How: hub.HowSystem, Time: m.Since}) {
+			return
+		}
+	}
+	sub.Next()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C():
+		}
+		u := sub.Next()
+		if u.Closed {
+			return
+		}
+		evs := u.Events
+		if u.Lagged {
+			// What was missed is only the mains state: take it from the snapshot.
+			m := u.Snapshot.State.Mains
+			evs = []hub.Event{{Kind: hub.KindMainsLost, How: hub.HowSystem, Time: m.Since, Restore: !m.Lost}}
+		}
+		for _, ev := range evs {
+			if ev.Kind == hub.KindMainsLost && !feed(ev) {
+				return
+			}
+		}
+	}
+}
+
+// sendReminder tells everyone who gets mains news that mains is still out, once per
+// channel, best effort: a failure counts against the channel's status.
+func (n *Notifier) sendReminder(ctx context.Context, lost time.Time) {
+	n.log.Warn("mains still out: reminding", "since", lost)
+	for _, d := range n.dests {
+		if !slices.Contains(d.rcpt.Events, ClassMains) {
+			continue
+		}
+		msg := n.text(d.rcpt).MainsReminder(lost, n.cfg.MainsReminder.D())
+		if err := n.channels[d.channel].Send(ctx, d.to, msg); err != nil {
+			n.failed(d, err)
+			continue
+		}
+		n.succeeded(d)
+	}
+}
