@@ -106,6 +106,7 @@ var messages = map[string]map[string]string{
 		"offline":         "No connection to vakt",
 		"offline_intro":   "This phone cannot reach vakt just now, so it cannot show the alarm's state. Check the Wi-Fi or the VPN and try again.",
 		"try_again":       "Try again",
+		"pwa_description": "The house alarm: arm, disarm and see its state",
 	},
 	"sv": {
 		"wrong_code":        "Fel kod",
@@ -204,6 +205,7 @@ var messages = map[string]map[string]string{
 		"offline":         "Ingen kontakt med vakt",
 		"offline_intro":   "Telefonen når inte vakt just nu och kan därför inte visa larmets läge. Kontrollera wifi eller VPN och försök igen.",
 		"try_again":       "Försök igen",
+		"pwa_description": "Husets larm: larma på och av och se dess läge",
 	},
 }
 

@@ -40,6 +40,9 @@ func (s *Server) routeTable() []route {
 		{get, "/ca.crt", nil, s.caCert},
 		{get, "/ca.pem", nil, s.caPEM},
 		{get, "/api/v1/ca", nil, s.apiCA},
+		{get, "/manifest.webmanifest", nil, s.manifest},
+		{get, "/sw.js", nil, s.serviceWorker},
+		{get, "/offline", nil, s.offline},
 
 		{get, "/", everyone, s.panel},
 		{post, "/arm", everyone, s.arm},
