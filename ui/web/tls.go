@@ -154,6 +154,9 @@ type serverCerts struct {
 
 	mu   sync.Mutex
 	cert *tls.Certificate
+	// checked is when the certificate was last checked against the names and the clock:
+	// at most once a minute, not at every handshake.
+	checked time.Time
 }
 
 // fixedCert is an installer-supplied certificate: serverCerts hands out only it.
@@ -177,6 +180,11 @@ func (sc *serverCerts) current() (*tls.Certificate, error) {
 	if sc.ca == nil {
 		return sc.cert, nil
 	}
+	now := sc.now()
+	if sc.cert != nil && now.Sub(sc.checked) >= 0 && now.Sub(sc.checked) < time.Minute {
+		return sc.cert, nil
+	}
+	sc.checked = now
 	dns, ips := sc.names()
 	if sc.cert == nil {
 		if c, err := sc.stored(); err != nil {

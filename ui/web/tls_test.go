@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -9,7 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,7 +121,9 @@ func TestLocalCA_VerifiesSurvivesRestartRenews(t *testing.T) {
 	}
 	verify(t, ca, c4, now)
 
-	// A new address (DHCP gave the box another one): a certificate that covers it.
+	// A new address (DHCP gave the box another one): a certificate that covers it, at the
+	// next check (once a minute).
+	now = now.Add(time.Minute)
 	sc.names = func() ([]string, []net.IP) {
 		dns, ips := testNames()
 		return dns, append(ips, net.IPv4(192, 168, 1, 99).To4())
@@ -257,5 +264,43 @@ func TestServer_CAPage(t *testing.T) {
 	var api struct{ Name, SHA256, PEM string }
 	if err := json.Unmarshal([]byte(body), &api); err != nil || res.StatusCode != http.StatusOK || api.SHA256 != r.s.ca.Fingerprint() || api.PEM == "" {
 		t.Fatalf("/api/v1/ca: %d %s", res.StatusCode, body)
+	}
+}
+
+// An installer's own certificate replaces the local CA's: HTTPS serves it, and /ca has no CA
+// to offer.
+func TestServer_InstallersCertificate(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	store := hubtest.OpenStore(t)
+	ca, err := loadOrMakeCA(store, "installer", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := (&serverCerts{store: store, ca: ca, now: time.Now, names: testNames}).current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "web.crt"), filepath.Join(dir, "web.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Leaf.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Listen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0", Cert: certFile, Key: keyFile}, Deps{Hub: r.h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.certs.GetCertificate(nil)
+	if err != nil || !bytes.Equal(got.Certificate[0], c.Leaf.Raw) {
+		t.Fatalf("HTTPS certificate is not the installer's: %v", err)
+	}
+	if res, _ := s.App().Test(httptest.NewRequest("GET", "/ca.crt", nil)); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/ca.crt with an installer's certificate: %d, want 404", res.StatusCode)
 	}
 }
