@@ -34,6 +34,7 @@ func main() {
 var subcommands = []struct{ name, help string }{
 	{"installation export|import", "write the installation (areas, zones, devices, users) as YAML, or set it from a file"},
 	{"store check|salvage", "check the store for damage, or salvage a damaged one into a new file"},
+	{"user reset-password NAME", "set a user's web password at the box (vakt stopped), read from the terminal"},
 	{"gen-history", "fill a demo store with a long ordinary history, for benchmarks"},
 	{"help", "print this help"},
 }
@@ -57,6 +58,8 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 			return installationCmd(ctx, args[1:], stdout, stderr)
 		case "store":
 			return storeCmd(args[1:], stdout, stderr)
+		case "user":
+			return userCmd(ctx, args[1:], stdin, stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("vakt", flag.ContinueOnError)

@@ -36,6 +36,14 @@ func (s *Server) routeTable() []route {
 		{post, "/setup", nil, s.setup},
 		{post, "/logout", everyone, s.logout},
 
+		{get, "/ca", nil, s.caPage},
+		{get, "/ca.crt", nil, s.caCert},
+		{get, "/ca.pem", nil, s.caPEM},
+		{get, "/api/v1/ca", nil, s.apiCA},
+		{get, "/manifest.webmanifest", nil, s.manifest},
+		{get, "/sw.js", nil, s.serviceWorker},
+		{get, "/offline", nil, s.offline},
+
 		{get, "/", everyone, s.panel},
 		{post, "/arm", everyone, s.arm},
 		{post, "/disarm", everyone, s.disarm},

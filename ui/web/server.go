@@ -34,8 +34,16 @@ var staticFS embed.FS
 
 // Config is the web UI's part of config.yaml.
 type Config struct {
-	// Listen is the address to serve on; empty means DefaultListen.
+	// Listen is the address to serve plain HTTP on (loopback only); empty means
+	// DefaultListen.
 	Listen string `yaml:"listen"`
+	// HTTPSListen is the address to serve HTTPS on (":8443" for the LAN); empty means no
+	// HTTPS listener.
+	HTTPSListen string `yaml:"https_listen"`
+	// Cert and Key are an installer's own certificate and key files (PEM) for HTTPS;
+	// empty means a certificate from vakt's local CA.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 	// AnyPortIfTaken serves on another port of the same host when Listen's is taken,
 	// saying so: the demo must start anywhere.
 	AnyPortIfTaken bool `yaml:"-"`
@@ -69,6 +77,11 @@ type Server struct {
 	app    *fiber.App
 	pages  map[string]*template.Template
 	routes []route
+
+	// ca is vakt's local certificate authority (nil with an installer's certificate);
+	// certs hands out the HTTPS certificate.
+	ca    *localCA
+	certs *serverCerts
 
 	// Login back-off, per account and per address.
 	byAccount *backoff
@@ -115,6 +128,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.pages, err = parsePages(templateFS); err != nil {
 		return nil, err
 	}
+	if err := s.setUpTLS(); err != nil {
+		return nil, err
+	}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
@@ -154,6 +170,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	base := "http://" + ln.Addr().String()
 	s.log.Info("web UI", "url", base+"/")
+	if s.ca != nil {
+		s.log.Info("web UI's local certificate authority: trust it on your phones (see /ca)",
+			"name", s.ca.cert.Subject.CommonName, "sha256", s.ca.Fingerprint())
+	}
+	if s.cfg.HTTPSListen != "" {
+		tln, err := s.listenTLS()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = joinListeners(ln, tln)
+	}
 	if link, err := s.firstLink(base); err != nil {
 		ln.Close()
 		return err
