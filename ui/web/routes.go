@@ -62,8 +62,8 @@ func (s *Server) routeTable() []route {
 
 		// Devices, users and the installer's tools (admin.go, devicespage.go, users.go, installer.go).
 		{get, "/devices", everyone, s.devicesPage},
-		{post, "/devices/:id/edit", installers, s.deviceEditPost},
-		{post, "/devices/:id/remove", installers, s.deviceRemovePost},
+		{post, "/devices/:id/edit", installers, s.granted(s.deviceEditPost)},
+		{post, "/devices/:id/remove", installers, s.granted(s.deviceRemovePost)},
 		{get, "/users", admins, s.usersPage},
 		{post, "/users", admins, s.userAddPost},
 		{post, "/users/installer", admins, s.grantPost},
@@ -78,8 +78,8 @@ func (s *Server) routeTable() []route {
 		{post, "/installer/test", installers, s.granted(s.testPost)},
 		{get, "/installer/installation.yaml", installers, s.granted(s.export)},
 		{get, "/api/v1/devices/detail", everyone, s.apiDeviceList},
-		{post, "/api/v1/devices/:id", installers, s.apiDeviceEdit},
-		{post, "/api/v1/devices/:id/remove", installers, s.apiDeviceRemove},
+		{post, "/api/v1/devices/:id", installers, s.granted(s.apiDeviceEdit)},
+		{post, "/api/v1/devices/:id/remove", installers, s.granted(s.apiDeviceRemove)},
 		{get, "/api/v1/users", admins, s.apiUsers},
 		{post, "/api/v1/users", admins, s.apiUserAdd},
 		{post, "/api/v1/installer/grant", admins, s.apiGrant},
