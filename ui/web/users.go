@@ -16,19 +16,18 @@ import (
 // userRow is a user on the users page. Codes and tags are counted, never shown: only their
 // keyed hashes are stored.
 type userRow struct {
-	ID       string   `json:"id"`
-	Number   int      `json:"number"`
-	Name     string   `json:"name"`
-	Role     string   `json:"role"`
-	Areas    []int    `json:"areas,omitempty"`
-	Codes    int      `json:"codes"`
-	Tags     int      `json:"tags"`
-	Duress   bool     `json:"duress"`
-	LockSlot int      `json:"lock_slot,omitempty"`
-	ArmOnly  bool     `json:"arm_only,omitempty"`
-	Windows  string   `json:"windows,omitempty"`
-	Password bool     `json:"password"`
-	AreaSet  []string `json:"-"`
+	ID       string `json:"id"`
+	Number   int    `json:"number"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Areas    []int  `json:"areas,omitempty"`
+	Codes    int    `json:"codes"`
+	Tags     int    `json:"tags"`
+	Duress   bool   `json:"duress"`
+	LockSlot int    `json:"lock_slot,omitempty"`
+	ArmOnly  bool   `json:"arm_only,omitempty"`
+	Windows  string `json:"windows,omitempty"`
+	Password bool   `json:"password"`
 }
 
 // HasArea says whether the user's areas include n (for the form's checkboxes).
@@ -381,12 +380,13 @@ func (s *Server) grant(c *fiber.Ctx, hours float64, pin string) error {
 }
 
 func (s *Server) grantPost(c *fiber.Ctx) error {
-	hours, err := strconv.ParseFloat(strings.TrimSpace(c.FormValue("hours", "0")), 64)
-	if err != nil {
-		return invalid("hours")
-	}
-	if c.FormValue("revoke") != "" {
-		hours = 0
+	hours := 0.0 // revoke
+	if c.FormValue("revoke") == "" {
+		h, err := strconv.ParseFloat(strings.TrimSpace(c.FormValue("hours")), 64)
+		if err != nil || h <= 0 {
+			return invalid("hours")
+		}
+		hours = h
 	}
 	if err := s.grant(c, hours, c.FormValue("pin")); err != nil {
 		return err
