@@ -152,6 +152,8 @@ type Adoption struct {
 	// that are not zones (sirens, keypads, plugs, locks) get no zone.
 	ZoneType hub.ZoneType
 	Zone     int
+	// Chime and Interior are the zone's (hub.Zone).
+	Chime, Interior bool
 }
 
 // Adopt adds a discovered device to the installation, with its zone, for the admin or granted
@@ -213,7 +215,7 @@ func (m *Manager) Adopt(ctx context.Context, by hub.Input, a Adoption) error {
 				}
 				n++
 			}
-			inst.Zones = append(inst.Zones, hub.Zone{Number: n, Name: a.Name, Area: a.Area, Type: zt, Device: a.ID})
+			inst.Zones = append(inst.Zones, hub.Zone{Number: n, Name: a.Name, Area: a.Area, Type: zt, Device: a.ID, Chime: a.Chime, Interior: a.Interior})
 		}
 		return nil
 	})

@@ -49,9 +49,11 @@ type Config struct {
 	AnyPortIfTaken bool `yaml:"-"`
 }
 
-// Uplink is what the panel shows of the monitoring station's paths.
+// Uplink is what the panel shows of the monitoring station's paths, and the installer's
+// transmission test.
 type Uplink interface {
 	Status() []uplink.ReceiverStatus
+	AwaitTest(ctx context.Context, seq uint64) (uplink.TestResult, error)
 }
 
 // Deps are the parts the web UI works with. Devices and Uplink may be nil.

@@ -117,6 +117,7 @@ func (c client) form(kv ...string) url.Values {
 func TestServer_RoutesAuthorised(t *testing.T) {
 	r := newRig(t)
 	anna, lisa := r.login("anna"), r.login("lisa")
+	erik, ivan := r.login("erik"), r.login("ivan") // ivan's installer access is not granted
 	for _, rt := range r.s.routes {
 		if rt.roles == nil || rt.path == "/events" || rt.path == "/api/v1/events" || rt.path == "/history.csv" {
 			continue // public; streams are tested on their own
@@ -141,6 +142,14 @@ func TestServer_RoutesAuthorised(t *testing.T) {
 				res, _ := r.req(lisa, rt.method, path, lisa.form())
 				if res.StatusCode != http.StatusForbidden {
 					t.Errorf("limited user: %d, want 403", res.StatusCode)
+				}
+			}
+			// A user on an admin's or installer's route; an installer while not granted.
+			if !rt.allowed(hub.RoleUser) {
+				for _, c := range []client{erik, ivan} {
+					if res, body := r.req(c, rt.method, path, c.form()); res.StatusCode != http.StatusForbidden {
+						t.Errorf("%s: %d, want 403: %s", c.cookie[:4], res.StatusCode, body)
+					}
 				}
 			}
 			if rt.method == "POST" {
