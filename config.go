@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/homekit"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	// UplinkMQTT sends events and status to a station or the owner's server over MQTT and
 	// takes signed commands from it; nil means none.
 	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
+	// HomeKit, when present, runs the HomeKit bridge for Apple's Home app.
+	HomeKit *homekit.Config `yaml:"homekit"`
 }
 
 // MQTTConfig says which broker the drivers use.
