@@ -24,13 +24,18 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
+	return newRigWith(t, cfg, nil)
+}
+
+func newRigWith(t *testing.T, cfg Config, dev Devices) *rig {
+	t.Helper()
 	clock := hubtest.NewClock(hubtest.T0)
 	inst := hub.DemoInstallation(make([]byte, 32))
 	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{Now: clock.Now})
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	b := New(cfg, h, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := New(cfg, h, dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	hubtest.Run(t, "bridge", b.Run)
 	r := &rig{t: t, h: h, clock: clock, b: b}
 	hubtest.Eventually(t, "the bridge serves", func() bool { return r.served() != nil })
