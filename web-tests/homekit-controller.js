@@ -2,6 +2,7 @@
 // over HAP/IP, connecting straight to the bridge's address (no discovery). It reads one
 // JSON command a line on stdin and answers each with one JSON line on stdout:
 //   {"op":"pair","pin":"XXX-XX-XXX"}
+//   {"op":"reconnect"}            (a new session, after the bridge restarted)
 //   {"op":"accessories"}
 //   {"op":"get","ids":["aid.iid", …]}
 //   {"op":"set","values":{"aid.iid": value, …}}
@@ -27,6 +28,10 @@ async function run(cmd) {
       // Each command after pairing opens a verified session of its own.
       // One verified session for every later command, as the Home app keeps: a new
       // connection per request stalls now and then in hap's pair-verify.
+      client = new HttpClient('vakt-test', host, port, client.getLongTermData(), { usePersistentConnections: true });
+      return true;
+    case 'reconnect': // the bridge restarted
+      client.closePersistentConnection();
       client = new HttpClient('vakt-test', host, port, client.getLongTermData(), { usePersistentConnections: true });
       return true;
     case 'accessories':

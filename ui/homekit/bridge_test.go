@@ -20,6 +20,12 @@ type rig struct {
 	h     *hub.Hub
 	clock *hubtest.Clock
 	b     *Bridge
+
+	path       string
+	cfg        Config
+	dev        Devices
+	stopHub    func()
+	stopBridge func()
 }
 
 func newRig(t *testing.T, cfg Config) *rig {
@@ -29,17 +35,30 @@ func newRig(t *testing.T, cfg Config) *rig {
 
 func newRigWith(t *testing.T, cfg Config, dev Devices) *rig {
 	t.Helper()
-	clock := hubtest.NewClock(hubtest.T0)
-	inst := hub.DemoInstallation(make([]byte, 32))
-	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{Now: clock.Now})
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	b := New(cfg, h, dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	hubtest.Run(t, "bridge", b.Run)
-	r := &rig{t: t, h: h, clock: clock, b: b}
-	hubtest.Eventually(t, "the bridge serves", func() bool { return r.served() != nil })
+	r := &rig{t: t, clock: hubtest.NewClock(hubtest.T0), path: hubtest.StorePath(t), cfg: cfg, dev: dev}
+	r.start(hub.DemoInstallation(make([]byte, 32)))
 	return r
+}
+
+// start starts the hub on the rig's store (inst: nil for the stored one) and the bridge.
+func (r *rig) start(inst *hub.Installation) {
+	r.t.Helper()
+	r.h, r.stopHub = hubtest.StartHub(r.t, r.path, inst, hub.Options{Now: r.clock.Now})
+	r.b = New(r.cfg, r.h, r.dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
+	hubtest.Eventually(r.t, "the bridge serves", func() bool { return r.served() != nil })
+}
+
+// restart stops the bridge and the hub and starts them again on the same store and address.
+func (r *rig) restart() {
+	r.t.Helper()
+	r.cfg.Listen = r.b.Addr()
+	r.stopBridge()
+	r.stopHub()
+	r.start(nil)
 }
 
 func (r *rig) served() *bridged {

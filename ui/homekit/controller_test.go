@@ -209,4 +209,14 @@ func TestBridge_HomeKitController(t *testing.T) {
 	if got := r.h.Snapshot().State.Areas[0].How; got != hub.HowHomeKit {
 		t.Fatalf("armed how %s, want homekit", got)
 	}
+
+	// After a restart the pairing is still there (bbolt), and so are the ids.
+	r.restart()
+	c.must(map[string]any{"op": "reconnect"})
+	if got := characteristicID(t, c.must(map[string]any{"op": "accessories"}), aid, "66"); got != current {
+		t.Fatalf("after a restart the current state is %s, was %s", got, current)
+	}
+	if cur, tgt := c.value(current), c.value(target); cur != stateAway || tgt != targetAway {
+		t.Fatalf("after a restart: current %d target %d, want away", cur, tgt)
+	}
 }
