@@ -42,7 +42,7 @@ fi
 # npm ci only when the lockfile changed since the last install: the copy in node_modules
 # says which one is there.
 if command -v npm >/dev/null && ! cmp -s web-tests/package-lock.json web-tests/node_modules/.vakt-package-lock.json; then
-  echo "== npm ci in web-tests (axe-core, lighthouse)"
+  echo "== npm ci in web-tests (axe-core, lighthouse, hap-controller)"
   npm ci --prefix web-tests --no-audit --no-fund --loglevel=error
   cp web-tests/package-lock.json web-tests/node_modules/.vakt-package-lock.json
 fi

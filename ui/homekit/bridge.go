@@ -119,6 +119,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.setup = setup
 	b.mu.Unlock()
 	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	if user, err := b.user(); err != nil {
+		b.log.Warn("HomeKit can arm nobody's way: the installation has no admin; set homekit.user", "error", err)
+	} else if !slices.ContainsFunc(b.h.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == user }) {
+		b.log.Warn("HomeKit acts as a user the installation does not have: its commands will be refused", "user", user)
+	}
 	store := NewStore(b.h.Store())
 	sub := b.h.Subscribe()
 	defer sub.Close()
