@@ -7,6 +7,7 @@ import (
 
 	"vakt/devices"
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 func TestPlanFor_ServicesAndStableIDs(t *testing.T) {
@@ -64,4 +65,25 @@ func TestPlanFor_NamesDevicesBeyondTheLimit(t *testing.T) {
 	if len(p.left) != 6 || p.left[0] != "Plug 99 (plug099)" {
 		t.Fatalf("left %v", p.left)
 	}
+}
+
+func TestBridge_RebuildsWhenDevicesChange(t *testing.T) {
+	r := newRig(t, Config{})
+	before := r.served()
+	door := r.device("front_door").plan.aid
+	res := r.h.Configure(t.Context(), hub.Input{User: "anna", How: hub.HowWeb}, "add a plug", func(in *hub.Installation) error {
+		in.Devices = append(in.Devices, hub.Device{ID: "kettle_plug", Name: "Kettle", Driver: "sim", Kind: "plug", Area: 1})
+		return nil
+	})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	hubtest.Eventually(t, "the bridge is rebuilt with the kettle", func() bool {
+		br := r.served()
+		return br != nil && br != before && slices.ContainsFunc(br.devices, func(d *deviceAccessory) bool { return d.plan.id == "kettle_plug" })
+	})
+	if got := r.device("front_door").plan.aid; got != door {
+		t.Fatalf("front door id %d, was %d", got, door)
+	}
+	r.want(1, stateDisarmed, targetDisarm)
 }
