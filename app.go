@@ -22,6 +22,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/ui/homekit"
 	"vakt/ui/notify"
 	"vakt/ui/web"
 	"vakt/uplink"
@@ -327,6 +328,9 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		p.start("sim", s.Run)
 		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st, Broker: consoleBroker(cfg, creds)}
 		p.start("console", console.New(parts, a.opts.Stdin, stdout).Run)
+	}
+	if cfg.HomeKit != nil {
+		p.start("homekit", homekit.New(*cfg.HomeKit, h, mgr, logger).Run)
 	}
 	p.start("devices", mgr.Run)
 	webCfg := cfg.Web

@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/homekit"
 	"vakt/ui/notify"
 	"vakt/ui/web"
 	"vakt/uplink"
@@ -56,6 +57,8 @@ type Config struct {
 	Web web.Config `yaml:"web"`
 	// Notify tells the family by ntfy, Pushover and SMS; nothing is sent without recipients.
 	Notify notify.Config `yaml:"notify"`
+	// HomeKit, when present, runs the HomeKit bridge for Apple's Home app.
+	HomeKit *homekit.Config `yaml:"homekit"`
 }
 
 // MQTTConfig says which broker the drivers use.

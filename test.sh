@@ -42,9 +42,11 @@ fi
 # npm ci only when the lockfile changed since the last install: the copy in node_modules
 # says which one is there.
 if command -v npm >/dev/null && ! cmp -s web-tests/package-lock.json web-tests/node_modules/.vakt-package-lock.json; then
-  echo "== npm ci in web-tests (axe-core, lighthouse)"
+  echo "== npm ci in web-tests (axe-core, lighthouse, hap-controller)"
   npm ci --prefix web-tests --no-audit --no-fund --loglevel=error
   cp web-tests/package-lock.json web-tests/node_modules/.vakt-package-lock.json
 fi
 
 go test -race -count=1 ./...
+# HomeKit over HAP with the real controller: hap's own connection races under -race.
+go test -count=1 -run HomeKitController ./ui/homekit/

@@ -1,0 +1,429 @@
+// Package homekit exposes vakt to Apple's Home app as a HomeKit bridge (brutella/hap): a
+// Security System per area and an accessory per adopted sensor, plug and lock. The bridge
+// follows the hub's committed snapshots and forwards HomeKit's writes to the hub as
+// commands; it decides nothing itself.
+package homekit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/brutella/hap"
+	"github.com/brutella/hap/accessory"
+	"github.com/brutella/hap/characteristic"
+	haplog "github.com/brutella/hap/log"
+
+	"vakt/devices"
+	"vakt/hub"
+)
+
+// Errors a HomeKit write can meet before it reaches the hub.
+var (
+	ErrDisarmNotAllowed = errors.New("homekit: disarming from HomeKit is off (homekit.allow_disarm)")
+	ErrNoUser           = errors.New("homekit: no user to act as (homekit.user, or an admin)")
+)
+
+// Config is the homekit section of config.yaml.
+type Config struct {
+	// Listen is the address the bridge listens on; empty: any port on every interface.
+	Listen string `yaml:"listen"`
+	// Name is the bridge's name in the Home app; empty: the installation's name.
+	Name string `yaml:"name"`
+	// User is the id of the vakt user HomeKit acts as (the history says who); empty: the
+	// first admin.
+	User string `yaml:"user"`
+	// AllowDisarm lets HomeKit disarm, and unlock a lock of an armed area. Off by default:
+	// anyone with the phone unlocked could otherwise disarm.
+	AllowDisarm bool `yaml:"allow_disarm"`
+}
+
+// Devices is what the bridge needs of the device manager: health (temperatures, plug and
+// lock states) and the plug and lock commands.
+type Devices interface {
+	Health() map[string]devices.Health
+	Switch(ctx context.Context, by hub.Input, id string, on bool) error
+	Lock(ctx context.Context, by hub.Input, id string, locked bool) error
+}
+
+// healthEvery is how often the bridge reads the devices' health, which no snapshot carries.
+const healthEvery = 5 * time.Second
+
+// commandTimeout bounds how long a HomeKit write waits for the hub's answer.
+const commandTimeout = 10 * time.Second
+
+// Bridge is the HomeKit bridge. New has no side effects; Run serves it.
+type Bridge struct {
+	cfg Config
+	h   *hub.Hub
+	dev Devices
+	log *slog.Logger
+
+	// resync asks the follower to show the newest snapshot again (after a HomeKit write,
+	// which hap stores only once its callback has returned).
+	resync chan struct{}
+
+	// writes orders the follower's updates with HomeKit's writes: hap reads a value
+	// unlocked when it notifies, so the two must never touch one characteristic at once.
+	// inflight counts the writes accepted but not yet stored, per characteristic; the
+	// follower leaves those alone until hap has stored them.
+	writes   sync.Mutex
+	inflight map[*characteristic.C]int
+
+	mu    sync.Mutex
+	addr  string
+	setup Setup
+	// served is the running bridge's accessories, for tests.
+	served *bridged
+}
+
+// New returns a bridge over the hub and the device manager (nil: no plugs, locks or
+// temperatures).
+func New(cfg Config, h *hub.Hub, dev Devices, logger *slog.Logger) *Bridge {
+	return &Bridge{cfg: cfg, h: h, dev: dev, log: logger.With("part", "homekit"), resync: make(chan struct{}, 1), inflight: map[*characteristic.C]int{}}
+}
+
+// Addr returns the address the bridge listens on, empty until it does.
+func (b *Bridge) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// Setup returns the setup code and id, empty until Run has loaded them.
+func (b *Bridge) Setup() Setup {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.setup
+}
+
+// Run serves the bridge until ctx ends. When the installation changes which accessories
+// there are, the bridge is rebuilt (controllers see a new configuration number).
+func (b *Bridge) Run(ctx context.Context) error {
+	haplog.Info.Logger = slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)
+	setup, err := LoadSetup(b.h.Store())
+	if err != nil {
+		return err
+	}
+	addr, err := b.listenAddr()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.setup = setup
+	b.mu.Unlock()
+	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	if user, err := b.user(); err != nil {
+		b.log.Warn("HomeKit can arm nobody's way: the installation has no admin; set homekit.user", "error", err)
+	} else if !slices.ContainsFunc(b.h.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == user }) {
+		b.log.Warn("HomeKit acts as a user the installation does not have: its commands will be refused", "user", user)
+	}
+	store := NewStore(b.h.Store())
+	sub := b.h.Subscribe()
+	defer sub.Close()
+	for {
+		rebuild, err := b.serve(ctx, sub, store, setup, addr)
+		if err != nil || !rebuild || ctx.Err() != nil {
+			return err
+		}
+		b.log.Info("HomeKit: accessories changed, restarting the bridge")
+	}
+}
+
+// listenAddr fixes the port up front, so that the bridge keeps it across rebuilds and a
+// test knows it.
+func (b *Bridge) listenAddr() (string, error) {
+	addr := b.cfg.Listen
+	if addr == "" {
+		addr = ":0"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("homekit.listen: %w", err)
+	}
+	if port == "0" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", fmt.Errorf("homekit.listen: %w", err)
+		}
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+		ln.Close()
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// bridged is a running bridge's accessories.
+type bridged struct {
+	plan    plan
+	areas   []*areaAccessory
+	devices []*deviceAccessory
+}
+
+// serve builds the accessories, shows the current state, serves them until ctx ends or
+// the accessories change (rebuild), and follows the hub meanwhile.
+func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Store, setup Setup, addr string) (rebuild bool, err error) {
+	snap := b.h.Snapshot()
+	health := b.health()
+	p := planFor(snap.Installation, health)
+	if len(p.left) > 0 {
+		b.log.Warn(fmt.Sprintf("HomeKit: a bridge holds at most %d accessories; these devices are not bridged", MaxAccessories), "devices", p.left)
+	}
+	br := &bridged{plan: p}
+	var as []*accessory.A
+	for _, ap := range p.areas {
+		aa := newAreaAccessory(ap)
+		b.controlArea(ctx, aa)
+		br.areas = append(br.areas, aa)
+		as = append(as, aa.a.A)
+	}
+	for _, dp := range p.devices {
+		da := newDeviceAccessory(dp)
+		b.controlDevice(ctx, da)
+		br.devices = append(br.devices, da)
+		as = append(as, da.a)
+	}
+	// The real state goes in before the bridge starts: a new Security System's target
+	// would otherwise say Stay.
+	b.update(br, snap, health)
+	name := or(b.cfg.Name, or(snap.Installation.Name, "vakt"))
+	bridge := accessory.NewBridge(accessory.Info{Name: name, Manufacturer: "vakt", Model: "vakt bridge"})
+	srv, err := hap.NewServer(store, bridge.A, as...)
+	if err != nil {
+		return false, fmt.Errorf("homekit: %w", err)
+	}
+	srv.Pin, srv.SetupId, srv.Addr = setup.Code, setup.ID, addr
+	// After hap's own notification of a write, which NewServer registered first.
+	for _, aa := range br.areas {
+		b.stored(aa.a.SecuritySystem.SecuritySystemTargetState.C)
+	}
+	for _, da := range br.devices {
+		if da.outlet != nil {
+			b.stored(da.outlet.On.C)
+		}
+		if da.lock != nil {
+			b.stored(da.lock.LockTargetState.C)
+		}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- b.listenAndServe(sctx, srv) }()
+	b.mu.Lock()
+	b.addr, b.served = addr, br
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.addr, b.served = "", nil
+		b.mu.Unlock()
+	}()
+
+	tick := time.NewTicker(healthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			<-errc
+			return false, nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			return false, fmt.Errorf("homekit: %w", err)
+		case <-sub.C():
+			if u := sub.Next(); u.Closed {
+				cancel()
+				<-errc
+				return false, nil
+			}
+		case <-tick.C:
+		case <-b.resync:
+		}
+		snap, health = b.h.Snapshot(), b.health()
+		if np := planFor(snap.Installation, health); np.key() != p.key() {
+			cancel()
+			<-errc
+			return true, nil
+		}
+		b.update(br, snap, health)
+	}
+}
+
+// listenAndServe serves srv until ctx ends.
+func (b *Bridge) listenAndServe(ctx context.Context, srv *hap.Server) error {
+	return srv.ListenAndServe(ctx)
+}
+
+// update shows snap and health, leaving alone the characteristics a HomeKit write is
+// about to store.
+func (b *Bridge) update(br *bridged, snap *hub.Snapshot, health map[string]devices.Health) {
+	b.writes.Lock()
+	defer b.writes.Unlock()
+	busy := func(c *characteristic.C) bool { return b.inflight[c] > 0 }
+	for _, aa := range br.areas {
+		aa.update(snap, busy)
+	}
+	for _, da := range br.devices {
+		da.update(snap, health, busy)
+	}
+}
+
+// accepting marks a write to c as on its way; done (on a veto) undoes it.
+func (b *Bridge) accepting(c *characteristic.C) (done func()) {
+	b.writes.Lock()
+	b.inflight[c]++
+	b.writes.Unlock()
+	return func() {
+		b.writes.Lock()
+		b.inflight[c]--
+		b.writes.Unlock()
+		b.poke()
+	}
+}
+
+// stored ends an accepted write once hap has stored and notified it.
+func (b *Bridge) stored(c *characteristic.C) {
+	c.OnCValueUpdate(func(_ *characteristic.C, _, _ any, req *http.Request) {
+		if req == nil {
+			return // our own update
+		}
+		b.writes.Lock()
+		if b.inflight[c] > 0 {
+			b.inflight[c]--
+		}
+		b.writes.Unlock()
+		b.poke()
+	})
+}
+
+func (b *Bridge) health() map[string]devices.Health {
+	if b.dev == nil {
+		return nil
+	}
+	return b.dev.Health()
+}
+
+// user returns the id of the user HomeKit acts as: the configured one, or the first admin.
+func (b *Bridge) user() (string, error) {
+	inst := b.h.Snapshot().Installation
+	if b.cfg.User != "" {
+		return b.cfg.User, nil
+	}
+	if i := slices.IndexFunc(inst.Users, func(u hub.User) bool { return u.Role == hub.RoleAdmin }); i >= 0 {
+		return inst.Users[i].ID, nil
+	}
+	return "", ErrNoUser
+}
+
+// poke asks the follower to show the newest snapshot again, once a write is stored or
+// vetoed: what happened meanwhile (a cancelled exit delay) was left for then.
+func (b *Bridge) poke() {
+	select {
+	case b.resync <- struct{}{}:
+	default:
+	}
+}
+
+// controlArea forwards HomeKit's target state writes to the hub. A refused command vetoes
+// the write (the controller gets an error and the target is not stored), so the target
+// stays at the current state; a failure later (a cancelled exit delay) shows in a snapshot.
+func (b *Bridge) controlArea(ctx context.Context, aa *areaAccessory) {
+	area := aa.plan.number
+	target := aa.a.SecuritySystem.SecuritySystemTargetState
+	target.OnSetRemoteValue(func(v int) (err error) {
+		done := b.accepting(target.C)
+		defer func() {
+			if err != nil {
+				done()
+			}
+		}()
+		mode, err := modeOf(v)
+		if err != nil {
+			return err
+		}
+		user, err := b.user()
+		if err != nil {
+			return err
+		}
+		in := hub.Input{Kind: hub.InArm, Area: area, Mode: mode, User: user, How: hub.HowHomeKit}
+		if mode == hub.ModeDisarmed {
+			if !b.cfg.AllowDisarm {
+				b.log.Warn("HomeKit disarm refused: homekit.allow_disarm is off", "area", area)
+				return ErrDisarmNotAllowed
+			}
+			in.Kind = hub.InDisarm
+		}
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		if res := b.h.Do(cctx, in); res.Err != nil {
+			b.log.Warn("HomeKit command refused", "area", area, "mode", mode.String(), "user", user, "error", res.Err)
+			return res.Err
+		}
+		return nil
+	})
+}
+
+// controlDevice forwards plug and lock writes to the device manager, which has the hub
+// authorise them.
+func (b *Bridge) controlDevice(ctx context.Context, da *deviceAccessory) {
+	id := da.plan.id
+	by := func() (hub.Input, error) {
+		user, err := b.user()
+		return hub.Input{User: user, How: hub.HowHomeKit}, err
+	}
+	if da.outlet != nil {
+		da.outlet.On.OnSetRemoteValue(func(on bool) (err error) {
+			done := b.accepting(da.outlet.On.C)
+			defer func() {
+				if err != nil {
+					done()
+				}
+			}()
+			in, err := by()
+			if err != nil || b.dev == nil {
+				return errors.Join(err, errors.New("homekit: no device manager"))
+			}
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			defer cancel()
+			return b.dev.Switch(cctx, in, id, on)
+		})
+	}
+	if da.lock != nil {
+		da.lock.LockTargetState.OnSetRemoteValue(func(v int) (err error) {
+			done := b.accepting(da.lock.LockTargetState.C)
+			defer func() {
+				if err != nil {
+					done()
+				}
+			}()
+			in, err := by()
+			if err != nil || b.dev == nil {
+				return errors.Join(err, errors.New("homekit: no device manager"))
+			}
+			locked := v == 1
+			if !locked && !b.cfg.AllowDisarm && b.areaArmed(da.plan.area) {
+				b.log.Warn("HomeKit unlock refused while armed: homekit.allow_disarm is off", "device", id)
+				return ErrDisarmNotAllowed
+			}
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			defer cancel()
+			return b.dev.Lock(cctx, in, id, locked)
+		})
+	}
+}
+
+// areaArmed reports whether the area (0: any) is set to an armed mode.
+func (b *Bridge) areaArmed(area int) bool {
+	for _, a := range b.h.Snapshot().State.Areas {
+		if (area == 0 || a.Number == area) && a.Set != hub.ModeDisarmed {
+			return true
+		}
+	}
+	return false
+}
