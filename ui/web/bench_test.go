@@ -253,11 +253,15 @@ func BenchmarkHistory100k(b *testing.B) {
 	} {
 		b.Run(q.name, func(b *testing.B) {
 			var n int
+			var took []time.Duration
 			for b.Loop() {
+				t0 := time.Now()
 				body, _ := bs.get(b, "/history"+q.query)
+				took = append(took, time.Since(t0))
 				n = len(body)
 			}
 			b.ReportMetric(float64(n), "B")
+			quantiles(b, took, "ms", time.Millisecond)
 		})
 	}
 	b.Run("csv-all", func(b *testing.B) {
@@ -284,7 +288,9 @@ func BenchmarkHistory100k(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		before := ms.HeapInuse
+		var took []time.Duration
 		for b.Loop() {
+			t0 := time.Now()
 			req, _ := http.NewRequest("GET", bs.base+"/history.csv", nil)
 			req.AddCookie(bs.cookie)
 			res, err := bs.client.Do(req)
@@ -296,6 +302,7 @@ func BenchmarkHistory100k(b *testing.B) {
 				b.Fatal(err)
 			}
 			res.Body.Close()
+			took = append(took, time.Since(t0))
 			n, lines = c.n, c.lines
 		}
 		b.StopTimer()
@@ -303,6 +310,7 @@ func BenchmarkHistory100k(b *testing.B) {
 		<-done
 		b.ReportMetric(float64(n), "B")
 		b.ReportMetric(float64(lines-1), "rows")
+		quantiles(b, took, "ms", time.Millisecond)
 		b.ReportMetric(float64(peak-min(peak, before))/(1<<20), "heap-growth-MiB")
 	})
 }
