@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -198,4 +199,59 @@ func TestBrowser_FirstRunSetup(t *testing.T) {
 	// The link worked once.
 	b.Visit(link)
 	b.WaitText(`main h1`, "expired")
+}
+
+// TestBrowser_AccountPasswordAndSessions: erik changes his own password on the account page
+// (his other browser is signed out, and he signs in with the new one); anna, an admin, sees
+// his session there and ends it.
+func TestBrowser_AccountPasswordAndSessions(t *testing.T) {
+	b := startBrowser(t)
+	r := newRig(t)
+	base := r.serve()
+	other := r.login("erik") // erik's phone
+	signInAs(b, base, "erik")
+
+	b.Visit(base + "/account")
+	b.WaitText(`#sessions`, "this browser")
+	b.WaitText(`#sessions ul`, "Browser")
+	b.Screenshot("account-phone", 390, 844)
+	b.Axe(t)
+	b.Type(`#password input[name="current"]`, "not my password")
+	b.Type(`#password input[name="password"]`, "a new long password")
+	b.Click(`#password button.primary`)
+	b.WaitText(`#password .problem`, "Wrong current password")
+	b.Type(`#password input[name="current"]`, pw)
+	b.Type(`#password input[name="password"]`, "a new long password")
+	b.Click(`#password button.primary`)
+	b.WaitText(`main .notice`, "Password changed")
+	if _, ok, _ := r.h.Store().Session(other.cookie); ok {
+		t.Fatal("erik's other browser is still signed in")
+	}
+	b.Axe(t)
+
+	// erik signs out here and in on his phone with the new password; anna, an admin, ends
+	// that session from her account page.
+	b.Click(`header nav form button.link`)
+	b.WaitText(`main h1`, "Sign in")
+	phone, _ := hub.NewToken()
+	if err := r.h.Store().SaveSession(phone, hub.Session{Kind: hub.SessionWeb, User: "erik", Created: r.clk.Now(), Expires: r.clk.Now().Add(time.Hour),
+		Address: "192.168.1.23", Agent: "erik's phone"}); err != nil {
+		t.Fatal(err)
+	}
+	signInAs(b, base, "anna")
+	b.Visit(base + "/account")
+	b.WaitText(`#sessions h2`, "every user")
+	b.WaitText(`#sessions ul`, "erik")
+	b.Screenshot("account-admin-desktop", 1280, 800)
+	b.Axe(t)
+	list, err := r.h.Store().Sessions(r.clk.Now(), "erik")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("erik's sessions: %+v %v", list, err)
+	}
+	erikRow := `li[data-session="` + list[0].ID + `"]`
+	b.Click(erikRow + ` button`)
+	b.WaitText(`main .notice`, "Session ended")
+	if list, _ := r.h.Store().Sessions(r.clk.Now(), "erik"); len(list) != 0 {
+		t.Fatalf("erik still has sessions: %+v", list)
+	}
 }

@@ -20,6 +20,7 @@ var (
 	errBackoff         = errors.New("too many wrong passwords: wait")
 	errLinkUsed        = errors.New("one-time link expired or used")
 	errPINNeeded       = errors.New("PIN needed")
+	errWrongCurrent    = errors.New("wrong current password")
 )
 
 // badInput is a validation error: 400, with a message key for the user.
@@ -31,6 +32,9 @@ type badInput struct {
 func (e *badInput) Error() string { return "bad input: " + e.what }
 
 func invalid(what string) error { return &badInput{key: "bad_input", what: what} }
+
+// invalidKey is invalid with a message of its own.
+func invalidKey(what, key string) error { return &badInput{key: key, what: what} }
 
 // problem is what an error shows: a status and a message key.
 type problem struct {
@@ -53,6 +57,8 @@ func classify(err error) problem {
 		return problem{http.StatusForbidden, "csrf", false}
 	case errors.Is(err, hub.ErrWrongCode):
 		return problem{http.StatusForbidden, "wrong_code", false}
+	case errors.Is(err, errWrongCurrent):
+		return problem{http.StatusForbidden, "wrong_current_password", false}
 	case errors.Is(err, errWrongPassword):
 		return problem{http.StatusForbidden, "wrong_password", false}
 	case errors.Is(err, hub.ErrInstallerNotActive):
