@@ -142,6 +142,16 @@ func (e *Engine) SetInstallation(inst *Installation) {
 // Configure replaces the installation with a validated new one and logs the change, with
 // who made it and what it was. The caller stores the installation with the step's events.
 func (e *Engine) Configure(now time.Time, by Input, note string, change func(*Installation) error) ([]Effect, error) {
+	return e.configure(now, by, note, false, func(inst *Installation, _ string) error { return change(inst) })
+}
+
+// ConfigureOwn is Configure for a change any user may make to their own entry (their web
+// password): by needs only to be a user active now, and change learns which user by is.
+func (e *Engine) ConfigureOwn(now time.Time, by Input, note string, change func(inst *Installation, user string) error) ([]Effect, error) {
+	return e.configure(now, by, note, true, change)
+}
+
+func (e *Engine) configure(now time.Time, by Input, note string, own bool, change func(*Installation, string) error) ([]Effect, error) {
 	e.out = e.out[:0]
 	e.changed = false
 	e.expire(now)
@@ -153,7 +163,13 @@ func (e *Engine) Configure(now time.Time, by Input, note string, change func(*In
 		if by.coded() {
 			e.duress(now, by)
 		}
-		u, err := e.installer(now, by)
+		var u *User
+		var err error
+		if own {
+			u, _, err = e.authenticate(now, by)
+		} else {
+			u, err = e.installer(now, by)
+		}
 		if err != nil {
 			e.changed = len(e.out) > 0
 			return e.out, err
@@ -162,7 +178,7 @@ func (e *Engine) Configure(now time.Time, by Input, note string, change func(*In
 	}
 	inst, err := CloneInstallation(e.inst)
 	if err == nil {
-		err = change(inst)
+		err = change(inst, ev.User)
 	}
 	if err == nil {
 		err = inst.Validate()

@@ -46,7 +46,9 @@ type request struct {
 	reply chan Result
 	// configure, when set, edits a copy of the installation instead of stepping in.
 	configure func(*Installation) error
-	note      string
+	// own, when set, is a change a user makes to their own entry (ConfigureOwn).
+	own  func(*Installation, string) error
+	note string
 }
 
 // Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
@@ -194,6 +196,21 @@ func (h *Hub) Configure(ctx context.Context, by Input, note string, change func(
 	return h.call(ctx, request{in: by, reply: make(chan Result, 1), configure: change, note: note})
 }
 
+// SetOwnPassword sets the web password (its hash) of the user whose credential by carries,
+// as any user may for themselves; logged as a config_change by that user. The caller has
+// checked the user's current password.
+func (h *Hub) SetOwnPassword(ctx context.Context, by Input, hash string) Result {
+	return h.call(ctx, request{in: by, reply: make(chan Result, 1), note: "own web password changed", own: func(inst *Installation, user string) error {
+		for i := range inst.Users {
+			if inst.Users[i].ID == user {
+				inst.Users[i].Password = hash
+				return nil
+			}
+		}
+		return ErrUnknownUser
+	}})
+}
+
 // call hands r to the loop and waits for its answer. ctx bounds the wait for a place in the
 // queue only: once the loop has the request it is carried out, and the caller learns how
 // (the loop answers as soon as the step is committed).
@@ -312,6 +329,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			var err error
 			if r.configure != nil {
 				effs, err = h.eng.Configure(now, r.in, r.note, r.configure)
+				configured = configured || err == nil
+			} else if r.own != nil {
+				effs, err = h.eng.ConfigureOwn(now, r.in, r.note, r.own)
 				configured = configured || err == nil
 			} else {
 				effs, err = h.eng.Step(now, r.in)

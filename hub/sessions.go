@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,7 +35,21 @@ type Session struct {
 	Expires time.Time `json:"expires,omitzero"`
 	// Name says what an API token is for.
 	Name string `json:"name,omitempty"`
+	// Address and Agent are where a web session signed in from and its browser (the
+	// User-Agent, cut short), so that its user can tell their sessions apart.
+	Address string `json:"address,omitempty"`
+	Agent   string `json:"agent,omitempty"`
 }
+
+// SessionEntry is a stored session with its ID: the hash of its token, URL-safe base64, by
+// which it can be listed and revoked but never used.
+type SessionEntry struct {
+	ID string `json:"id"`
+	Session
+}
+
+// SessionID is the ID of token's session (SessionEntry.ID).
+func SessionID(token string) string { return base64.RawURLEncoding.EncodeToString(sessionKey(token)) }
 
 // Expired reports whether the session has ended at now.
 func (s Session) Expired(now time.Time) bool {
@@ -138,4 +153,68 @@ func (s *Store) PruneSessions(now time.Time, keep func(user string) bool) (int, 
 		return 0, fmt.Errorf("prune sessions: %w", err)
 	}
 	return n, nil
+}
+
+// Sessions lists the sessions that have not ended at now, of user only unless user is
+// empty, oldest first.
+func (s *Store) Sessions(now time.Time, user string) ([]SessionEntry, error) {
+	var out []SessionEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var sess Session
+			if err := json.Unmarshal(v, &sess); err != nil || sess.Expired(now) || (user != "" && sess.User != user) {
+				return nil
+			}
+			out = append(out, SessionEntry{ID: base64.RawURLEncoding.EncodeToString(k), Session: sess})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	slices.SortFunc(out, func(a, b SessionEntry) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// SessionByID returns the session with the given ID; ok is false when there is none.
+func (s *Store) SessionByID(id string) (sess Session, ok bool, err error) {
+	k, derr := base64.RawURLEncoding.DecodeString(id)
+	if derr != nil || len(k) != sha256.Size {
+		return Session{}, false, nil
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(k)
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &sess)
+	})
+	if err != nil {
+		return Session{}, false, fmt.Errorf("read session: %w", err)
+	}
+	return sess, ok, nil
+}
+
+// DeleteSessionID ends the session with the given ID; there being none is no error.
+func (s *Store) DeleteSessionID(id string) error {
+	k, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(k) != sha256.Size {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		if b == nil {
+			return nil
+		}
+		return b.Delete(k)
+	})
 }

@@ -85,3 +85,74 @@ func TestPassword_HashAndCheck(t *testing.T) {
 		t.Fatal("two hashes of one password are equal: no salt")
 	}
 }
+
+func TestStore_SessionsListAndRevokeByID(t *testing.T) {
+	s := hubtest.OpenStore(t)
+	now := hubtest.T0
+	a1, _ := hub.NewToken()
+	a2, _ := hub.NewToken()
+	e1, _ := hub.NewToken()
+	old, _ := hub.NewToken()
+	for tok, sess := range map[string]hub.Session{
+		a1:  {Kind: hub.SessionWeb, User: "anna", Created: now, Expires: now.Add(time.Hour), Address: "10.0.0.2"},
+		a2:  {Kind: hub.SessionAPI, User: "anna", Created: now.Add(time.Minute), Name: "ha"},
+		e1:  {Kind: hub.SessionWeb, User: "erik", Created: now.Add(2 * time.Minute), Expires: now.Add(time.Hour)},
+		old: {Kind: hub.SessionWeb, User: "erik", Created: now.Add(-time.Hour), Expires: now},
+	} {
+		if err := s.SaveSession(tok, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.Sessions(now, "")
+	if err != nil || len(all) != 3 || all[0].ID != hub.SessionID(a1) || all[1].ID != hub.SessionID(a2) || all[2].ID != hub.SessionID(e1) || all[0].Address != "10.0.0.2" {
+		t.Fatalf("Sessions(all) = %+v, %v: want a1, a2, e1 oldest first, the ended one left out", all, err)
+	}
+	if annas, _ := s.Sessions(now, "anna"); len(annas) != 2 {
+		t.Fatalf("anna's sessions: %+v", annas)
+	}
+	if got, ok, err := s.SessionByID(hub.SessionID(e1)); err != nil || !ok || got.User != "erik" {
+		t.Fatalf("SessionByID = %+v, %v, %v", got, ok, err)
+	}
+	for _, bad := range []string{"", "nonsense", hub.SessionID(e1) + "x", e1} {
+		if _, ok, err := s.SessionByID(bad); ok || err != nil {
+			t.Fatalf("SessionByID(%q) = %v, %v", bad, ok, err)
+		}
+		if err := s.DeleteSessionID(bad); err != nil {
+			t.Fatalf("DeleteSessionID(%q) = %v", bad, err)
+		}
+	}
+	if err := s.DeleteSessionID(hub.SessionID(e1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Session(e1); ok {
+		t.Fatal("the revoked session still signs in")
+	}
+	if _, ok, _ := s.Session(a1); !ok {
+		t.Fatal("revoking erik's session ended anna's")
+	}
+}
+
+func TestHub_SetOwnPassword(t *testing.T) {
+	inst := hub.DemoInstallation([]byte("0123456789abcdef"))
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{})
+	hash, err := hub.HashPassword("erik's own password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Configure is for admins; a user may still set their own password.
+	if res := h.Configure(t.Context(), hub.Input{User: "erik", How: hub.HowWeb}, "x", func(*hub.Installation) error { return nil }); res.Err == nil {
+		t.Fatal("a user configured the installation")
+	}
+	res := h.SetOwnPassword(t.Context(), hub.Input{User: "erik", How: hub.HowWeb}, hash)
+	if res.Err != nil || len(res.Events) != 1 || res.Events[0].Kind != hub.KindConfigChange || res.Events[0].User != "erik" || res.Events[0].How != hub.HowWeb {
+		t.Fatalf("SetOwnPassword = %+v", res)
+	}
+	for _, u := range h.Snapshot().Installation.Users {
+		if got := hub.CheckPassword(u.Password, "erik's own password"); got != (u.ID == "erik") {
+			t.Errorf("%s's password is erik's new one: %v", u.ID, got)
+		}
+	}
+	if res := h.SetOwnPassword(t.Context(), hub.Input{User: "nobody", How: hub.HowWeb}, hash); res.Err == nil {
+		t.Fatal("an unknown user set a password")
+	}
+}

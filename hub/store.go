@@ -310,6 +310,34 @@ func (s *Store) History(before uint64, limit int) ([]Event, error) {
 	return out, nil
 }
 
+// HistoryRaw calls each with up to limit of the newest events at or before before (0 means
+// the newest), newest first, as stored (the event's JSON), in one read transaction; raw is
+// valid only during the call. It stops early when each returns false, and returns how many
+// events it visited. It lets a search skip decoding the events it can rule out.
+func (s *Store) HistoryRaw(before uint64, limit int, each func(seq uint64, raw []byte) bool) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else if k, v = c.Seek(seqKey(before)); k == nil || binary.BigEndian.Uint64(k) > before {
+			k, v = c.Prev()
+		}
+		for ; k != nil && n < limit; k, v = c.Prev() {
+			n++
+			if !each(binary.BigEndian.Uint64(k), v) {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("read history: %w", err)
+	}
+	return n, nil
+}
+
 // Cursor returns the last sequence the named receiver has acknowledged, and whether the
 // cursor exists. A receiver's events are those after its cursor.
 func (s *Store) Cursor(name string) (seq uint64, ok bool, err error) {

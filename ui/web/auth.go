@@ -205,7 +205,12 @@ func (s *Server) startSession(c *fiber.Ctx, user string, stay bool) error {
 	if stay {
 		length = sessionLong
 	}
-	st := hub.Session{Kind: hub.SessionWeb, User: user, CSRF: csrf, Created: now, Expires: now.Add(length)}
+	agent := c.Get(fiber.HeaderUserAgent)
+	if len(agent) > 160 {
+		agent = agent[:160]
+	}
+	st := hub.Session{Kind: hub.SessionWeb, User: user, CSRF: csrf, Created: now, Expires: now.Add(length),
+		Address: c.IP(), Agent: strings.ToValidUTF8(agent, "")}
 	if err := s.store.SaveSession(tok, st); err != nil {
 		return err
 	}

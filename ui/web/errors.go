@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,6 +20,7 @@ var (
 	errBackoff         = errors.New("too many wrong passwords: wait")
 	errLinkUsed        = errors.New("one-time link expired or used")
 	errPINNeeded       = errors.New("PIN needed")
+	errWrongCurrent    = errors.New("wrong current password")
 )
 
 // badInput is a validation error: 400, with a message key for the user.
@@ -30,6 +32,9 @@ type badInput struct {
 func (e *badInput) Error() string { return "bad input: " + e.what }
 
 func invalid(what string) error { return &badInput{key: "bad_input", what: what} }
+
+// invalidKey is invalid with a message of its own.
+func invalidKey(what, key string) error { return &badInput{key: key, what: what} }
 
 // problem is what an error shows: a status and a message key.
 type problem struct {
@@ -52,6 +57,8 @@ func classify(err error) problem {
 		return problem{http.StatusForbidden, "csrf", false}
 	case errors.Is(err, hub.ErrWrongCode):
 		return problem{http.StatusForbidden, "wrong_code", false}
+	case errors.Is(err, errWrongCurrent):
+		return problem{http.StatusForbidden, "wrong_current_password", false}
 	case errors.Is(err, errWrongPassword):
 		return problem{http.StatusForbidden, "wrong_password", false}
 	case errors.Is(err, hub.ErrInstallerNotActive):
@@ -129,7 +136,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if p.status == http.StatusUnauthorized && c.Method() == fiber.MethodGet {
 		return c.Redirect("/login", http.StatusSeeOther)
 	}
-	if rerr := s.render(c, p.status, "error", page{Lang: l, Title: msg, Data: errorPage{Status: p.status, Message: msg, Refused: refused}}); rerr != nil {
+	ep := errorPage{Status: p.status, Message: msg, Refused: refused}
+	if errors.Is(err, hub.ErrLockedOut) {
+		ep.LockedUntil = s.lockedUntil(c)
+	}
+	if rerr := s.render(c, p.status, "error", page{Lang: l, Title: msg, Data: ep}); rerr != nil {
 		// The error page itself failed: the status text, nothing more.
 		c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
 		return c.Status(p.status).SendString(http.StatusText(p.status))
@@ -142,6 +153,21 @@ type errorPage struct {
 	Status  int
 	Message string
 	Refused *hub.ArmRefusedError
+	// LockedUntil is when this browser's PIN pad opens again after too many wrong PINs.
+	LockedUntil time.Time
+}
+
+// lockedUntil is when the signed-in session's PIN pad (its interface on the hub) opens
+// again; zero when it is not locked or nobody is signed in.
+func (s *Server) lockedUntil(c *fiber.Ctx) time.Time {
+	se, ok := c.Locals(localSession).(*session)
+	if !ok || se == nil {
+		return time.Time{}
+	}
+	if l := s.hub.Snapshot().State.Lockouts[se.iface]; l != nil && s.now().Before(l.Until) {
+		return l.Until
+	}
+	return time.Time{}
 }
 
 // isAPI says whether the request is for the JSON API (or asks for JSON), and so gets its

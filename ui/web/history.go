@@ -2,7 +2,10 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,31 +107,109 @@ func (f historyFilter) query(before uint64) string {
 
 // scan walks the log newest first from f.Before, calling each for every match until it
 // returns false. It stops at the start of the log, before f.From (the log is in time
-// order), or after max events read; next is where to go on from (0: nothing older).
+// order), or after max events read; next is where to go on from (0: nothing older). Events
+// the filter rules out from their stored JSON alone are not decoded (f.candidate).
 func (s *Server) scan(f historyFilter, max int, each func(hub.Event) bool) (next uint64, err error) {
+	pre := f.prefilter()
 	before, read := f.Before, 0
 	for {
-		evs, err := s.store.History(before, historyRead)
+		var (
+			last     uint64
+			done     bool
+			stopNext uint64
+			derr     error
+		)
+		n, err := s.store.HistoryRaw(before, historyRead, func(seq uint64, raw []byte) bool {
+			read++
+			last = seq
+			stop := func(next uint64) bool { done, stopNext = true, next; return false }
+			if !f.From.IsZero() {
+				if t, ok := rawTime(raw); ok && t.Before(f.From) {
+					return stop(0)
+				}
+			}
+			if pre.candidate(raw) {
+				var ev hub.Event
+				if err := json.Unmarshal(raw, &ev); err != nil {
+					derr = fmt.Errorf("event %d: %w", seq, err)
+					return false
+				}
+				if !f.From.IsZero() && ev.Time.Before(f.From) {
+					return stop(0)
+				}
+				if f.match(ev) && !each(ev) {
+					return stop(seq - 1)
+				}
+			}
+			if max > 0 && read >= max {
+				return stop(seq - 1)
+			}
+			return true
+		})
 		if err != nil {
 			return 0, err
 		}
-		for _, ev := range evs {
-			read++
-			if !f.From.IsZero() && ev.Time.Before(f.From) {
-				return 0, nil
-			}
-			if f.match(ev) && !each(ev) {
-				return ev.Seq - 1, nil
-			}
-			if max > 0 && read >= max {
-				return ev.Seq - 1, nil
-			}
+		if derr != nil {
+			return 0, derr
 		}
-		if len(evs) < historyRead || evs[len(evs)-1].Seq <= 1 {
+		if done {
+			return stopNext, nil
+		}
+		if n < historyRead || last <= 1 {
 			return 0, nil
 		}
-		before = evs[len(evs)-1].Seq - 1
+		before = last - 1
 	}
+}
+
+// prefilter is what a filter's fields look like in an event's stored JSON: the store
+// writes events with encoding/json, so an event whose kind is "fire" holds `"kind":"fire"`
+// verbatim (JSON strings escape their quotes, so the pattern cannot come from inside one).
+// A needle missing rules the event out without decoding it; a needle present proves
+// nothing, and the decoded event is matched in full.
+type prefilter [][]byte
+
+func (f historyFilter) prefilter() prefilter {
+	var p prefilter
+	str := func(key, v string) {
+		if v != "" {
+			b, _ := json.Marshal(v)
+			p = append(p, append([]byte(`"`+key+`":`), b...))
+		}
+	}
+	str("kind", f.Kind)
+	str("user", f.User)
+	str("device", f.Device)
+	if f.Area != 0 {
+		p = append(p, []byte(`"area":`+strconv.Itoa(f.Area)+`,`))
+	}
+	return p
+}
+
+func (p prefilter) candidate(raw []byte) bool {
+	for _, needle := range p {
+		if !bytes.Contains(raw, needle) {
+			return false
+		}
+	}
+	return true
+}
+
+// rawTime reads an event's time from its stored JSON without decoding the rest: the first
+// "time" key is the event's own (its second field).
+func rawTime(raw []byte) (time.Time, bool) {
+	const key = `"time":"`
+	i := bytes.Index(raw, []byte(key))
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := raw[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	return t, err == nil
 }
 
 // historyView is the history page's data.

@@ -35,6 +35,12 @@ func (s *Server) routeTable() []route {
 		{get, "/setup", nil, s.setupPage},
 		{post, "/setup", nil, s.setup},
 		{post, "/logout", everyone, s.logout},
+		{get, "/account", everyone, s.accountPage},
+		{post, "/account/password", everyone, s.passwordPost},
+		{post, "/sessions/:id/revoke", everyone, s.revokePost},
+		{get, "/api/v1/sessions", everyone, s.apiSessions},
+		{post, "/api/v1/sessions/:id/revoke", everyone, s.apiRevoke},
+		{post, "/api/v1/password", everyone, s.apiOwnPassword},
 
 		{get, "/ca", nil, s.caPage},
 		{get, "/ca.crt", nil, s.caCert},

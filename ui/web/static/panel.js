@@ -8,6 +8,11 @@
   var skew = Number(panel.dataset.now) - Date.now();
   var seq = panel.dataset.seq;
   var stale = false;
+  // A form on its way: its answer (a wrong code, a refusal) replaces the page, and a reload
+  // for the event the command itself committed would cancel it and hide that answer.
+  var submitting = false;
+  document.addEventListener("submit", function () { submitting = true; });
+  window.addEventListener("pageshow", function () { submitting = false; });
 
   function tick() {
     var now = Date.now() + skew;
@@ -23,7 +28,7 @@
   }
 
   function maybeReload() {
-    if (stale && !typing()) { window.location.reload(); }
+    if (stale && !submitting && !typing()) { window.location.reload(); }
   }
 
   var src = new EventSource("/events");
