@@ -6,9 +6,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,7 +29,8 @@ const (
 
 // historyFilter selects events; every field set must match.
 type historyFilter struct {
-	Kind   string
+	Kind   string   // as given: one kind or several, comma-separated ("arm,disarm")
+	Kinds  []string // Kind split
 	Area   int
 	User   string
 	Device string
@@ -40,8 +44,11 @@ type historyFilter struct {
 func parseFilter(c *fiber.Ctx) (historyFilter, error) {
 	f := historyFilter{Kind: c.Query("kind"), User: c.Query("user"), Device: c.Query("device"), FromS: c.Query("from"), ToS: c.Query("to")}
 	if f.Kind != "" {
-		if _, err := hub.ParseEventKind(f.Kind); err != nil {
-			return f, invalid("kind")
+		for _, k := range strings.Split(f.Kind, ",") {
+			if _, err := hub.ParseEventKind(k); err != nil {
+				return f, invalid("kind")
+			}
+			f.Kinds = append(f.Kinds, k)
 		}
 	}
 	if a := c.Query("area"); a != "" {
@@ -75,7 +82,7 @@ func parseFilter(c *fiber.Ctx) (historyFilter, error) {
 }
 
 func (f historyFilter) match(ev hub.Event) bool {
-	return (f.Kind == "" || ev.Kind.String() == f.Kind) &&
+	return (len(f.Kinds) == 0 || slices.Contains(f.Kinds, ev.Kind.String())) &&
 		(f.Area == 0 || ev.Area == f.Area) &&
 		(f.User == "" || ev.User == f.User) &&
 		(f.Device == "" || ev.Device == f.Device) &&
@@ -177,7 +184,9 @@ func (f historyFilter) prefilter() prefilter {
 			p = append(p, append([]byte(`"`+key+`":`), b...))
 		}
 	}
-	str("kind", f.Kind)
+	if len(f.Kinds) == 1 { // several kinds are alternatives: no one needle must be there
+		str("kind", f.Kinds[0])
+	}
 	str("user", f.User)
 	str("device", f.Device)
 	if f.Area != 0 {
@@ -216,11 +225,34 @@ func rawTime(raw []byte) (time.Time, bool) {
 type historyView struct {
 	Filter historyFilter
 	Events []hub.Event
-	Older  string // query of the next page, empty when none
-	CSV    string
+	Older  template.URL // query of the next page, empty when none (url.Values.Encode: safe in a URL)
+	CSV    template.URL
 	Kinds  []string
 	Users  []hub.User
 	Areas  []hub.Area
+	// Comings is one link per user to their arming and disarming ("when did the kids come
+	// home"), newest first.
+	Comings []quickFilter
+}
+
+// quickFilter is a one-tap history filter.
+type quickFilter struct {
+	Name    string
+	Query   template.URL
+	Current bool
+}
+
+// comingsKinds are the kinds of a user's comings and goings.
+const comingsKinds = "arm,disarm"
+
+func comings(users []hub.User, f historyFilter) []quickFilter {
+	var q []quickFilter
+	for _, u := range users {
+		qf := historyFilter{Kind: comingsKinds, User: u.ID}
+		q = append(q, quickFilter{Name: u.Name, Query: template.URL(qf.query(0)),
+			Current: f.Kind == comingsKinds && f.User == u.ID && f.Area == 0 && f.Device == "" && f.FromS == "" && f.ToS == ""})
+	}
+	return q
 }
 
 // historyPage reads one page of matching events.
@@ -244,9 +276,9 @@ func (s *Server) history(c *fiber.Ctx) error {
 		return err
 	}
 	inst := s.hub.Snapshot().Installation
-	v := historyView{Filter: f, Events: evs, CSV: f.query(f.Before), Users: inst.Users, Areas: inst.Areas}
+	v := historyView{Filter: f, Events: evs, CSV: template.URL(f.query(f.Before)), Users: inst.Users, Areas: inst.Areas, Comings: comings(inst.Users, f)}
 	if next != 0 {
-		v.Older = f.query(next)
+		v.Older = template.URL(f.query(next))
 	}
 	for k := hub.KindArm; k.String() != "kind("+strconv.Itoa(int(k))+")"; k++ {
 		v.Kinds = append(v.Kinds, k.String())

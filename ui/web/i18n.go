@@ -201,6 +201,7 @@ var messages = map[string]map[string]string{
 		"api_token":               "API token",
 		"browser":                 "Browser",
 		"this_browser":            "this browser",
+		"comings":                 "Who armed and disarmed",
 	},
 	"sv": {
 		"wrong_code":        "Fel kod",
@@ -394,6 +395,7 @@ var messages = map[string]map[string]string{
 		"api_token":               "API-nyckel",
 		"browser":                 "Webbläsare",
 		"this_browser":            "den här webbläsaren",
+		"comings":                 "Vem larmade på och av",
 	},
 }
 

@@ -410,6 +410,30 @@ func TestServer_HistoryFiltersAndCSV(t *testing.T) {
 	if res.StatusCode != 200 || strings.Count(body, "<tr class=\"k-disarm\">") != 3 || strings.Contains(body, "k-exit_delay") {
 		t.Fatalf("history: %d %s", res.StatusCode, body)
 	}
+	// One tap: a user's arming and disarming, and nothing else (erik's arming never
+	// completed here: each was disarmed in the exit delay, so he has none).
+	res, body = r.req(anna, "GET", "/history", nil)
+	if !strings.Contains(body, `href="/history?kind=arm%2Cdisarm&amp;user=erik"`) || !strings.Contains(body, `href="/history?kind=arm%2Cdisarm&amp;user=lisa"`) {
+		t.Fatalf("no quick filter per user: %s", body)
+	}
+	res, body = r.req(anna, "GET", "/history?kind=arm%2Cdisarm&user=anna", nil)
+	if res.StatusCode != 200 || strings.Count(body, `<tr class="k-disarm">`) != 3 || strings.Contains(body, "k-exit_delay") ||
+		!strings.Contains(body, `aria-current="page">Anna`) || !strings.Contains(body, `<option selected>arm,disarm</option>`) {
+		t.Fatalf("anna's comings: %d %s", res.StatusCode, body)
+	}
+	if _, body = r.req(anna, "GET", "/history?kind=arm%2Cdisarm&user=erik", nil); strings.Contains(body, "<tr class=") {
+		t.Fatalf("erik's comings: %s", body)
+	}
+	res, body = r.req(anna, "GET", "/history?kind=exit_delay,disarm&area=2", nil)
+	if res.StatusCode != 200 || strings.Count(body, `<tr class="k-exit_delay">`) != 3 || strings.Count(body, `<tr class="k-disarm">`) != 3 {
+		t.Fatalf("exit_delay,disarm: %d %s", res.StatusCode, body)
+	}
+	if !strings.Contains(body, `href="/history.csv?area=2&amp;kind=exit_delay%2Cdisarm"`) {
+		t.Fatalf("CSV link: %s", body)
+	}
+	if res, _ := r.req(anna, "GET", "/history?kind=arm,nonsense", nil); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad kind in a list: %d", res.StatusCode)
+	}
 	res, body = r.req(anna, "GET", "/history.csv?user=erik", nil)
 	if res.StatusCode != 200 || !strings.HasPrefix(body, "seq,time,") || strings.Count(body, ",erik,") < 3 || strings.Contains(body, ",anna,") {
 		t.Fatalf("CSV: %d %s", res.StatusCode, body)
