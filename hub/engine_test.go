@@ -1172,6 +1172,12 @@ func TestInstallation_Validate(t *testing.T) {
 			u.ID = "anna"
 			return fmt.Sprintf(`users[%d].id "anna" used twice`, i)
 		}},
+		{"user language sv", func(in *Installation) string { u, _ := user(in, "lisa"); u.Lang = "sv"; return "" }},
+		{"user language de", func(in *Installation) string {
+			u, i := user(in, "lisa")
+			u.Lang = "de"
+			return fmt.Sprintf(`users[%d].lang "de"`, i)
+		}},
 		{"user number 0", func(in *Installation) string {
 			u, i := user(in, "lisa")
 			u.Number = 0

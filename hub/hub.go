@@ -211,6 +211,20 @@ func (h *Hub) SetOwnPassword(ctx context.Context, by Input, hash string) Result 
 	}})
 }
 
+// SetOwnLang sets the language (Langs, or "" for the browser's) of the user whose
+// credential by carries, as any user may for themselves; logged as a config_change.
+func (h *Hub) SetOwnLang(ctx context.Context, by Input, lang string) Result {
+	return h.call(ctx, request{in: by, reply: make(chan Result, 1), note: "own language: " + lang, own: func(inst *Installation, user string) error {
+		for i := range inst.Users {
+			if inst.Users[i].ID == user {
+				inst.Users[i].Lang = lang
+				return nil
+			}
+		}
+		return ErrUnknownUser
+	}})
+}
+
 // call hands r to the loop and waits for its answer. ctx bounds the wait for a place in the
 // queue only: once the loop has the request it is carried out, and the caller learns how
 // (the loop answers as soon as the step is committed).

@@ -327,6 +327,9 @@ func (in *Installation) Validate() error {
 				return bad("users[%d].areas: area %d does not exist", i, a)
 			}
 		}
+		if u.Lang != "" && !slices.Contains(Langs, u.Lang) {
+			return bad("users[%d].lang %q is not sv, en or empty (the browser's)", i, u.Lang)
+		}
 		for j, w := range u.Windows {
 			if w.From < 0 || w.From >= 24*60 || w.To <= 0 || w.To > 24*60 {
 				return bad("users[%d].windows[%d] has a time outside the day", i, j)

@@ -156,3 +156,19 @@ func TestHub_SetOwnPassword(t *testing.T) {
 		t.Fatal("an unknown user set a password")
 	}
 }
+
+func TestHub_SetOwnLang(t *testing.T) {
+	inst := hub.DemoInstallation([]byte("0123456789abcdef"))
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{})
+	if res := h.SetOwnLang(t.Context(), hub.Input{User: "erik", How: hub.HowWeb}, "sv"); res.Err != nil || len(res.Events) != 1 || res.Events[0].User != "erik" {
+		t.Fatalf("SetOwnLang = %+v", res)
+	}
+	for _, u := range h.Snapshot().Installation.Users {
+		if (u.Lang == "sv") != (u.ID == "erik") {
+			t.Errorf("%s's language is %q", u.ID, u.Lang)
+		}
+	}
+	if res := h.SetOwnLang(t.Context(), hub.Input{User: "erik", How: hub.HowWeb}, "de"); res.Err == nil {
+		t.Fatal("a language vakt does not speak was set")
+	}
+}

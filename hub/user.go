@@ -104,7 +104,13 @@ type User struct {
 	// Password is the user's web password as an argon2id hash (HashPassword); empty means
 	// the user has no web password.
 	Password string `json:"password,omitempty" yaml:"password,omitempty"`
+	// Lang is the language of the user's web pages: "sv", "en", or empty for the
+	// browser's (Accept-Language).
+	Lang string `json:"lang,omitempty" yaml:"lang,omitempty"`
 }
+
+// Langs are the languages a user's Lang may name ("" is the browser's).
+var Langs = []string{"en", "sv"}
 
 // ValidCode reports whether s is a well-formed PIN code: 4 to 8 digits.
 func ValidCode(s string) bool {

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,7 +16,8 @@ import (
 type accountView struct {
 	Notice   string
 	Error    string
-	All      bool // an admin's view: every user's sessions, with the user
+	All      bool   // an admin's view: every user's sessions, with the user
+	Lang     string // the user's own language setting, "" for the browser's
 	Sessions []sessionRow
 }
 
@@ -64,6 +66,11 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 		v.Notice = translate(lang(c), "password_changed")
 	case "revoked":
 		v.Notice = translate(lang(c), "session_revoked")
+	case "lang":
+		v.Notice = translate(lang(c), "lang_saved")
+	}
+	if u := userByID(s.hub.Snapshot().Installation, sess(c).User); u != nil {
+		v.Lang = u.Lang
 	}
 	return s.renderAccount(c, http.StatusOK, v)
 }
@@ -187,6 +194,39 @@ func (s *Server) apiOwnPassword(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.changeOwnPassword(c, r.Current, r.Password); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// setOwnLang sets the signed-in user's language: "sv", "en" or "" (the browser's).
+func (s *Server) setOwnLang(c *fiber.Ctx, l string) error {
+	if l != "" && !slices.Contains(hub.Langs, l) {
+		return invalid("lang")
+	}
+	if res := s.hub.SetOwnLang(c.UserContext(), sess(c).credential(""), l); res.Err != nil && !errors.Is(res.Err, hub.ErrNotDurable) {
+		return res.Err
+	}
+	return nil
+}
+
+// langPost sets the user's language from the account page.
+func (s *Server) langPost(c *fiber.Ctx) error {
+	if err := s.setOwnLang(c, c.FormValue("lang")); err != nil {
+		return err
+	}
+	return c.Redirect("/account?done=lang", http.StatusSeeOther)
+}
+
+// apiOwnLang sets the caller's language: {"lang": "sv"|"en"|""}.
+func (s *Server) apiOwnLang(c *fiber.Ctx) error {
+	var r struct {
+		Lang string `json:"lang"`
+	}
+	if err := body(c, &r); err != nil {
+		return err
+	}
+	if err := s.setOwnLang(c, r.Lang); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)

@@ -147,3 +147,51 @@ func TestAPI_OwnPasswordAndSessions(t *testing.T) {
 		t.Fatalf("a revoked token still works: %d", res.StatusCode)
 	}
 }
+
+// TestServer_OwnLanguage: a user picks their language on /account (their pages then speak
+// it, whatever the browser asks for), and back to the browser's; an admin sets anyone's
+// in the user form; a language vakt does not speak is refused.
+func TestServer_OwnLanguage(t *testing.T) {
+	r := newRig(t)
+	erik, anna := r.login("erik"), r.login("anna")
+	if _, body := r.req(erik, "GET", "/account", nil); !strings.Contains(body, `action="/account/lang"`) || !strings.Contains(body, `<option value="" selected>The browser&#39;s</option>`) {
+		t.Fatalf("account page: %s", body)
+	}
+	if res, _ := r.req(erik, "POST", "/account/lang", erik.form("lang", "sv")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setting sv: %d", res.StatusCode)
+	}
+	if ch := r.lastChange(); ch.User != "erik" {
+		t.Fatalf("change: %+v", ch)
+	}
+	res, body := r.req(erik, "GET", "/account?done=lang", nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "Språket är sparat.") || !strings.Contains(body, `<option value="sv" selected>Svenska</option>`) {
+		t.Fatalf("erik's account in Swedish: %d %s", res.StatusCode, body)
+	}
+	if _, body := r.req(erik, "GET", "/", nil); !strings.Contains(body, `lang="sv"`) || !strings.Contains(body, "Historik") {
+		t.Fatalf("erik's panel is not in Swedish: %s", body)
+	}
+	if _, body := r.req(anna, "GET", "/", nil); strings.Contains(body, "Historik") {
+		t.Fatal("anna's panel follows erik's language")
+	}
+	if res, _ := r.req(erik, "POST", "/account/lang", erik.form("lang", "de")); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("setting de: %d", res.StatusCode)
+	}
+	if res, _ := r.api(erik, "POST", "/api/v1/lang", `{"lang":""}`); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("API back to the browser's: %d", res.StatusCode)
+	}
+	if _, body := r.req(erik, "GET", "/", nil); strings.Contains(body, "Historik") {
+		t.Fatal("erik's panel is still Swedish")
+	}
+
+	// The admin sets lisa's in the user form, and the API's user list says so.
+	form := anna.form("name", "Lisa", "role", "limited", "has_areas", "1", "areas", "1", "windows", "mon,tue,wed,thu,fri 07:00-21:00", "lang", "sv")
+	if res, body := r.req(anna, "POST", "/users/lisa/edit", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin setting lisa's language: %d %s", res.StatusCode, body)
+	}
+	if _, body := r.api(anna, "GET", "/api/v1/users", ""); !strings.Contains(body, `"id":"lisa"`) || !strings.Contains(body, `"lang":"sv"`) {
+		t.Fatalf("users: %s", body)
+	}
+	if res, _ := r.api(anna, "POST", "/api/v1/users/lisa", `{"name":"Lisa","role":"limited","lang":"fi"}`); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("lisa in Finnish: %d", res.StatusCode)
+	}
+}

@@ -41,6 +41,8 @@ type session struct {
 	role  hub.Role
 	// iface is what the engine counts wrong PINs by: this session.
 	iface string
+	// lang is the user's own language, "" for the browser's.
+	lang string
 }
 
 // credential returns the hub credential of a command: the PIN when given (the engine
@@ -187,7 +189,7 @@ func (s *Server) session(c *fiber.Ctx) (*session, error) {
 		return nil, nil // a removed user's sessions end with them
 	}
 	id := sha256.Sum256([]byte(tok))
-	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + hex.EncodeToString(id[:4])}, nil
+	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + hex.EncodeToString(id[:4]), lang: u.Lang}, nil
 }
 
 // startSession signs user in: a new session in the store and its cookie.

@@ -202,6 +202,9 @@ var messages = map[string]map[string]string{
 		"browser":                 "Browser",
 		"this_browser":            "this browser",
 		"comings":                 "Who armed and disarmed",
+		"language":                "Language",
+		"lang_browser":            "The browser's",
+		"lang_saved":              "Language saved.",
 	},
 	"sv": {
 		"wrong_code":        "Fel kod",
@@ -396,6 +399,9 @@ var messages = map[string]map[string]string{
 		"browser":                 "Webbläsare",
 		"this_browser":            "den här webbläsaren",
 		"comings":                 "Vem larmade på och av",
+		"language":                "Språk",
+		"lang_browser":            "Webbläsarens",
+		"lang_saved":              "Språket är sparat.",
 	},
 }
 
@@ -410,8 +416,12 @@ func translate(l, key string) string {
 	return key
 }
 
-// lang picks the user's language from Accept-Language: Swedish or English.
+// lang picks the page's language: the signed-in user's own, else Accept-Language's
+// Swedish or English.
 func lang(c *fiber.Ctx) string {
+	if se, ok := c.Locals(localSession).(*session); ok && se != nil && se.lang != "" {
+		return se.lang
+	}
 	for _, part := range strings.Split(c.Get(fiber.HeaderAcceptLanguage), ",") {
 		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
 		switch {

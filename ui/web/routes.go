@@ -37,10 +37,12 @@ func (s *Server) routeTable() []route {
 		{post, "/logout", everyone, s.logout},
 		{get, "/account", everyone, s.accountPage},
 		{post, "/account/password", everyone, s.passwordPost},
+		{post, "/account/lang", everyone, s.langPost},
 		{post, "/sessions/:id/revoke", everyone, s.revokePost},
 		{get, "/api/v1/sessions", everyone, s.apiSessions},
 		{post, "/api/v1/sessions/:id/revoke", everyone, s.apiRevoke},
 		{post, "/api/v1/password", everyone, s.apiOwnPassword},
+		{post, "/api/v1/lang", everyone, s.apiOwnLang},
 
 		{get, "/ca", nil, s.caPage},
 		{get, "/ca.crt", nil, s.caCert},

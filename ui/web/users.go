@@ -28,6 +28,7 @@ type userRow struct {
 	ArmOnly  bool   `json:"arm_only,omitempty"`
 	Windows  string `json:"windows,omitempty"`
 	Password bool   `json:"password"`
+	Lang     string `json:"lang,omitempty"`
 }
 
 // HasArea says whether the user's areas include n (for the form's checkboxes).
@@ -111,7 +112,7 @@ func (s *Server) userRows() []userRow {
 	for _, u := range s.hub.Snapshot().Installation.Users {
 		rows = append(rows, userRow{ID: u.ID, Number: u.Number, Name: u.Name, Role: u.Role.String(), Areas: u.Areas,
 			Codes: len(u.Codes), Tags: len(u.Tags), Duress: u.Duress != "", LockSlot: u.LockSlot, ArmOnly: u.ArmOnly,
-			Windows: formatWindows(u.Windows), Password: u.Password != ""})
+			Windows: formatWindows(u.Windows), Password: u.Password != "", Lang: u.Lang})
 	}
 	return rows
 }
@@ -149,6 +150,7 @@ type userEdit struct {
 	Windows  *string   `json:"windows"`
 	LockSlot *int      `json:"lock_slot"`
 	ArmOnly  *bool     `json:"arm_only"`
+	Lang     *string   `json:"lang"`
 	Password string    `json:"password"`
 	// PIN is the admin's own, when the admin wants to give it.
 	PIN string `json:"pin"`
@@ -258,6 +260,9 @@ func (s *Server) saveUser(c *fiber.Ctx, id string, e userEdit) (string, error) {
 		if e.ArmOnly != nil {
 			u.ArmOnly = *e.ArmOnly
 		}
+		if e.Lang != nil {
+			u.Lang = *e.Lang // Installation.Validate refuses a language vakt does not speak
+		}
 		if password != "" {
 			u.Password = password
 		}
@@ -295,6 +300,8 @@ func formUserEdit(c *fiber.Ctx) (userEdit, error) {
 		e.Windows = &w
 		arm := c.FormValue("arm_only") != ""
 		e.ArmOnly = &arm
+		l := c.FormValue("lang")
+		e.Lang = &l
 		slot := 0
 		if v := strings.TrimSpace(c.FormValue("lock_slot")); v != "" {
 			n, err := strconv.Atoi(v)
