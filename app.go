@@ -335,7 +335,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	p.start("devices", mgr.Run)
 	webCfg := cfg.Web
 	webCfg.AnyPortIfTaken = demo
-	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger}
+	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds)}
 	if up != nil {
 		webDeps.Uplink = up
 	}
@@ -504,6 +504,19 @@ func logEvents(ctx context.Context, h *hub.Hub, logger *slog.Logger) error {
 			logger.Info(ev.String(), "seq", ev.Seq, "kind", ev.Kind.String(), "area", ev.Area)
 		}
 	}
+}
+
+// webBroker is what the web UI's installer tools show of the broker: what the console
+// shows, and the configured accounts without their passwords.
+func webBroker(cfg Config, creds *BrokerCredentials) *web.Broker {
+	cb := consoleBroker(cfg, creds)
+	b := &web.Broker{URL: cb.URL, Username: cb.Username, Password: cb.Password, File: cb.File, External: cb.External, Accounts: []web.BrokerAccount{}}
+	if !b.External {
+		for _, a := range cfg.MQTT.Broker.Accounts {
+			b.Accounts = append(b.Accounts, web.BrokerAccount{Username: a.Username, Role: string(a.Role), PasswordEnv: a.PasswordEnv})
+		}
+	}
+	return b
 }
 
 // consoleBroker is what the console's broker command shows: vakt's account on the embedded

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"vakt/devices/broker"
+	"vakt/ui/web"
 )
 
 // TestLoadConfig_Bounds: every number and duration in config.yaml has bounds, checked at
@@ -96,5 +99,21 @@ func TestLoadConfig_BoundsAccepted(t *testing.T) {
 	}
 	if _, err := loadConfig("config.example.yaml"); err != nil {
 		t.Errorf("config.example.yaml: %v", err)
+	}
+}
+
+// TestWebBroker: the installer's tools get vakt's own account and the named accounts,
+// never a named account's password; an external broker only its address.
+func TestWebBroker(t *testing.T) {
+	cfg := Config{DataDir: "/data"}
+	cfg.MQTT.Broker.Accounts = []broker.Account{{Username: "z2m", Password: "secret z2m", Role: broker.Role("zigbee2mqtt")}, {Username: "rtl", PasswordEnv: "RTL_PW", Role: broker.Role("rtl_433")}}
+	b := webBroker(cfg, &BrokerCredentials{URL: "mqtt://127.0.0.1:1883", Username: "vakt", Password: "p"})
+	if b.URL != "mqtt://127.0.0.1:1883" || b.Password != "p" || b.File != filepath.Join("/data", credentialsFile) || len(b.Accounts) != 2 ||
+		b.Accounts[0] != (web.BrokerAccount{Username: "z2m", Role: "zigbee2mqtt"}) || b.Accounts[1].PasswordEnv != "RTL_PW" {
+		t.Fatalf("embedded: %+v", b)
+	}
+	cfg.MQTT.URL = "tcp://broker.lan:1883"
+	if b := webBroker(cfg, nil); !b.External || b.URL != "tcp://broker.lan:1883" || b.Password != "" || len(b.Accounts) != 0 {
+		t.Fatalf("external: %+v", b)
 	}
 }

@@ -383,3 +383,49 @@ func TestServer_InstallerTools(t *testing.T) {
 		t.Fatalf("admin: %d", res.StatusCode)
 	}
 }
+
+// TestServer_InstallerBroker: the installer's tools show the MQTT broker (vakt's own
+// account, and the named accounts without their passwords) to a granted installer and an
+// admin, and to nobody else; an external broker shows its address only.
+func TestServer_InstallerBroker(t *testing.T) {
+	r := newRig(t)
+	r.s.mqtt = &Broker{URL: "mqtt://192.0.2.7:1883", Username: "vakt", Password: "0a1b2c3d4e5f60718293a4b5", File: "/var/lib/vakt/mqtt-credentials",
+		Accounts: []BrokerAccount{{Username: "z2m", Role: "zigbee2mqtt"}, {Username: "rtl", Role: "rtl_433", PasswordEnv: "RTL_MQTT_PASSWORD"}}}
+	anna, ivan, erik := r.login("anna"), r.login("ivan"), r.login("erik")
+	if res, body := r.req(ivan, "GET", "/installer", nil); res.StatusCode != http.StatusForbidden || strings.Contains(body, "0a1b2c3d4e5f60718293a4b5") {
+		t.Fatalf("installer not granted: %d", res.StatusCode)
+	}
+	for _, path := range []string{"/", "/users", "/devices", "/account"} {
+		if _, body := r.req(erik, "GET", path, nil); strings.Contains(body, "0a1b2c3d4e5f60718293a4b5") {
+			t.Fatalf("%s shows erik the broker's password", path)
+		}
+	}
+	if res, _ := r.req(erik, "GET", "/installer", nil); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("erik on the installer tools: %d", res.StatusCode)
+	}
+	r.grant(anna, "4")
+	for _, c := range []client{anna, ivan} {
+		res, body := r.req(c, "GET", "/installer", nil)
+		if res.StatusCode != 200 || !strings.Contains(body, `id="broker"`) || !strings.Contains(body, "mqtt://192.0.2.7:1883") ||
+			!strings.Contains(body, "0a1b2c3d4e5f60718293a4b5") || !strings.Contains(body, "/var/lib/vakt/mqtt-credentials") ||
+			!strings.Contains(body, `<tr data-account="z2m"><td><code>z2m</code></td><td>zigbee2mqtt</td><td>as in config.yaml</td></tr>`) ||
+			!strings.Contains(body, "$RTL_MQTT_PASSWORD") {
+			t.Fatalf("installer page's broker: %d %s", res.StatusCode, body)
+		}
+	}
+	res, body := r.api(ivan, "GET", "/api/v1/installer", "")
+	var v installerView
+	if err := json.Unmarshal([]byte(body), &v); err != nil || res.StatusCode != 200 || v.Broker == nil || v.Broker.Password != "0a1b2c3d4e5f60718293a4b5" || len(v.Broker.Accounts) != 2 {
+		t.Fatalf("API installer's broker: %d %s", res.StatusCode, body)
+	}
+	req := httptest.NewRequest("GET", "/installer", nil)
+	req.Header.Set("Accept-Language", "sv")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: ivan.cookie})
+	if _, body := r.do(req); !strings.Contains(body, "MQTT-broker") || !strings.Contains(body, "som i config.yaml") {
+		t.Fatalf("in Swedish: %s", body)
+	}
+	r.s.mqtt = &Broker{URL: "mqtt://broker.lan:1883", External: true}
+	if _, body := r.req(ivan, "GET", "/installer", nil); !strings.Contains(body, "mqtt://broker.lan:1883") || !strings.Contains(body, "An external broker") || strings.Contains(body, "data-account") {
+		t.Fatalf("external broker: %s", body)
+	}
+}

@@ -31,6 +31,7 @@ type installerView struct {
 	Station    []uplink.ReceiverStatus `json:"station"`
 	HasStation bool                    `json:"has_station"`
 	Test       *uplink.TestResult      `json:"test,omitempty"`
+	Broker     *Broker                 `json:"broker,omitempty"`
 	Areas      []hub.Area              `json:"-"`
 	ZoneTypes  []string                `json:"-"`
 	Reasons    []string                `json:"-"`
@@ -82,7 +83,7 @@ func (s *Server) installerView(n formNotice) installerView {
 	inst, st := snap.Installation, &snap.State
 	now := s.now()
 	v := installerView{Now: now, Discovered: []devices.Discovered{}, Station: []uplink.ReceiverStatus{}, Areas: inst.Areas,
-		ZoneTypes: zoneTypes(), formNotice: n, HasDevices: s.dev != nil}
+		ZoneTypes: zoneTypes(), formNotice: n, HasDevices: s.dev != nil, Broker: s.mqtt}
 	if s.dev != nil {
 		v.Pairing = s.dev.Pairing(now)
 		if d := s.dev.Discovered(); d != nil {

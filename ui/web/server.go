@@ -62,6 +62,8 @@ type Deps struct {
 	Devices *devices.Manager
 	Uplink  Uplink
 	Logger  *slog.Logger
+	// Broker is the MQTT broker for the installer's tools; nil shows none.
+	Broker *Broker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,6 +75,7 @@ type Server struct {
 	store *hub.Store
 	dev   *devices.Manager
 	up    Uplink
+	mqtt  *Broker
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -114,7 +117,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web.listen %q: plain HTTP is served on loopback only", cfg.Listen)
 	}
 	s := &Server{
-		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink,
+		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
 		log: deps.Logger, now: deps.Now,
 		byAccount: newBackoff(), byAddress: newBackoff(),
 		oneTime: map[string]oneTime{},
