@@ -107,6 +107,9 @@ type User struct {
 	// Lang is the language of the user's web pages: "sv", "en", or empty for the
 	// browser's (Accept-Language).
 	Lang string `json:"lang,omitempty" yaml:"lang,omitempty"`
+	// WebNoPIN lets the user, signed in to the web UI, arm and disarm there without a PIN
+	// (as themselves); an admin's choice per user.
+	WebNoPIN bool `json:"web_no_pin,omitempty" yaml:"web_no_pin,omitempty"`
 }
 
 // Langs are the languages a user's Lang may name ("" is the browser's).

@@ -429,3 +429,60 @@ func TestServer_InstallerBroker(t *testing.T) {
 		t.Fatalf("external broker: %s", body)
 	}
 }
+
+// TestServer_WebNoPIN: a signed-in user arms and disarms on the panel without a PIN only
+// where the admin allows it for them, and then as themselves; acknowledging still takes one.
+func TestServer_WebNoPIN(t *testing.T) {
+	r := newRig(t)
+	anna, erik := r.login("anna"), r.login("erik")
+	required := `autocomplete="off" required placeholder="PIN"`
+	if _, body := r.req(erik, "GET", "/", nil); strings.Count(body, required) < 2 {
+		t.Fatalf("erik's panel without the flag: %s", body)
+	}
+	if res, _ := r.req(erik, "POST", "/arm", erik.form("area", "1", "mode", "away", "pin", "")); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("arming without a PIN, not allowed: %d", res.StatusCode)
+	}
+	edit := func(noPIN bool) {
+		t.Helper()
+		form := anna.form("name", "Erik", "role", "user", "has_areas", "1")
+		if noPIN {
+			form.Set("web_no_pin", "1")
+		}
+		if res, body := r.req(anna, "POST", "/users/erik/edit", form); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("setting erik's web_no_pin %v: %d %s", noPIN, res.StatusCode, body)
+		}
+	}
+	edit(true)
+	if _, body := r.req(anna, "GET", "/users", nil); !strings.Contains(body, `name="web_no_pin" value="1" checked`) || !strings.Contains(body, "web without PIN") {
+		t.Fatalf("users page: %s", body)
+	}
+	if _, body := r.req(anna, "GET", "/", nil); strings.Contains(body, "PIN (not needed)") {
+		t.Fatal("anna's panel lost its PIN")
+	}
+	if _, body := r.req(erik, "GET", "/", nil); strings.Contains(body, required) || !strings.Contains(body, `placeholder="PIN (not needed)"`) {
+		t.Fatalf("erik's panel with the flag: %s", body)
+	}
+	if res, body := r.req(erik, "POST", "/arm", erik.form("area", "1", "mode", "away", "pin", "")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("arming without a PIN: %d %s", res.StatusCode, body)
+	}
+	if a := r.h.Snapshot().State.Areas[0]; a.Mode != hub.ModeArming || a.User != "erik" || a.How != hub.HowWeb {
+		t.Fatalf("after arming: %+v", a)
+	}
+	if res, body := r.req(erik, "POST", "/disarm", erik.form("area", "1")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disarming without a PIN: %d %s", res.StatusCode, body)
+	}
+	if a := r.h.Snapshot().State.Areas[0]; a.Mode != hub.ModeDisarmed {
+		t.Fatalf("after disarming: %+v", a)
+	}
+	if res, _ := r.req(erik, "POST", "/ack", erik.form("area", "1")); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("acknowledging without a PIN: %d", res.StatusCode)
+	}
+	// A wrong PIN given is still checked, not skipped.
+	if res, _ := r.req(erik, "POST", "/arm", erik.form("area", "1", "mode", "away", "pin", "0000")); res.StatusCode == http.StatusSeeOther {
+		t.Fatalf("a wrong PIN armed: %d", res.StatusCode)
+	}
+	edit(false)
+	if res, _ := r.req(erik, "POST", "/arm", erik.form("area", "1", "mode", "away")); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("arming without a PIN after the admin took it back: %d", res.StatusCode)
+	}
+}

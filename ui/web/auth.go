@@ -43,6 +43,8 @@ type session struct {
 	iface string
 	// lang is the user's own language, "" for the browser's.
 	lang string
+	// noPIN: the admin lets this user arm and disarm on the panel without a PIN.
+	noPIN bool
 }
 
 // credential returns the hub credential of a command: the PIN when given (the engine
@@ -189,7 +191,7 @@ func (s *Server) session(c *fiber.Ctx) (*session, error) {
 		return nil, nil // a removed user's sessions end with them
 	}
 	id := sha256.Sum256([]byte(tok))
-	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + hex.EncodeToString(id[:4]), lang: u.Lang}, nil
+	return &session{Session: st, token: tok, role: u.Role, iface: "web:" + st.User + ":" + hex.EncodeToString(id[:4]), lang: u.Lang, noPIN: u.WebNoPIN}, nil
 }
 
 // startSession signs user in: a new session in the store and its cookie.

@@ -24,6 +24,8 @@ type page struct {
 	User  string
 	Role  string
 	CSRF  string
+	// NoPIN: the signed-in user arms and disarms on the panel without a PIN.
+	NoPIN bool
 	Data  any
 }
 
@@ -79,7 +81,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 		p.Lang = lang(c)
 	}
 	if sess, ok := c.Locals(localSession).(*session); ok && sess != nil {
-		p.User, p.CSRF, p.Role = sess.User, sess.CSRF, sess.role.String()
+		p.User, p.CSRF, p.Role, p.NoPIN = sess.User, sess.CSRF, sess.role.String(), sess.noPIN
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {

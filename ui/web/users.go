@@ -29,6 +29,7 @@ type userRow struct {
 	Windows  string `json:"windows,omitempty"`
 	Password bool   `json:"password"`
 	Lang     string `json:"lang,omitempty"`
+	WebNoPIN bool   `json:"web_no_pin,omitempty"`
 }
 
 // HasArea says whether the user's areas include n (for the form's checkboxes).
@@ -112,7 +113,7 @@ func (s *Server) userRows() []userRow {
 	for _, u := range s.hub.Snapshot().Installation.Users {
 		rows = append(rows, userRow{ID: u.ID, Number: u.Number, Name: u.Name, Role: u.Role.String(), Areas: u.Areas,
 			Codes: len(u.Codes), Tags: len(u.Tags), Duress: u.Duress != "", LockSlot: u.LockSlot, ArmOnly: u.ArmOnly,
-			Windows: formatWindows(u.Windows), Password: u.Password != "", Lang: u.Lang})
+			Windows: formatWindows(u.Windows), Password: u.Password != "", Lang: u.Lang, WebNoPIN: u.WebNoPIN})
 	}
 	return rows
 }
@@ -151,6 +152,7 @@ type userEdit struct {
 	LockSlot *int      `json:"lock_slot"`
 	ArmOnly  *bool     `json:"arm_only"`
 	Lang     *string   `json:"lang"`
+	WebNoPIN *bool     `json:"web_no_pin"`
 	Password string    `json:"password"`
 	// PIN is the admin's own, when the admin wants to give it.
 	PIN string `json:"pin"`
@@ -260,6 +262,9 @@ func (s *Server) saveUser(c *fiber.Ctx, id string, e userEdit) (string, error) {
 		if e.ArmOnly != nil {
 			u.ArmOnly = *e.ArmOnly
 		}
+		if e.WebNoPIN != nil {
+			u.WebNoPIN = *e.WebNoPIN
+		}
 		if e.Lang != nil {
 			u.Lang = *e.Lang // Installation.Validate refuses a language vakt does not speak
 		}
@@ -302,6 +307,8 @@ func formUserEdit(c *fiber.Ctx) (userEdit, error) {
 		e.ArmOnly = &arm
 		l := c.FormValue("lang")
 		e.Lang = &l
+		noPIN := c.FormValue("web_no_pin") != ""
+		e.WebNoPIN = &noPIN
 		slot := 0
 		if v := strings.TrimSpace(c.FormValue("lock_slot")); v != "" {
 			n, err := strconv.Atoi(v)
