@@ -255,3 +255,22 @@ func TestBrowser_AccountPasswordAndSessions(t *testing.T) {
 		t.Fatalf("erik still has sessions: %+v", list)
 	}
 }
+
+// TestBrowser_AlarmBannerOnEveryPage: anna is reading the history when a fire is reported;
+// the banner at the top of the page says so without a reload and links to the panel.
+func TestBrowser_AlarmBannerOnEveryPage(t *testing.T) {
+	b := startBrowser(t)
+	r := newRig(t)
+	base := r.serve()
+	signInAs(b, base, "anna")
+	b.Visit(base + "/history")
+	b.WaitText(`main h1`, "History")
+	if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InReport, Device: "kitchen_smoke", Signal: hub.SignalSmoke, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	b.WaitText(`#alarm-banner a`, "ALARM — Kitchen smoke (fire)")
+	b.Screenshot("alarm-banner-history-phone", 390, 844)
+	b.Axe(t)
+	b.Click(`#alarm-banner a`)
+	b.WaitText(`[data-area="1"] .mode`, "ALARM")
+}

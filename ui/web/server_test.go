@@ -537,3 +537,25 @@ func TestServer_WrongPINsLockTheSession(t *testing.T) {
 		t.Fatalf("another session: %d %s", res.StatusCode, body)
 	}
 }
+
+// TestAlarmBanner: every signed-in page carries the (hidden) alarm banner and its script,
+// in the user's language; the sign-in page does not.
+func TestAlarmBanner(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	for _, path := range []string{"/", "/history", "/devices", "/account"} {
+		res, body := r.req(anna, "GET", path, nil)
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="alarm-banner"`) || !strings.Contains(body, `src="/static/alarm.js"`) ||
+			!strings.Contains(body, `data-label="ALARM"`) {
+			t.Errorf("%s: %d, no alarm banner", path, res.StatusCode)
+		}
+	}
+	_, body := r.req(client{}, "GET", "/login", nil)
+	if strings.Contains(body, "alarm-banner") {
+		t.Error("the sign-in page has the alarm banner")
+	}
+	res, body := r.req(anna, "GET", "/static/alarm.js", nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `new EventSource("/events")`) {
+		t.Errorf("alarm.js: %d", res.StatusCode)
+	}
+}
