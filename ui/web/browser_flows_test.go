@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,40 @@ func TestBrowser_AlarmBannerOnEveryPage(t *testing.T) {
 	b.Axe(t)
 	b.Click(`#alarm-banner a`)
 	b.WaitText(`[data-area="1"] .mode`, "ALARM")
+}
+
+// TestBrowser_EntryCountdown: the house is armed away; the front door opens, and the open
+// panel shows the entry delay counting down in seconds without a reload; anna disarms with
+// her PIN in time.
+func TestBrowser_EntryCountdown(t *testing.T) {
+	b := startBrowser(t)
+	r := newRig(t)
+	base := r.serve()
+	signInAs(b, base, "anna")
+	b.Type(`[data-area="1"] form[action="/arm"] input[name="pin"]`, "1234")
+	b.Click(`[data-area="1"] form[action="/arm"] button[value="away"]`)
+	b.WaitText(`[data-area="1"] .mode`, "Arming")
+	r.clk.Add(hub.DefaultExitDelay + time.Second)
+	r.h.Do(context.Background(), hub.Input{Kind: hub.InTick})
+	b.WaitText(`[data-area="1"] .mode`, "Armed away")
+
+	if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InReport, Device: "front_door", Signal: hub.SignalContact, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	b.WaitText(`[data-area="1"] .mode`, "Entry delay")
+	b.WaitText(`[data-area="1"] .countdown`, " s")
+	txt := strings.ToLower(strings.TrimSpace(b.Text(`[data-area="1"] .countdown`)))
+	var secs int
+	if _, err := fmt.Sscanf(txt, "%d s", &secs); err != nil || secs < 1 || secs > int(hub.DefaultEntryDelay/time.Second) {
+		t.Fatalf("entry countdown %q: want seconds up to %v", txt, hub.DefaultEntryDelay)
+	}
+	b.Screenshot("panel-entry-delay-phone", 390, 844)
+	b.Axe(t)
+
+	b.Type(`[data-area="1"] form[action="/disarm"] input[name="pin"]`, "1234")
+	b.Click(`[data-area="1"] form[action="/disarm"] button`)
+	b.WaitText(`[data-area="1"] .mode`, "Disarmed")
+	if a := r.h.Snapshot().State.Areas[0]; a.Mode != hub.ModeDisarmed {
+		t.Fatalf("area 1 is %v after disarming in the entry delay", a.Mode)
+	}
 }

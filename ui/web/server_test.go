@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -557,5 +558,37 @@ func TestAlarmBanner(t *testing.T) {
 	res, body := r.req(anna, "GET", "/static/alarm.js", nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, `new EventSource("/events")`) {
 		t.Errorf("alarm.js: %d", res.StatusCode)
+	}
+}
+
+// TestPanel_EntryDelay: with the house armed away and the front door opened, the panel
+// says "Entry delay" (Swedish: "Inpasseringstid") and its countdown runs to the entry
+// delay's end.
+func TestPanel_EntryDelay(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if res := r.h.Do(ctx, hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, Code: "1234", How: hub.HowKeypad}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	r.clk.Add(hub.DefaultExitDelay + time.Second)
+	r.h.Do(ctx, hub.Input{Kind: hub.InTick})
+	if res := r.h.Do(ctx, hub.Input{Kind: hub.InReport, Device: "front_door", Signal: hub.SignalContact, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	until := r.h.Snapshot().State.Areas[0].EntryUntil
+	if until.IsZero() {
+		t.Fatal("no entry delay")
+	}
+	anna := r.login("anna")
+	_, body := r.req(anna, "GET", "/", nil)
+	if !strings.Contains(body, `<span class="mode">Entry delay</span>`) ||
+		!strings.Contains(body, `class="countdown" data-until="`+strconv.FormatInt(until.UnixMilli(), 10)+`"`) {
+		t.Errorf("panel in the entry delay:\n%s", body)
+	}
+	if res, _ := r.req(anna, "POST", "/account/lang", anna.form("lang", "sv")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setting Swedish: %d", res.StatusCode)
+	}
+	if _, body := r.req(anna, "GET", "/", nil); !strings.Contains(body, `<span class="mode">Inpasseringstid</span>`) {
+		t.Error("no Swedish entry delay")
 	}
 }
