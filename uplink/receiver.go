@@ -31,6 +31,9 @@ type ReceiverStatus struct {
 	LastError   string       `json:"last_error,omitempty"`
 	LastErrorAt time.Time    `json:"last_error_at,omitzero"`
 	Paths       []PathStatus `json:"paths"`
+	// LastTest is the last transmission test (manual or periodic) this receiver
+	// acknowledged since start; nil if none.
+	LastTest *AckInfo `json:"last_test,omitempty"`
 }
 
 // receiver delivers the event log to one monitoring station receiver over its paths: in
@@ -55,7 +58,8 @@ type receiver struct {
 	rejected    uint64
 	lastErr     string
 	lastErrAt   time.Time
-	refusedSeq  uint64 // the event the station answered DUH to on every path
+	ackedTest   *AckInfo // the last acknowledged transmission test
+	refusedSeq  uint64   // the event the station answered DUH to on every path
 	refusedTry  int
 	retryBudget int    // DUH rounds before a refused event is raised as a fault
 	refusal     string // the uplink fault raised for a refused event, "" for none
@@ -373,11 +377,15 @@ func (r *receiver) order() []*path {
 }
 
 func (r *receiver) acked(ev hub.Event, p *path, resp dc09.Response) {
+	info := AckInfo{Seq: ev.Seq, Receiver: r.name, Path: p.name, At: time.Now(), RTT: resp.RTT}
 	r.mu.Lock()
 	r.delivered++
+	if ev.Kind == hub.KindManualTest || ev.Kind == hub.KindPeriodicTest {
+		r.ackedTest = &info
+	}
 	r.mu.Unlock()
 	r.log.Debug("event acknowledged", "seq", ev.Seq, "path", p.name, "rtt", resp.RTT)
-	r.u.settle(ev.Seq, AckInfo{Seq: ev.Seq, Receiver: r.name, Path: p.name, At: time.Now(), RTT: resp.RTT}, nil)
+	r.u.settle(ev.Seq, info, nil)
 }
 
 func (r *receiver) reject(ev hub.Event, err error) {
@@ -412,6 +420,10 @@ func (r *receiver) status(last uint64) ReceiverStatus {
 		Rejected:    r.rejected,
 		LastError:   r.lastErr,
 		LastErrorAt: r.lastErrAt,
+	}
+	if r.ackedTest != nil {
+		t := *r.ackedTest
+		s.LastTest = &t
 	}
 	r.mu.Unlock()
 	if last > s.Cursor {

@@ -1107,6 +1107,19 @@ func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
 	if res.OK() {
 		t.Error("OK with a receiver that did not acknowledge")
 	}
+	// Status names each receiver's last acknowledged test: guard's over its backup.
+	for _, st := range u.Status() {
+		switch lt := st.LastTest; st.Name {
+		case "guard":
+			if lt == nil || lt.Seq != res.Seq || lt.Path != "backup" || lt.At.IsZero() {
+				t.Errorf("guard's last test %+v, want #%d over the backup", lt, res.Seq)
+			}
+		case "fire-only":
+			if lt != nil {
+				t.Errorf("fire-only's last test %+v: it takes none", lt)
+			}
+		}
+	}
 
 	// With guard entirely down, the test names it as not acknowledged, within the time-out.
 	cfg.Receivers = cfg.Receivers[:2]

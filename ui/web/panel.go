@@ -22,6 +22,31 @@ type panelView struct {
 	Areas    []areaView   `json:"areas"`
 	Troubles []string     `json:"troubles"`
 	Devices  []deviceView `json:"devices"`
+	// Station is the monitoring station link: each receiver's paths and its last
+	// acknowledged transmission test. Empty without a station.
+	Station []stationView `json:"station,omitempty"`
+}
+
+// stationView is one monitoring station receiver on the panel.
+type stationView struct {
+	Name  string     `json:"name"`
+	Paths []pathView `json:"paths"`
+	// LastTest is when the receiver last acknowledged a transmission test, and over which
+	// path; nil if it has not since start.
+	LastTest *testView `json:"last_test,omitempty"`
+}
+
+// pathView is one path to a receiver: up (its last exchange answered) or in fault.
+type pathView struct {
+	Name  string `json:"name"`
+	Up    bool   `json:"up"`
+	Fault bool   `json:"fault"`
+}
+
+// testView is an acknowledged transmission test.
+type testView struct {
+	At   time.Time `json:"at,omitzero"`
+	Path string    `json:"path,omitempty"`
 }
 
 // areaView is one area on the panel.
@@ -141,6 +166,18 @@ func (s *Server) view() panelView {
 		v.Areas = append(v.Areas, av)
 	}
 	v.Troubles = troubles(inst, st)
+	if s.up != nil {
+		for _, rs := range s.up.Status() {
+			sv := stationView{Name: rs.Name, Paths: []pathView{}}
+			for _, p := range rs.Paths {
+				sv.Paths = append(sv.Paths, pathView{Name: p.Name, Up: p.OK && !p.Fault, Fault: p.Fault})
+			}
+			if lt := rs.LastTest; lt != nil {
+				sv.LastTest = &testView{At: lt.At, Path: lt.Path}
+			}
+			v.Station = append(v.Station, sv)
+		}
+	}
 	var health map[string]devices.Health
 	if s.dev != nil {
 		health = s.dev.Health()

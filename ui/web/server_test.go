@@ -17,6 +17,7 @@ import (
 	"vakt/devices"
 	"vakt/hub"
 	"vakt/hub/hubtest"
+	"vakt/uplink"
 )
 
 // rig is a web server over a real hub on a temporary store, with the demo family; anna
@@ -590,5 +591,54 @@ func TestPanel_EntryDelay(t *testing.T) {
 	}
 	if _, body := r.req(anna, "GET", "/", nil); !strings.Contains(body, `<span class="mode">Inpasseringstid</span>`) {
 		t.Error("no Swedish entry delay")
+	}
+}
+
+// stationUplink is a station with two receivers: central (primary up, backup in fault,
+// a test acknowledged over the primary) and guard (nothing answered yet).
+type stationUplink struct{ fakeUplink }
+
+var stationTestAt = time.Date(2026, 11, 24, 17, 30, 5, 0, time.Local)
+
+func (stationUplink) Status() []uplink.ReceiverStatus {
+	return []uplink.ReceiverStatus{
+		{Name: "central", Paths: []uplink.PathStatus{{Name: "primary", OK: true}, {Name: "backup", Fault: true}},
+			LastTest: &uplink.AckInfo{Seq: 7, Receiver: "central", Path: "primary", At: stationTestAt}},
+		{Name: "guard", Paths: []uplink.PathStatus{{Name: "primary"}}},
+	}
+}
+
+// TestPanel_StationLink: the panel shows each station path's state and the last
+// acknowledged transmission test per receiver, in the page's language; without a station
+// there is no card. The state API carries the same.
+func TestPanel_StationLink(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	if _, body := r.req(anna, "GET", "/", nil); strings.Contains(body, `id="station"`) {
+		t.Fatal("a station card without a station")
+	}
+	r.s.up = stationUplink{}
+	_, body := r.req(anna, "GET", "/", nil)
+	for _, want := range []string{`id="station"`, "Monitoring station", `data-receiver="central"`, `primary <span class="ok">up</span>`,
+		`backup <span class="problem">fault</span>`, "last transmission test: <time", stationTestAt.Format("2006-01-02 15:04:05") + `</time> (primary)`,
+		`data-receiver="guard"`, "last transmission test: none acknowledged since start"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("panel lacks %q:\n%s", want, body)
+		}
+	}
+	if res, _ := r.req(anna, "POST", "/account/lang", anna.form("lang", "sv")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setting Swedish: %d", res.StatusCode)
+	}
+	_, body = r.req(anna, "GET", "/", nil)
+	for _, want := range []string{"Larmcentral", `<span class="ok">uppe</span>`, `<span class="problem">fel</span>`, "senaste provlarm: <time", "inget kvitterat sedan start"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("Swedish panel lacks %q", want)
+		}
+	}
+	_, body = r.api(anna, "GET", "/api/v1/state", "")
+	var v panelView
+	if err := json.Unmarshal([]byte(body), &v); err != nil || len(v.Station) != 2 || !v.Station[0].Paths[0].Up || !v.Station[0].Paths[1].Fault ||
+		v.Station[0].LastTest == nil || !v.Station[0].LastTest.At.Equal(stationTestAt) || v.Station[1].LastTest != nil {
+		t.Errorf("state API station: %v %s", err, body)
 	}
 }
