@@ -36,6 +36,7 @@ type installerView struct {
 	ZoneTypes  []string                `json:"-"`
 	Reasons    []string                `json:"-"`
 	HasDevices bool                    `json:"-"`
+	Imported   bool                    `json:"-"`
 	formNotice
 }
 
@@ -122,13 +123,14 @@ func (s *Server) installerView(n formNotice) installerView {
 }
 
 func (s *Server) installerPage(c *fiber.Ctx) error {
-	return s.renderInstaller(c, http.StatusOK, installerView{}, formNotice{})
+	return s.renderInstaller(c, http.StatusOK, installerView{Imported: c.Query("imported") == "1"}, formNotice{})
 }
 
 // renderInstaller shows the tools; a transmission test's answer rides along in with.
 func (s *Server) renderInstaller(c *fiber.Ctx, status int, with installerView, n formNotice) error {
 	v := s.installerView(n)
 	v.Test = with.Test
+	v.Imported = with.Imported
 	return s.render(c, status, "installer", page{Title: translate(lang(c), "installer"), Data: v})
 }
 

@@ -93,6 +93,8 @@ func (s *Server) routeTable() []route {
 		{post, "/installer/service", installers, s.granted(s.servicePost)},
 		{post, "/installer/test", installers, s.granted(s.testPost)},
 		{get, "/installer/installation.yaml", installers, s.granted(s.export)},
+		{post, "/installer/import", installers, s.granted(s.importPost)},
+		{post, "/installer/import/apply", installers, s.granted(s.importApplyPost)},
 		{get, "/api/v1/devices/detail", everyone, s.apiDeviceList},
 		{post, "/api/v1/devices/:id", installers, s.granted(s.apiDeviceEdit)},
 		{post, "/api/v1/devices/:id/remove", installers, s.granted(s.apiDeviceRemove)},
@@ -109,6 +111,8 @@ func (s *Server) routeTable() []route {
 		{post, "/api/v1/installer/service", installers, s.granted(s.apiServiceMode)},
 		{post, "/api/v1/installer/test", installers, s.granted(s.apiTransmissionTest)},
 		{get, "/api/v1/installer/installation.yaml", installers, s.granted(s.export)},
+		{post, "/api/v1/installer/import", installers, s.granted(s.importPost)},
+		{post, "/api/v1/installer/import/apply", installers, s.granted(s.importApplyPost)},
 	}
 }
 

@@ -94,6 +94,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	oneTime map[string]oneTime
+	// imports are uploaded installations awaiting confirmation, by session and token.
+	imports map[string]pendingImport
 
 	// quit ends the event streams when Run ends.
 	quit     chan struct{}
