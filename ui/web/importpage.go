@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -127,11 +128,26 @@ func uploadedYAML(c *fiber.Ctx) ([]byte, error) {
 		defer f.Close()
 		return io.ReadAll(io.LimitReader(f, maxImport))
 	}
-	text := c.FormValue("yaml")
+	text, err := importField(c, "yaml")
+	if err != nil {
+		return nil, err
+	}
 	if text == "" || len(text) > maxImport {
 		return nil, invalid("file")
 	}
 	return []byte(text), nil
+}
+
+// importField is a field of the form, or of the JSON body ({"yaml": …}, {"token": …}).
+func importField(c *fiber.Ctx, name string) (string, error) {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return c.FormValue(name), nil
+	}
+	var m map[string]string
+	if err := body(c, &m); err != nil {
+		return "", err
+	}
+	return m[name], nil
 }
 
 // importPost reads an uploaded installation and shows what it would change; nothing
@@ -173,7 +189,11 @@ func (s *Server) importPost(c *fiber.Ctx) error {
 // importApplyPost applies a previewed import, through the hub with the installer's own
 // credential, so it is authorised and logged.
 func (s *Server) importApplyPost(c *fiber.Ctx) error {
-	key := sess(c).token + "/" + c.FormValue("token")
+	tok, err := importField(c, "token")
+	if err != nil {
+		return err
+	}
+	key := sess(c).token + "/" + tok
 	s.mu.Lock()
 	p, ok := s.imports[key]
 	delete(s.imports, key)
@@ -186,7 +206,7 @@ func (s *Server) importApplyPost(c *fiber.Ctx) error {
 		// happen. Upload again.
 		return invalidKey("token", "import_stale")
 	}
-	err := s.configure(c, c.FormValue("pin"), "installation imported in the web UI", func(cur *hub.Installation) error {
+	err = s.configure(c, "", "installation imported in the web UI", func(cur *hub.Installation) error {
 		key := cur.CodeKey
 		*cur = *p.inst
 		cur.CodeKey = key

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -125,4 +126,32 @@ func between(s, start, end string) string {
 		return s[:j]
 	}
 	return s
+}
+
+// TestInstaller_ImportAPI: the same over the JSON API: the diff with a token, then apply;
+// a bad file is a 400 with the error.
+func TestInstaller_ImportAPI(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	_, export := r.req(anna, "GET", "/installer/installation.yaml", nil)
+	changed := strings.Replace(export, "name: Garage\n", "name: Carport\n", 1)
+	js, _ := json.Marshal(map[string]string{"yaml": changed})
+	res, body := r.api(anna, "POST", "/api/v1/installer/import", string(js))
+	var d importDiff
+	if err := json.Unmarshal([]byte(body), &d); res.StatusCode != http.StatusOK || err != nil || d.Token == "" || d.Same ||
+		d.Sections[0].Key != "areas" || len(d.Sections[0].Changed) != 1 || d.Sections[0].Changed[0] != "Carport (2)" {
+		t.Fatalf("API preview: %d %s", res.StatusCode, body)
+	}
+	if r.h.Snapshot().Installation.Areas[1].Name != "Garage" {
+		t.Fatal("applied before the confirmation")
+	}
+	if res, body := r.api(anna, "POST", "/api/v1/installer/import/apply", `{"token":"`+d.Token+`"}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("API apply: %d %s", res.StatusCode, body)
+	}
+	if r.h.Snapshot().Installation.Areas[1].Name != "Carport" {
+		t.Fatal("not applied")
+	}
+	if res, body := r.api(anna, "POST", "/api/v1/installer/import", `{"yaml":"areas: [{number: 1, colour: red}]"}`); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "colour") {
+		t.Fatalf("API bad file: %d %s", res.StatusCode, body)
+	}
 }
