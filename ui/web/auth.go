@@ -164,7 +164,20 @@ func (s *Server) authorize(r route) fiber.Handler {
 				return errCSRF
 			}
 		}
-		return c.Next()
+		if !carriesPIN(c) {
+			return c.Next()
+		}
+		// Wrong PINs count per session in the engine, and here per address too, so a
+		// fresh session does not buy fresh tries.
+		addr := c.IP()
+		if until := s.pins.lockedUntil(addr, s.now()); !until.IsZero() {
+			return errPINsFromAddress
+		}
+		err = c.Next()
+		if errors.Is(err, hub.ErrWrongCode) {
+			s.pins.fail(addr, s.now())
+		}
+		return err
 	}
 }
 

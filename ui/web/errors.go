@@ -18,6 +18,7 @@ var (
 	errCSRF            = errors.New("missing or wrong CSRF token")
 	errWrongPassword   = errors.New("wrong name or password")
 	errBackoff         = errors.New("too many wrong passwords: wait")
+	errPINsFromAddress = errors.New("too many wrong PINs from this address: wait")
 	errLinkUsed        = errors.New("one-time link expired or used")
 	errPINNeeded       = errors.New("PIN needed")
 	errWrongCurrent    = errors.New("wrong current password")
@@ -65,7 +66,7 @@ func classify(err error) problem {
 		return problem{http.StatusForbidden, "installer_off", false}
 	case errors.Is(err, hub.ErrNotAllowed), errors.Is(err, hub.ErrUnknownUser):
 		return problem{http.StatusForbidden, "not_allowed", false}
-	case errors.Is(err, hub.ErrLockedOut), errors.Is(err, errBackoff):
+	case errors.Is(err, hub.ErrLockedOut), errors.Is(err, errBackoff), errors.Is(err, errPINsFromAddress):
 		return problem{http.StatusTooManyRequests, "locked_out", false}
 	case errors.Is(err, errLinkUsed):
 		return problem{http.StatusForbidden, "link_used", false}
@@ -139,6 +140,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	ep := errorPage{Status: p.status, Message: msg, Refused: refused}
 	if errors.Is(err, hub.ErrLockedOut) {
 		ep.LockedUntil = s.lockedUntil(c)
+	}
+	if errors.Is(err, errPINsFromAddress) {
+		ep.LockedUntil = s.pins.lockedUntil(c.IP(), s.now())
 	}
 	if rerr := s.render(c, p.status, "error", page{Lang: l, Title: msg, Data: ep}); rerr != nil {
 		// The error page itself failed: the status text, nothing more.

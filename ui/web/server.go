@@ -91,6 +91,8 @@ type Server struct {
 	// Login back-off, per account and per address.
 	byAccount *backoff
 	byAddress *backoff
+	// pins counts wrong PINs per address, across sessions.
+	pins *pinGate
 
 	mu      sync.Mutex
 	oneTime map[string]oneTime
@@ -121,7 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
 		log: deps.Logger, now: deps.Now,
-		byAccount: newBackoff(), byAddress: newBackoff(),
+		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
 		quit:    make(chan struct{}),
 	}

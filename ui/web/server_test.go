@@ -642,3 +642,37 @@ func TestPanel_StationLink(t *testing.T) {
 		t.Errorf("state API station: %v %s", err, body)
 	}
 }
+
+// TestServer_WrongPINsPerAddress: wrong PINs count per session in the engine and per
+// address here, so new sessions from one address do not buy fresh tries.
+func TestServer_WrongPINsPerAddress(t *testing.T) {
+	r := newRig(t)
+	a, b, c3 := r.login("anna"), r.login("anna"), r.login("anna")
+	wrong := func(c client) int {
+		t.Helper()
+		res, _ := r.req(c, "POST", "/arm", c.form("area", "1", "mode", "away", "pin", "0000"))
+		return res.StatusCode
+	}
+	// Four each from two sessions: neither reaches the engine's five.
+	for i, c := range []client{a, a, a, a, b, b, b, b, c3} {
+		if got := wrong(c); got != http.StatusForbidden {
+			t.Fatalf("wrong PIN %d: status %d, want 403", i+1, got)
+		}
+	}
+	if got := wrong(c3); got != http.StatusForbidden { // the tenth from this address
+		t.Fatalf("tenth wrong PIN: status %d", got)
+	}
+	// Now every session of the address waits, even with the right PIN.
+	res, body := r.req(b, "POST", "/arm", b.form("area", "1", "mode", "away", "pin", "1234"))
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "2026") {
+		t.Fatalf("right PIN from a locked address: %d\n%s", res.StatusCode, body)
+	}
+	if st := r.h.Snapshot().State.Areas[0]; st.Set != hub.ModeDisarmed {
+		t.Fatalf("armed from a locked address: %s", st.Mode)
+	}
+	// After the lockout the right PIN works again.
+	r.clk.Add(pinLockout + time.Second)
+	if res, body := r.req(b, "POST", "/arm", b.form("area", "1", "mode", "away", "pin", "1234")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right PIN after the lockout: %d\n%s", res.StatusCode, body)
+	}
+}
