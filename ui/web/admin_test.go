@@ -340,6 +340,24 @@ func TestServer_InstallerTools(t *testing.T) {
 	if res, body := r.req(ivan, "POST", "/installer/walktest", ivan.form("on", "1")); res.StatusCode != http.StatusSeeOther || r.h.Snapshot().State.WalkUntil.IsZero() {
 		t.Fatalf("walk test: %d %s", res.StatusCode, body)
 	}
+	// The activations are listed as they come, newest first, on the page and in its twin.
+	if _, body := r.req(ivan, "GET", "/installer", nil); !strings.Contains(body, "No activations yet") {
+		t.Fatalf("walk test with no activation yet:\n%s", body)
+	}
+	for _, dev := range []string{"front_door", "living_window"} {
+		if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InReport, Device: dev, Signal: hub.SignalContact, Active: true}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	if _, body := r.req(ivan, "GET", "/installer", nil); !strings.Contains(body, "Front door") || !strings.Contains(body, "Living room window") {
+		t.Fatalf("walk test activations not listed:\n%s", body)
+	}
+	if res, body := r.api(ivan, "GET", "/api/v1/installer", ""); res.StatusCode != 200 || strings.Index(body, "Living room window") > strings.Index(body, "Front door") {
+		t.Fatalf("walk test activations in the API, newest first: %d %s", res.StatusCode, body)
+	}
+	for _, dev := range []string{"front_door", "living_window"} {
+		r.h.Do(context.Background(), hub.Input{Kind: hub.InReport, Device: dev, Signal: hub.SignalContact, Active: false})
+	}
 	if res, _ := r.req(ivan, "POST", "/installer/walktest", ivan.form("on", "0")); res.StatusCode != http.StatusSeeOther || !r.h.Snapshot().State.WalkUntil.IsZero() {
 		t.Fatalf("walk test off: %d", res.StatusCode)
 	}

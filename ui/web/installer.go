@@ -27,6 +27,7 @@ type installerView struct {
 	Discovered []devices.Discovered    `json:"discovered"`
 	Settings   settingsForm            `json:"settings"`
 	WalkUntil  time.Time               `json:"walk_until,omitzero"`
+	Walk       []walkActivation        `json:"walk"`
 	Service    []serviceArea           `json:"service"`
 	Station    []uplink.ReceiverStatus `json:"station"`
 	HasStation bool                    `json:"has_station"`
@@ -103,8 +104,10 @@ func (s *Server) installerView(n formNotice) installerView {
 			v.Reasons = append(v.Reasons, k)
 		}
 	}
+	v.Walk = []walkActivation{}
 	if now.Before(st.WalkUntil) {
 		v.WalkUntil = st.WalkUntil
+		v.Walk = s.walkActivations()
 	}
 	for _, a := range inst.Areas {
 		sa := serviceArea{Number: a.Number, Name: a.Name}
@@ -456,4 +459,40 @@ func (s *Server) export(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="installation.yaml"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Send(b)
+}
+
+// walkActivation is one device the walk test heard, as the installer tools list it.
+type walkActivation struct {
+	Time time.Time `json:"time"`
+	Area int       `json:"area"`
+	Zone int       `json:"zone"`
+	Name string    `json:"name"`
+}
+
+// maxWalkShown bounds the activations listed; the history keeps them all.
+const maxWalkShown = 200
+
+// walkActivations lists the running walk test's activations, newest first: the history
+// back to the walk test's start.
+func (s *Server) walkActivations() []walkActivation {
+	out := []walkActivation{}
+	evs, err := s.hub.Store().History(0, 4*maxWalkShown)
+	if err != nil {
+		s.log.Warn("walk test activations", "error", err)
+		return out
+	}
+	for _, ev := range evs {
+		if ev.Kind == hub.KindWalkTest && !ev.Restore {
+			break // the walk test's start
+		}
+		if ev.Kind != hub.KindWalkActivation || len(out) >= maxWalkShown {
+			continue
+		}
+		name := ev.ZoneName
+		if name == "" {
+			name = ev.Note
+		}
+		out = append(out, walkActivation{Time: ev.Time, Area: ev.Area, Zone: ev.Zone, Name: name})
+	}
+	return out
 }

@@ -7,6 +7,7 @@
   var skew = Number(box.dataset.now) - Date.now();
   var until = Number(box.dataset.until);
   var known = box.dataset.discovered;
+  var walked = box.dataset.walk;
 
   function busy() {
     var a = document.activeElement;
@@ -28,7 +29,8 @@
         if (!st) { return; }
         var n = String((st.discovered || []).length);
         var open = st.pairing && st.pairing.active;
-        if ((n !== known || (until && !open)) && !busy()) { window.location.reload(); }
+        var w = String((st.walk || []).length);
+        if ((n !== known || w !== walked || (until && !open)) && !busy()) { window.location.reload(); }
       })
       .catch(function () {});
   }
