@@ -504,3 +504,49 @@ func TestServer_WebNoPIN(t *testing.T) {
 		t.Fatalf("arming without a PIN after the admin took it back: %d", res.StatusCode)
 	}
 }
+
+// TestServer_InstallerAreas: the installer renames an area, sets its delays and adds one;
+// bad durations and delays outside the bounds are refused with the field named and
+// change nothing; each change is in the history as the installer's.
+func TestServer_InstallerAreas(t *testing.T) {
+	r := newRig(t)
+	anna, ivan, erik := r.login("anna"), r.login("ivan"), r.login("erik")
+	r.grant(anna, "4")
+	if _, body := r.req(ivan, "GET", "/installer", nil); !strings.Contains(body, `id="areas"`) || !strings.Contains(body, `value="Garage"`) {
+		t.Fatalf("areas on the installer page:\n%s", body)
+	}
+	res, body := r.req(ivan, "POST", "/installer/area", ivan.form("number", "2", "name", "Carport", "exit_delay", "0s", "entry_delay", "15s"))
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rename area 2: %d %s", res.StatusCode, body)
+	}
+	a := r.h.Snapshot().Installation.Areas[1]
+	if a.Name != "Carport" || a.ExitDelay == nil || a.ExitDelay.D() != 0 || a.EntryDelay.D() != 15*time.Second || a.BellCutoff != nil {
+		t.Fatalf("area 2 after the change: %+v", a)
+	}
+	evs, _ := r.h.Store().History(0, 1)
+	if evs[0].Kind != hub.KindConfigChange || evs[0].User != "ivan" || evs[0].How != hub.HowWeb || !strings.Contains(evs[0].Note, "Carport") {
+		t.Fatalf("history: %+v", evs[0])
+	}
+	if res, body := r.api(ivan, "POST", "/api/v1/installer/area", `{"number":3,"name":"Shed","bell_cutoff":"2m"}`); res.StatusCode != 200 || !strings.Contains(body, `"Shed"`) {
+		t.Fatalf("add area 3: %d %s", res.StatusCode, body)
+	}
+	if n := len(r.h.Snapshot().Installation.Areas); n != 3 {
+		t.Fatalf("%d areas", n)
+	}
+	for _, tc := range []struct{ form []string }{
+		{[]string{"number", "2", "name", "Carport", "entry_delay", "soon"}},
+		{[]string{"number", "2", "name", "Carport", "entry_delay", "60s"}}, // EN 50131: at most 45 s
+		{[]string{"number", "2", "name", ""}},
+		{[]string{"number", "x", "name", "Carport"}},
+	} {
+		if res, _ := r.req(ivan, "POST", "/installer/area", ivan.form(tc.form...)); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%v: %d, want 400", tc.form, res.StatusCode)
+		}
+	}
+	if a := r.h.Snapshot().Installation.Areas[1]; a.EntryDelay.D() != 15*time.Second {
+		t.Fatalf("a refused change changed area 2: %+v", a)
+	}
+	if res, _ := r.req(erik, "POST", "/installer/area", erik.form("number", "2", "name", "Mine")); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a user renamed an area: %d", res.StatusCode)
+	}
+}

@@ -28,6 +28,7 @@ type installerView struct {
 	Settings   settingsForm            `json:"settings"`
 	WalkUntil  time.Time               `json:"walk_until,omitzero"`
 	Walk       []walkActivation        `json:"walk"`
+	AreaRows   []areaRow               `json:"areas"`
 	Service    []serviceArea           `json:"service"`
 	Station    []uplink.ReceiverStatus `json:"station"`
 	HasStation bool                    `json:"has_station"`
@@ -104,6 +105,7 @@ func (s *Server) installerView(n formNotice) installerView {
 			v.Reasons = append(v.Reasons, k)
 		}
 	}
+	v.AreaRows = areaRows(inst)
 	v.Walk = []walkActivation{}
 	if now.Before(st.WalkUntil) {
 		v.WalkUntil = st.WalkUntil
