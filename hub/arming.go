@@ -43,17 +43,26 @@ var ReasonKinds = []string{"open_zone", "tamper", "missing_device", "device_faul
 var DefaultPreventArmingOn = []string{"tamper", "missing_device", "device_fault", "battery", "uplink", "siren", "disk", "bus"}
 
 func (r Reason) String() string {
-	w := reasonWords[r.Kind]
-	if w == "" {
-		w = r.Kind
+	if sub := r.subject(); sub != "" {
+		return r.word() + ": " + sub
 	}
-	switch {
-	case r.Name != "":
-		return w + ": " + r.Name
-	case r.Device != "":
-		return w + ": " + r.Device
+	return r.word()
+}
+
+// word is the word a reason's kind is written with.
+func (r Reason) word() string {
+	if w := reasonWords[r.Kind]; w != "" {
+		return w
 	}
-	return w
+	return r.Kind
+}
+
+// subject is what the reason is about: the zone's or device's name, or the device id.
+func (r Reason) subject() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Device
 }
 
 // faultOnly reports whether force-arming may override the reason.
@@ -74,30 +83,23 @@ func (e *ArmRefusedError) Error() string {
 // JoinReasons writes reasons grouped by kind, in the order each kind first appears:
 // "open: Living room window, Bedroom window; missing: Garage door".
 func JoinReasons(rs []Reason) string {
-	var kinds []string
+	var kinds []Reason // the first reason of each kind, in order
 	names := map[string][]string{}
 	for _, r := range rs {
 		if _, ok := names[r.Kind]; !ok {
-			kinds = append(kinds, r.Kind)
+			kinds = append(kinds, r)
+			names[r.Kind] = nil
 		}
-		s := r.String()
-		if i := strings.Index(s, ": "); i >= 0 {
-			s = s[i+2:]
-		} else {
-			s = ""
+		if sub := r.subject(); sub != "" {
+			names[r.Kind] = append(names[r.Kind], sub)
 		}
-		names[r.Kind] = append(names[r.Kind], s)
 	}
 	parts := make([]string, len(kinds))
 	for i, k := range kinds {
-		w := reasonWords[k]
-		if w == "" {
-			w = k
+		parts[i] = k.word()
+		if n := names[k.Kind]; len(n) > 0 {
+			parts[i] += ": " + strings.Join(n, ", ")
 		}
-		if n := slices.DeleteFunc(names[k], func(s string) bool { return s == "" }); len(n) > 0 {
-			w += ": " + strings.Join(n, ", ")
-		}
-		parts[i] = w
 	}
 	return strings.Join(parts, "; ")
 }
