@@ -242,6 +242,29 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	}
 
 	ctx := p.ctx
+	var st *station.Station
+	if demo {
+		// The demo reports to a station of its own on loopback, encrypted, over two paths.
+		key, err := store.Secret("demo_station_key", 16)
+		if err != nil {
+			return err
+		}
+		st = station.New(stdout, key)
+		*cleanups = append(*cleanups, func() {
+			st.Unplug("primary")
+			st.Unplug("backup")
+		})
+		rc, err := st.Start(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Uplink.Receivers = append(cfg.Uplink.Receivers, rc)
+	}
+	// Every destination's cursor exists before the hub runs: whatever it logs from now on
+	// reaches every station, uplink and recipient, however late each one opens.
+	if err := outbox.Prepare(store, slices.Concat(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames(), cfg.Notify.CursorNames()), logger); err != nil {
+		return err
+	}
 	p.start("hub", h.Run)
 	bus, creds, err := sensorBus(cfg, store, demo, logger, p.start)
 	if err != nil {
@@ -282,27 +305,6 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		box.Follow(ctx, sub)
 		return nil
 	})
-	var st *station.Station
-	if demo {
-		// The demo reports to a station of its own on loopback, encrypted, over two paths.
-		key, err := store.Secret("demo_station_key", 16)
-		if err != nil {
-			return err
-		}
-		st = station.New(stdout, key)
-		*cleanups = append(*cleanups, func() {
-			st.Unplug("primary")
-			st.Unplug("backup")
-		})
-		rc, err := st.Start(ctx)
-		if err != nil {
-			return err
-		}
-		cfg.Uplink.Receivers = append(cfg.Uplink.Receivers, rc)
-	}
-	if _, err := outbox.DeleteStale(store, slices.Concat(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames(), cfg.Notify.CursorNames()), logger); err != nil {
-		return err
-	}
 	var up *uplink.Uplink
 	if len(cfg.Uplink.Receivers) > 0 {
 		if up, err = uplink.New(cfg.Uplink, h, logger); err != nil {

@@ -267,3 +267,45 @@ func TestDeleteStale_LogCapWorksAgain(t *testing.T) {
 		t.Errorf("first event %d after the stale cursors went: the log cap (10) still held back", first)
 	}
 }
+
+// TestPrepare_NewDestinationGetsWhatFollows: a destination configured for the first time
+// starts at the end of the log as it was before the hub ran, so an event logged before the
+// destination opens (an alarm in the first moments of a first start) is still delivered.
+func TestPrepare_NewDestinationGetsWhatFollows(t *testing.T) {
+	s := hubtest.OpenStore(t)
+	appendEvents(t, s, 5) // the installation's past: not for a new destination
+	if err := s.SetCursor("dc09/gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor("dc09/arc", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := Prepare(s, []string{"dc09/arc", "dc09/new"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cursors, err := s.Cursors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cursors) != 2 || cursors["dc09/arc"] != 3 || cursors["dc09/new"] != 5 {
+		t.Fatalf("cursors %v, want dc09/arc kept at 3, dc09/new created at 5, dc09/gone deleted", cursors)
+	}
+	appendEvents(t, s, 3) // logged before the destination opens: 6 history only, 7 and 8 reported
+	o := New(s, "dc09/new", func(ev hub.Event) bool { return ev.Report }, nil)
+	if err := o.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	if err := o.Drain(context.Background(), func(_ context.Context, batch []hub.Event, done func(hub.Event)) error {
+		for _, ev := range batch {
+			got = append(got, ev.Seq)
+			done(ev)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []uint64{7, 8}) {
+		t.Errorf("delivered %v, want the events logged after Prepare that are reported: [7 8]", got)
+	}
+}

@@ -7,11 +7,44 @@ import (
 	"sort"
 )
 
-// CursorStore is what DeleteStale needs of hub.Store.
+// CursorStore is what DeleteStale and Prepare need of hub.Store.
 type CursorStore interface {
 	Cursors() (map[string]uint64, error)
 	DeleteCursor(name string) error
+	SetCursor(name string, seq uint64) error
 	LastSeq() (uint64, error)
+}
+
+// Prepare readies the cursors of every configured destination before anything can log an
+// event: it deletes the stale ones (DeleteStale) and creates the missing ones at the end of
+// the log as it is now. Call it before the hub runs. A destination that created its cursor
+// only when it opened would pass over whatever was logged between the hub's start and its
+// own, such as an alarm or a transmission test in the first moments of a first start.
+func Prepare(store CursorStore, names []string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if _, err := DeleteStale(store, names, logger); err != nil {
+		return err
+	}
+	cursors, err := store.Cursors()
+	if err != nil {
+		return fmt.Errorf("prepare cursors: %w", err)
+	}
+	last, err := store.LastSeq()
+	if err != nil {
+		return fmt.Errorf("prepare cursors: %w", err)
+	}
+	for _, name := range names {
+		if _, ok := cursors[name]; ok {
+			continue
+		}
+		if err := store.SetCursor(name, last); err != nil {
+			return fmt.Errorf("create cursor %s: %w", name, err)
+		}
+		logger.Info("new destination starts at the end of the log", "cursor", name, "seq", last)
+	}
+	return nil
 }
 
 // DeleteStale deletes the cursors not named in keep: those of receivers and uplinks no
