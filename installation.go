@@ -83,6 +83,7 @@ func installationCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
 	res := h.Configure(ctx, hub.Input{User: *by, How: hub.HowSystem}, "import "+filepath.Base(fs.Arg(0)), func(cur *hub.Installation) error {
+		hub.KeepPasswords(cur, inst)
 		*cur = *inst
 		return nil
 	})

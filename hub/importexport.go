@@ -68,11 +68,48 @@ func ParseInstallation(data []byte, key []byte) (*Installation, error) {
 // MarshalInstallation writes the installation as YAML for backup: codes and tags only as
 // their hashes, and never the code key (the hashes are only good in the same store).
 func MarshalInstallation(inst *Installation) ([]byte, error) {
+	return marshalInstallation(inst, true)
+}
+
+// MarshalInstallationNoPasswords is MarshalInstallation without the users' web password
+// hashes: the export a third party (the installer) takes away. Codes and tags stay: they
+// are keyed with this box's secret, which no export carries, so they are of no use
+// elsewhere, and an import here keeps them working.
+func MarshalInstallationNoPasswords(inst *Installation) ([]byte, error) {
+	return marshalInstallation(inst, false)
+}
+
+func marshalInstallation(inst *Installation, passwords bool) ([]byte, error) {
 	f := importFile{Name: inst.Name, Settings: inst.Settings, Areas: inst.Areas, Zones: inst.Zones, Devices: inst.Devices}
 	for _, u := range inst.Users {
+		if !passwords {
+			u.Password = ""
+		}
 		f.Users = append(f.Users, importUser{User: u})
 	}
-	return yaml.Marshal(f)
+	b, err := yaml.Marshal(f)
+	if err != nil || passwords {
+		return b, err
+	}
+	return append([]byte("# Web passwords are left out of an installer's export; an import keeps the stored ones.\n"), b...), nil
+}
+
+// KeepPasswords gives each user of next without a web password the one cur has for the
+// user with the same id: an imported file without passwords (an installer's export) does
+// not sign the family out for good. A password is removed in the users page, not by
+// leaving it out of a file.
+func KeepPasswords(cur, next *Installation) {
+	for i := range next.Users {
+		if next.Users[i].Password != "" {
+			continue
+		}
+		for _, u := range cur.Users {
+			if u.ID == next.Users[i].ID {
+				next.Users[i].Password = u.Password
+				break
+			}
+		}
+	}
 }
 
 // UnmarshalYAML reads a zone type's name; a wrong one is an error naming it and its line.

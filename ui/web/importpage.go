@@ -163,6 +163,7 @@ func (s *Server) importPost(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, configErr(err), s.again(c))
 	}
+	hub.KeepPasswords(snap.Installation, inst) // an installer's export has none
 	tok, err := hub.NewToken()
 	if err != nil {
 		return err

@@ -452,11 +452,17 @@ func (s *Server) apiTransmissionTest(c *fiber.Ctx) error {
 // export downloads the installation as YAML: codes and tags only as their hashes, never
 // the code key.
 func (s *Server) export(c *fiber.Ctx) error {
-	b, err := hub.MarshalInstallation(s.hub.Snapshot().Installation)
+	// An admin's export is the whole installation; the installer's leaves out the family's
+	// web password hashes (hub.MarshalInstallationNoPasswords says why the codes stay).
+	marshal := hub.MarshalInstallation
+	if sess(c).role != hub.RoleAdmin {
+		marshal = hub.MarshalInstallationNoPasswords
+	}
+	b, err := marshal(s.hub.Snapshot().Installation)
 	if err != nil {
 		return err
 	}
-	s.log.Info("installation exported", "user", sess(c).User)
+	s.log.Info("installation exported", "user", sess(c).User, "role", sess(c).role.String())
 	c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="installation.yaml"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
