@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"vakt/hub/hubtest"
 	"vakt/ui/web/browsertest"
 )
 
@@ -144,4 +147,78 @@ func TestBrowser_PWA(t *testing.T) {
 	}
 	b.Axe(t)
 	b.Screenshot("offline-phone", 390, 844)
+}
+
+// TestBrowser_PWAOverHTTPS is the family installing the app on a phone: a browser that
+// does not trust vakt's CA is stopped at the certificate; once the CA is trusted (in the
+// browser's own certificate database, as a phone's owner does from /ca) the panel opens
+// over HTTPS as a secure context, anna signs in, the service worker takes over, and
+// Chromium finds the site installable as an app with no error.
+func TestBrowser_PWAOverHTTPS(t *testing.T) {
+	r := newRig(t)
+	var logs hubtest.Buffer
+	s, err := New(Config{Listen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0"}, Deps{Hub: r.h, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	httpsURL := regexp.MustCompile(`url=(https://[0-9.:]+)/`)
+	hubtest.Eventually(t, "the HTTPS URL logged", func() bool { return httpsURL.MatchString(logs.String()) })
+	base := httpsURL.FindStringSubmatch(logs.String())[1]
+
+	// Not trusted yet: the browser refuses the page (no way past it from a test, as it
+	// should be).
+	stranger := browsertest.Start(t)
+	sctx, scancel := context.WithTimeout(stranger.Context(), 20*time.Second)
+	_, err = chromedp.Run(sctx, chromedp.Navigate(base+"/login"))
+	scancel()
+	if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") {
+		t.Fatalf("a browser that does not trust vakt's CA opened %s: %v", base, err)
+	}
+
+	b := browsertest.StartTrusting(t, s.ca.PEM())
+	if os.Getenv("VAKT_SCREENSHOTS") == "" {
+		b.ScreenshotDir = filepath.Join("testdata", "screenshots")
+	}
+	signInAs(b, base, "anna")
+	bctx, bcancel := context.WithTimeout(b.Context(), 30*time.Second)
+	defer bcancel()
+	type secure struct {
+		Secure   bool   `json:"secure"`
+		Protocol string `json:"protocol"`
+		Scope    string `json:"scope"`
+		Active   bool   `json:"active"`
+	}
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[secure](`(async () => {
+		const r = await navigator.serviceWorker.ready;
+		return {secure: window.isSecureContext, protocol: location.protocol, scope: r.scope, active: !!r.active};
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Secure || got.Protocol != "https:" || got.Scope != base+"/" || !got.Active {
+		t.Fatalf("over HTTPS with the CA trusted: %+v", got)
+	}
+	installable, err := chromedp.Run(bctx, chromedp.Action[[]*cdpage.InstallabilityError](func(ctx context.Context, tg *chromedp.Target) ([]*cdpage.InstallabilityError, error) {
+		res, err := cdp.Call(ctx, tg, cdpage.GetInstallabilityErrors, cdp.Empty{})
+		return res.InstallabilityErrors, err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range installable {
+		t.Errorf("not installable: %s %v", e.ErrorID, e.ErrorArguments)
+	}
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	b.Screenshot("panel-https-phone", 390, 844)
 }

@@ -49,6 +49,42 @@ type Browser struct {
 // skips tb (fails it in CI) when Chromium is not installed.
 func Start(tb testing.TB) *Browser {
 	tb.Helper()
+	return start(tb)
+}
+
+// StartTrusting is Start with a browser that trusts the certificate authority caPEM, as a
+// phone does once its owner installed and trusted vakt's CA: the CA goes into the NSS
+// database of a home directory of the browser's own (Chromium on Linux reads the user's
+// trusted authorities from $HOME/.pki/nssdb), with NSS's certutil. Nothing else is
+// trusted beyond the system's roots, and no certificate error is ignored.
+func StartTrusting(tb testing.TB, caPEM []byte) *Browser {
+	tb.Helper()
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		missing(tb, "NSS's certutil", "apt-get install libnss3-tools")
+	}
+	home := tb.TempDir()
+	db := "sql:" + filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(filepath.Join(home, ".pki", "nssdb"), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	ca := filepath.Join(home, "ca.pem")
+	if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", db, "--empty-password"},
+		{"-A", "-d", db, "-n", "vakt local CA", "-t", "C,,", "-i", ca},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			tb.Fatalf("browsertest: certutil %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return start(tb, chromedp.Env("HOME="+home))
+}
+
+func start(tb testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
+	tb.Helper()
 	path := chromiumPath()
 	if path == "" {
 		missing(tb, "Chromium (chromium or chromium-browser on PATH, or CHROME_PATH)", "apt-get install chromium")
@@ -61,6 +97,7 @@ func Start(tb testing.TB) *Browser {
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &Browser{
