@@ -311,3 +311,63 @@ func TestBrowser_EntryCountdown(t *testing.T) {
 		t.Fatalf("area 1 is %v after disarming in the entry delay", a.Mode)
 	}
 }
+
+// TestBrowser_NoPINAndLanguagePicker: anna (admin) lets erik arm and disarm in the web UI
+// without a PIN; erik, signed in, arms and disarms with the PIN field left empty, and the
+// history names him. He then picks Swedish on his account page: every page after is in
+// Swedish although his browser asks for English.
+func TestBrowser_NoPINAndLanguagePicker(t *testing.T) {
+	b := startBrowser(t)
+	r := newRig(t)
+	base := r.serve()
+	b.Do("accept English", acceptLanguage("en-GB,en;q=0.9"))
+
+	signInAs(b, base, "anna")
+	b.Visit(base + "/users")
+	b.Click(`section:has(form[action="/users/erik/edit"]) summary`)
+	b.Click(`form[action="/users/erik/edit"] input[name="web_no_pin"]`)
+	b.Click(`form[action="/users/erik/edit"] button.primary`)
+	b.WaitText(`tr[data-user="erik"]`, "web without PIN")
+	b.Do("sign anna out", func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, network.ClearBrowserCookies, cdp.Empty{})
+		return chromedp.Void{}, err
+	})
+
+	signInAs(b, base, "erik")
+	if ph := b.Attr(`[data-area="1"] form[action="/arm"] input[name="pin"]`, "placeholder"); !strings.Contains(ph, "not needed") {
+		t.Errorf("erik's PIN field says %q, want it not needed", ph)
+	}
+	b.Click(`[data-area="1"] form[action="/arm"] button[value="away"]`)
+	b.WaitText(`[data-area="1"] .mode`, "Arming")
+	b.Click(`[data-area="1"] form[action="/disarm"] button.primary`)
+	b.WaitText(`[data-area="1"] .mode`, "Disarmed")
+	b.Visit(base + "/history")
+	b.WaitText(`main table`, "erik")
+	evs, err := r.h.Store().Events(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armed, disarmed bool
+	for _, ev := range evs {
+		armed = armed || (ev.Kind == hub.KindExitDelay && ev.User == "erik" && ev.How == hub.HowWeb)
+		disarmed = disarmed || (ev.Kind == hub.KindDisarm && ev.User == "erik" && ev.How == hub.HowWeb)
+	}
+	if !armed || !disarmed {
+		t.Errorf("erik's arming and disarming without a PIN are not in the log as his: %+v", evs)
+	}
+
+	b.Visit(base + "/account")
+	b.Do("pick Swedish", chromedp.SetValue(chromedp.CSS(`#lang select[name="lang"]`), "sv"))
+	b.Click(`#lang button`)
+	b.WaitText(`main`, "Språket är sparat.")
+	b.Axe(t)
+	b.Visit(base + "/")
+	b.WaitText(`[data-area="1"] .mode`, "Avlarmat")
+	b.Visit(base + "/history")
+	b.WaitText(`main h1`, "Historik")
+	for _, u := range r.h.Snapshot().Installation.Users {
+		if u.ID == "erik" && (u.Lang != "sv" || !u.WebNoPIN) {
+			t.Errorf("erik's language and no-PIN are not kept: %+v", u)
+		}
+	}
+}

@@ -230,6 +230,19 @@ func (b *Browser) Text(sel string) string {
 	return s
 }
 
+// Attr returns the attribute name of the first element that matches the CSS selector sel,
+// "" when the element has no such attribute.
+func (b *Browser) Attr(sel, name string) string {
+	b.tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, b.Timeout)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		b.tb.Fatalf("browsertest: attribute %s of %s: %v", name, sel, timeoutSays(err, b.Timeout))
+	}
+	return a.Value
+}
+
 // WaitText waits until the text of the first element that matches the CSS selector sel
 // contains text (its textContent: hidden text counts): an asynchronous effect such as a
 // countdown, a live update over SSE, or the next page after a click that submits a form.
