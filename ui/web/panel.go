@@ -1,6 +1,9 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -17,7 +20,11 @@ import (
 
 // panelView is the panel's state, for the page, the event stream and the API alike.
 type panelView struct {
-	Seq      uint64       `json:"seq"`
+	Seq uint64 `json:"seq"`
+	// Rev changes when what the panel shows changes without a new event: a zone opened or
+	// closed while disarmed (readiness), a trouble, a plug or a lock. The page reloads on a
+	// new Seq or Rev (readings such as temperatures wait for the next).
+	Rev      string       `json:"rev"`
 	Now      time.Time    `json:"now"`
 	Areas    []areaView   `json:"areas"`
 	Troubles []string     `json:"troubles"`
@@ -194,7 +201,28 @@ func (s *Server) view() panelView {
 		v.Devices = append(v.Devices, deviceView{ID: d.ID, Name: name, Kind: d.Kind, Area: d.Area, Temperature: h.Temperature,
 			Battery: h.Battery, Switch: h.Switch, Power: h.Power, Lock: h.Lock, LastSeen: h.LastSeen, Missing: h.Missing})
 	}
+	v.Rev = v.rev()
 	return v
+}
+
+// rev is a digest of what the panel shows that can change without an event (Rev).
+func (v panelView) rev() string {
+	type shown struct {
+		ID, Lock string
+		Switch   *bool
+		Missing  bool
+	}
+	devs := make([]shown, len(v.Devices))
+	for i, d := range v.Devices {
+		devs[i] = shown{d.ID, d.Lock, d.Switch, d.Missing}
+	}
+	b, _ := json.Marshal(struct {
+		Areas    []areaView
+		Troubles []string
+		Devices  []shown
+	}{v.Areas, v.Troubles, devs})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // troubles lists the installation's faults and troubles by name.

@@ -189,34 +189,10 @@ func TestBrowser_PWAOverHTTPS(t *testing.T) {
 		b.ScreenshotDir = filepath.Join("testdata", "screenshots")
 	}
 	signInAs(b, base, "anna")
-	bctx, bcancel := context.WithTimeout(b.Context(), 30*time.Second)
-	defer bcancel()
-	type secure struct {
-		Secure   bool   `json:"secure"`
-		Protocol string `json:"protocol"`
-		Scope    string `json:"scope"`
-		Active   bool   `json:"active"`
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("not over HTTPS: %s", base)
 	}
-	got, err := chromedp.Run(bctx, chromedp.Evaluate[secure](`(async () => {
-		const r = await navigator.serviceWorker.ready;
-		return {secure: window.isSecureContext, protocol: location.protocol, scope: r.scope, active: !!r.active};
-	})()`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Secure || got.Protocol != "https:" || got.Scope != base+"/" || !got.Active {
-		t.Fatalf("over HTTPS with the CA trusted: %+v", got)
-	}
-	installable, err := chromedp.Run(bctx, chromedp.Action[[]*cdpage.InstallabilityError](func(ctx context.Context, tg *chromedp.Target) ([]*cdpage.InstallabilityError, error) {
-		res, err := cdp.Call(ctx, tg, cdpage.GetInstallabilityErrors, cdp.Empty{})
-		return res.InstallabilityErrors, err
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range installable {
-		t.Errorf("not installable: %s %v", e.ErrorID, e.ErrorArguments)
-	}
+	b.InstallableApp(t)
 	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}

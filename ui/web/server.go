@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,9 +80,11 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	app    *fiber.App
-	pages  map[string]*template.Template
-	routes []route
+	app   *fiber.App
+	pages map[string]*template.Template
+	// httpsBases are the HTTPS addresses phones on the LAN open (lanBases); set by Run.
+	httpsBases []string
+	routes     []route
 
 	// ca is vakt's local certificate authority (nil with an installer's certificate);
 	// certs hands out the HTTPS certificate.
@@ -196,6 +199,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	} else if link != "" {
 		s.log.Warn("open this link to sign in to the web UI (it works once)", "url", link)
+		// On a phone: the same link over HTTPS, once the phone trusts vakt's CA (/ca).
+		for _, b := range s.httpsBases {
+			s.log.Warn("or on a phone on the LAN, after trusting vakt's CA at "+b+"/ca", "url", b+strings.TrimPrefix(link, base))
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(ln) }()

@@ -415,6 +415,41 @@ func (s *Server) listenTLS() (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	s.log.Info("web UI (HTTPS)", "url", "https://"+ln.Addr().String()+"/")
+	s.httpsBases = lanBases(ln.Addr().String())
+	s.log.Info("web UI (HTTPS)", "url", s.httpsBases[0]+"/", "all", strings.Join(s.httpsBases, " "))
 	return tls.NewListener(ln, s.tlsConfig()), nil
+}
+
+// lanBases are the HTTPS addresses a phone on the LAN opens for a listener at addr: for a
+// listener on every interface (":8443"), the host's .local name and each LAN address (IPv4
+// first; never loopback, which is the box itself); else addr itself.
+func lanBases(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{"https://" + addr}
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		return []string{"https://" + addr}
+	}
+	var out, v6 []string
+	dns, ips := hostNames()
+	for _, ip := range ips {
+		switch {
+		case ip.IsLoopback():
+		case ip.To4() != nil:
+			out = append(out, "https://"+net.JoinHostPort(ip.String(), port))
+		default:
+			v6 = append(v6, "https://"+net.JoinHostPort(ip.String(), port))
+		}
+	}
+	for _, d := range dns {
+		if strings.HasSuffix(d, ".local") {
+			out = append(out, "https://"+net.JoinHostPort(d, port))
+		}
+	}
+	out = append(out, v6...)
+	if len(out) == 0 {
+		return []string{"https://" + net.JoinHostPort("localhost", port)}
+	}
+	return out
 }

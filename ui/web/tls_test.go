@@ -304,3 +304,29 @@ func TestServer_InstallersCertificate(t *testing.T) {
 		t.Errorf("/ca.crt with an installer's certificate: %d, want 404", res.StatusCode)
 	}
 }
+
+// TestLANBases: a listener on every interface is reached from a phone at the host's LAN
+// addresses and .local name, never at loopback; one on a given address at that address.
+func TestLANBases(t *testing.T) {
+	if got := lanBases("127.0.0.1:8443"); len(got) != 1 || got[0] != "https://127.0.0.1:8443" {
+		t.Errorf("a loopback listener: %v", got)
+	}
+	if got := lanBases("192.168.1.20:8443"); len(got) != 1 || got[0] != "https://192.168.1.20:8443" {
+		t.Errorf("a LAN listener: %v", got)
+	}
+	for _, addr := range []string{"[::]:8443", "0.0.0.0:8443"} {
+		got := lanBases(addr)
+		if len(got) == 0 {
+			t.Fatalf("%s: no address", addr)
+		}
+		_, ips := hostNames()
+		for _, b := range got {
+			if strings.Contains(b, "127.0.0.1") || strings.Contains(b, "[::1]") || !strings.HasSuffix(b, ":8443") {
+				t.Errorf("%s: %s", addr, b)
+			}
+		}
+		if len(ips) > 2 && !strings.HasPrefix(got[0], "https://"+ips[2].String()) && ips[2].To4() != nil {
+			t.Errorf("%s: the first LAN address %s is not first: %v", addr, ips[2], got)
+		}
+	}
+}

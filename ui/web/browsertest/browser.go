@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -334,4 +336,40 @@ func timeoutSays(err error, d time.Duration) error {
 		return fmt.Errorf("not done within %s: %w", d, err)
 	}
 	return err
+}
+
+// InstallableApp checks that the page open in the tab is an app a phone can install: a
+// secure context (HTTPS with a trusted certificate, or loopback), a service worker active
+// for the whole site, and no error in Chromium's own installability check (manifest,
+// icons, start URL). It fails tb with what is missing.
+func (b *Browser) InstallableApp(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 3*b.Timeout)
+	defer cancel()
+	type worker struct {
+		Secure bool   `json:"secure"`
+		Origin string `json:"origin"`
+		Scope  string `json:"scope"`
+		Active bool   `json:"active"`
+	}
+	w, err := chromedp.Run(ctx, chromedp.Evaluate[worker](`(async () => {
+		const r = await navigator.serviceWorker.ready;
+		return {secure: window.isSecureContext, origin: location.origin, scope: r.scope, active: !!r.active};
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.Fatalf("browsertest: service worker: %v", timeoutSays(err, 3*b.Timeout))
+	}
+	if !w.Secure || w.Scope != w.Origin+"/" || !w.Active {
+		tb.Fatalf("browsertest: not installable: secure context %v, service worker scope %q active %v", w.Secure, w.Scope, w.Active)
+	}
+	errs, err := chromedp.Run(ctx, chromedp.Action[[]*cdpage.InstallabilityError](func(ctx context.Context, t *chromedp.Target) ([]*cdpage.InstallabilityError, error) {
+		res, err := cdp.Call(ctx, t, cdpage.GetInstallabilityErrors, cdp.Empty{})
+		return res.InstallabilityErrors, err
+	}))
+	if err != nil {
+		tb.Fatalf("browsertest: installability: %v", err)
+	}
+	for _, e := range errs {
+		tb.Errorf("browsertest: not installable: %s %v", e.ErrorID, e.ErrorArguments)
+	}
 }

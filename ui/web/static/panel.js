@@ -7,6 +7,7 @@
   if (!panel || !window.EventSource) { return; }
   var skew = Number(panel.dataset.now) - Date.now();
   var seq = panel.dataset.seq;
+  var rev = panel.dataset.rev;
   var stale = false;
   // A form on its way: its answer (a wrong code, a refusal) replaces the page, and a reload
   // for the event the command itself committed would cancel it and hide that answer.
@@ -35,7 +36,8 @@
   src.addEventListener("state", function (e) {
     var st = JSON.parse(e.data);
     skew = Date.parse(st.now) - Date.now();
-    if (String(st.seq) !== String(seq)) { stale = true; }
+    // A new event, or a change shown without one (a window opened while disarmed).
+    if (String(st.seq) !== String(seq) || st.rev !== rev) { stale = true; }
     st.areas.forEach(function (a) {
       var el = panel.querySelector('[data-area="' + a.number + '"] .countdown');
       if (el) {
