@@ -25,6 +25,8 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || brow
 command -v node >/dev/null || browser+=(nodejs)
 command -v npm >/dev/null || browser+=(npm)
 command -v certutil >/dev/null || browser+=(libnss3-tools) # trusts vakt's CA in the browser
+command -v wg >/dev/null || browser+=(wireguard-tools)      # checks a phone's WireGuard keys
+command -v zbarimg >/dev/null || browser+=(zbar-tools)      # scans the QR codes the pages draw
 
 apt=("${need[@]}" "${browser[@]}")
 if [ ${#apt[@]} -gt 0 ]; then

@@ -43,6 +43,9 @@ func (s *Server) routeTable() []route {
 		{post, "/api/v1/sessions/:id/revoke", everyone, s.apiRevoke},
 		{post, "/api/v1/password", everyone, s.apiOwnPassword},
 		{post, "/api/v1/lang", everyone, s.apiOwnLang},
+		{get, "/away", everyone, s.awayPage},
+		{post, "/away/wireguard", admins, s.wireguardPost},
+		{post, "/api/v1/wireguard", admins, s.wireguardPost},
 
 		{get, "/ca", nil, s.caPage},
 		{get, "/ca.crt", nil, s.caCert},
