@@ -3,9 +3,9 @@ package web
 import (
 	"context"
 	"crypto/ecdh"
-	"html"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"os"
 	"os/exec"
