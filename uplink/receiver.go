@@ -199,7 +199,7 @@ func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
 		return dc09.Message{}, err
 	}
 	m := dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}
-	if r.u.verify != nil {
+	if r.u != nil && r.u.verify != nil {
 		if v := r.u.verify(ev); v != "" {
 			m.Extended = []string{"V" + v}
 		}
