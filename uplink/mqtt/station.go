@@ -197,3 +197,23 @@ func (u *Uplink) verifyStation(m stationMessage, now time.Time, seen *nonceGuard
 	}
 	return env.Req, nil
 }
+
+// Send publishes payload on <prefix>/<hub_id>/<topic>, QoS 1, not retained, and returns
+// once the broker acknowledged it: how alarm photos leave (photos.Sender). Offline, it
+// fails at once; the caller keeps the payload queued and retries.
+func (u *Uplink) Send(ctx context.Context, topic string, payload []byte) error {
+	lost, err := u.conn()
+	if err != nil {
+		return err
+	}
+	tok := u.client.Publish(u.topic.base+topic, 1, false, payload)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+	}
+	return waitToken(tok, lost, publishTimeout)
+}
+
+// Topic returns the full name of a topic under this hub's: <prefix>/<hub_id>/<sub>.
+func (u *Uplink) Topic(sub string) string { return u.topic.base + sub }

@@ -13,6 +13,7 @@
 //	station/<kind>   signed station requests in (StationRequest): plan_check, and what
 //	                 others register with HandleStation
 //	station/<kind>/result  a StationReply for every request
+//	photos/<alarm>   alarm photos, age-encrypted to the station, in chunks (Send)
 package mqtt
 
 import (
@@ -73,7 +74,7 @@ type Uplink struct {
 	hub    *hub.Hub
 	log    *slog.Logger
 	box    *outbox.Outbox // the events behind the cursor "mqtt/<hub_id>"
-	topic  struct{ events, status, commands, result, plan, station string }
+	topic  struct{ base, events, status, commands, result, plan, station string }
 	client paho.Client
 	wake   chan struct{}
 	cmds   chan []byte
@@ -130,7 +131,7 @@ func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
 	}
 	u.box = outbox.New(h.Store(), CursorName(cfg.HubID), u.cfg.wants, u.log)
 	base := cfg.Prefix + "/" + cfg.HubID + "/"
-	u.topic.events, u.topic.status = base+"events", base+"status"
+	u.topic.base, u.topic.events, u.topic.status = base, base+"events", base+"status"
 	u.topic.commands, u.topic.result = base+"commands", base+"commands/result"
 	u.topic.plan, u.topic.station = base+"actionplan", base+"station/"
 	u.handlers[KindPlanCheck] = u.checkPassword

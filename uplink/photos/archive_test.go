@@ -1,0 +1,162 @@
+package photos
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+)
+
+func mustIdentity(t testing.TB) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// openSealed decrypts a sealed photo with id.
+func openSealed(sealed []byte, id age.Identity) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(sealed), id)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// AssertNothingReadable fails the test if any file under dir holds a JPEG's start marker
+// or the picture's own bytes: what someone with the SD card would look for.
+func AssertNothingReadable(t testing.TB, dir string, pictures ...[]byte) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		if bytes.Contains(b, jpegMagic) {
+			t.Errorf("%s holds a JPEG marker", path)
+		}
+		for _, pic := range pictures {
+			if bytes.Contains(b, pic[4:40]) {
+				t.Errorf("%s holds a picture's bytes", path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatalf("no files under %s", dir)
+	}
+}
+
+func put(pic []byte) func(io.Writer) error {
+	return func(w io.Writer) error { _, err := w.Write(pic); return err }
+}
+
+func TestArchive_SealedAtRest(t *testing.T) {
+	dir := t.TempDir()
+	station, other := mustIdentity(t), mustIdentity(t)
+	a, err := OpenArchive(dir, station.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pics := [][]byte{testJPEG(200 << 10), testJPEG(1000)}
+	now := time.Now().UTC()
+	for i, pic := range pics {
+		if _, err := a.Add(Photo{Alarm: 7, Kind: "burglary", Area: 1, Camera: "hall", N: i + 1, Taken: now.Add(time.Duration(i) * time.Second)}, put(pic)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A camera that fails half-way leaves nothing behind.
+	if _, err := a.Add(Photo{Alarm: 7, Camera: "hall", N: 3, Taken: now}, func(w io.Writer) error {
+		w.Write(pics[0][:500])
+		return errors.New("connection reset")
+	}); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("a failed photo: %v", err)
+	}
+	AssertNothingReadable(t, dir, pics...)
+	list, err := a.List()
+	if err != nil || len(list) != 2 || list[0].ID != "7-hall-1" || list[1].ID != "7-hall-2" || list[0].Size <= int64(len(pics[0])) {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	for i, p := range list {
+		sealed, err := a.Sealed(p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := openSealed(sealed, station)
+		if err != nil || !bytes.Equal(got, pics[i]) {
+			t.Fatalf("the station's key does not open photo %s: %v", p.ID, err)
+		}
+		if _, err := openSealed(sealed, other); err == nil {
+			t.Fatalf("another key opened photo %s", p.ID)
+		}
+	}
+
+	// The queue: delivered photos leave it, and it survives a restart.
+	if err := a.MarkSent("7-hall-1", now); err != nil {
+		t.Fatal(err)
+	}
+	a, err = OpenArchive(dir, station.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Pending(); err != nil || len(p) != 1 || p[0].ID != "7-hall-2" {
+		t.Fatalf("pending after a restart: %+v %v", p, err)
+	}
+}
+
+func TestArchive_CrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	id := mustIdentity(t)
+	a, err := OpenArchive(dir, id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Add(Photo{Alarm: 1, Camera: "hall", N: 1, Taken: time.Now()}, put(testJPEG(100))); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"2-hall-1.age.tmp", "3-hall-1.age", "4-hall-1.json", "1-hall-2.json.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := OpenArchive(dir, id.Recipient()); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "1-hall-1.age 1-hall-1.json" {
+		t.Fatalf("after reopening: %v", names)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "1-hall-1.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.List(); err == nil || !strings.Contains(err.Error(), "1-hall-1.json: damaged") {
+		t.Fatalf("a damaged record: %v", err)
+	}
+	if _, err := OpenArchive(dir, nil); err == nil {
+		t.Fatal("an archive without a station key")
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
