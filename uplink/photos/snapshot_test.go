@@ -191,7 +191,10 @@ func TestCamera_Snapshot(t *testing.T) {
 		{"wrong password basic", "basic", func(_ *SnapshotServer, c *Camera) { c.password = "fel" }, "401"},
 		{"basic configured, digest asked", "digest", func(_ *SnapshotServer, c *Camera) { c.Auth = "basic" }, "offers no scheme"},
 		{"no login for a camera that wants one", "basic", func(_ *SnapshotServer, c *Camera) { c.Username = "" }, "401"},
-		{"hangs", "", func(s *SnapshotServer, c *Camera) { s.Hang.Store(true); c.Timeout = hub.Duration(50 * time.Millisecond) }, "deadline exceeded"},
+		{"hangs", "", func(s *SnapshotServer, c *Camera) {
+			s.Hang.Store(true)
+			c.Timeout = hub.Duration(50 * time.Millisecond)
+		}, "deadline exceeded"},
 		{"gone", "", func(s *SnapshotServer, _ *Camera) { s.Close() }, "connection refused"},
 		{"too large", "", func(s *SnapshotServer, _ *Camera) { s.Picture = testJPEG(5000) }, ErrTooLarge.Error()},
 		{"empty", "", func(s *SnapshotServer, _ *Camera) { s.Picture = nil }, ErrEmpty.Error()},
