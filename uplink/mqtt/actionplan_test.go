@@ -279,3 +279,7 @@ func waitStationSubscription(t *testing.T, st *testStation) {
 		return len(st.sub.on("vakt/test/station/probe/result")) > n
 	})
 }
+
+func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
+	return ed25519.GenerateKey(rand.Reader)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"vakt/uplink/photos/phototest"
 )
 
 func mustIdentity(t testing.TB) *age.X25519Identity {
@@ -31,38 +32,6 @@ func openSealed(sealed []byte, id age.Identity) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(r)
-}
-
-// AssertNothingReadable fails the test if any file under dir holds a JPEG's start marker
-// or the picture's own bytes: what someone with the SD card would look for.
-func AssertNothingReadable(t testing.TB, dir string, pictures ...[]byte) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		n++
-		if bytes.Contains(b, jpegMagic) {
-			t.Errorf("%s holds a JPEG marker", path)
-		}
-		for _, pic := range pictures {
-			if bytes.Contains(b, pic[4:40]) {
-				t.Errorf("%s holds a picture's bytes", path)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		t.Fatalf("no files under %s", dir)
-	}
 }
 
 func put(pic []byte) func(io.Writer) error {
@@ -90,7 +59,7 @@ func TestArchive_SealedAtRest(t *testing.T) {
 	}); err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("a failed photo: %v", err)
 	}
-	AssertNothingReadable(t, dir, pics...)
+	phototest.AssertNothingReadable(t, dir, pics...)
 	list, err := a.List()
 	if err != nil || len(list) != 2 || list[0].ID != "7-hall-1" || list[1].ID != "7-hall-2" || list[0].Size <= int64(len(pics[0])) {
 		t.Fatalf("list %+v %v", list, err)

@@ -2,121 +2,13 @@ package photos
 
 import (
 	"bytes"
-	"crypto/md5"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"hash"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"vakt/hub"
+	"vakt/uplink/photos/phototest"
 )
-
-// testJPEG is a picture as a camera sends one: the JPEG start and end markers around n
-// random bytes.
-func testJPEG(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return append(append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, b...), 0xFF, 0xD9)
-}
-
-// SnapshotServer is a camera in the tests: it serves Picture on /snapshot.jpg behind basic
-// or digest authentication (Auth "basic", "digest" for MD5, "digest-sha256", "" none),
-// checking the digest answer itself, and can be told to hang or send an error page.
-type SnapshotServer struct {
-	*httptest.Server
-	Auth, User, Pass string
-	Picture          []byte
-	Hang             atomic.Bool // never answer (until the client gives up)
-	NotAPicture      atomic.Bool // 200 with an HTML page
-	Served, Refused  atomic.Int64
-}
-
-const testRealm = "camera@vakt.test"
-
-// NewSnapshotServer starts a camera on 127.0.0.1 until the test ends.
-func NewSnapshotServer(t testing.TB, auth string, picture []byte) *SnapshotServer {
-	s := &SnapshotServer{Auth: auth, User: "admin", Pass: "hemlig kamera", Picture: picture}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *SnapshotServer) camera(name string, areas ...int) Camera {
-	c := Camera{Name: name, URL: s.URL + "/snapshot.jpg?channel=1", Username: s.User, Password: s.Pass, Areas: areas, Timeout: hub.Duration(2 * time.Second)}
-	return c
-}
-
-func (s *SnapshotServer) serve(w http.ResponseWriter, r *http.Request) {
-	if s.Hang.Load() {
-		<-r.Context().Done()
-		return
-	}
-	if !s.authorized(r) {
-		s.Refused.Add(1)
-		switch s.Auth {
-		case "basic":
-			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm=%q`, testRealm))
-		case "digest":
-			w.Header().Add("WWW-Authenticate", fmt.Sprintf(`Digest realm=%q, qop="auth,auth-int", nonce="n0nce-%d", opaque="0paque"`, testRealm, time.Now().UnixNano()))
-		case "digest-sha256":
-			w.Header().Add("WWW-Authenticate", fmt.Sprintf(`Digest realm=%q, qop="auth", algorithm=MD5, nonce="md5-%d"`, testRealm, time.Now().UnixNano()))
-			w.Header().Add("WWW-Authenticate", fmt.Sprintf(`Digest realm=%q, qop="auth", algorithm=SHA-256, nonce="sha-%d", opaque="x"`, testRealm, time.Now().UnixNano()))
-		}
-		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
-		return
-	}
-	if s.NotAPicture.Load() {
-		w.Write([]byte("<html>Camera busy</html>"))
-		return
-	}
-	s.Served.Add(1)
-	w.Header().Set("Content-Type", "image/jpeg")
-	w.Write(s.Picture)
-}
-
-// authorized checks the request's credentials as the camera would, on its own code path.
-func (s *SnapshotServer) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	switch s.Auth {
-	case "":
-		return true
-	case "basic":
-		u, p, ok := r.BasicAuth()
-		return ok && u == s.User && p == s.Pass
-	}
-	if !strings.HasPrefix(h, "Digest ") {
-		return false
-	}
-	params := parseChallenges(h)[0].params
-	var newHash func() hash.Hash = md5.New
-	if s.Auth == "digest-sha256" {
-		if params["algorithm"] != "SHA-256" {
-			return false
-		}
-		newHash = sha256.New
-	}
-	hx := func(v string) string {
-		x := newHash()
-		x.Write([]byte(v))
-		return hex.EncodeToString(x.Sum(nil))
-	}
-	if params["username"] != s.User || params["realm"] != testRealm || params["uri"] != r.URL.RequestURI() || params["qop"] != "auth" {
-		return false
-	}
-	if s.Auth == "digest" && params["opaque"] != "0paque" {
-		return false
-	}
-	ha1, ha2 := hx(s.User+":"+testRealm+":"+s.Pass), hx(r.Method+":"+r.URL.RequestURI())
-	want := hx(strings.Join([]string{ha1, params["nonce"], params["nc"], params["cnonce"], "auth", ha2}, ":"))
-	return params["response"] == want
-}
 
 // TestDigestAuth_RFC7616 checks the digest answer against the worked examples of
 // RFC 7616 §3.9.1 (MD5 and SHA-256).
@@ -168,8 +60,8 @@ func TestCamera_Snapshot(t *testing.T) {
 				continue
 			}
 			t.Run(auth+"/"+configured, func(t *testing.T) {
-				s := NewSnapshotServer(t, auth, pic)
-				cfg := s.camera("hall", 1)
+				s := phototest.New(t, auth, pic)
+				cfg := testCamera(s, "hall", 1)
 				cfg.Auth = configured
 				mustValidate(t, &Config{Cameras: []Camera{cfg}})
 				cfg.password = cfg.Password
@@ -184,24 +76,24 @@ func TestCamera_Snapshot(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		auth  string
-		setup func(*SnapshotServer, *Camera)
+		setup func(*phototest.Server, *Camera)
 		want  string
 	}{
-		{"wrong password digest", "digest", func(_ *SnapshotServer, c *Camera) { c.password = "fel" }, "401"},
-		{"wrong password basic", "basic", func(_ *SnapshotServer, c *Camera) { c.password = "fel" }, "401"},
-		{"basic configured, digest asked", "digest", func(_ *SnapshotServer, c *Camera) { c.Auth = "basic" }, "offers no scheme"},
-		{"no login for a camera that wants one", "basic", func(_ *SnapshotServer, c *Camera) { c.Username = "" }, "401"},
-		{"hangs", "", func(s *SnapshotServer, c *Camera) {
+		{"wrong password digest", "digest", func(_ *phototest.Server, c *Camera) { c.password = "fel" }, "401"},
+		{"wrong password basic", "basic", func(_ *phototest.Server, c *Camera) { c.password = "fel" }, "401"},
+		{"basic configured, digest asked", "digest", func(_ *phototest.Server, c *Camera) { c.Auth = "basic" }, "offers no scheme"},
+		{"no login for a camera that wants one", "basic", func(_ *phototest.Server, c *Camera) { c.Username = "" }, "401"},
+		{"hangs", "", func(s *phototest.Server, c *Camera) {
 			s.Hang.Store(true)
 			c.Timeout = hub.Duration(50 * time.Millisecond)
 		}, "deadline exceeded"},
-		{"gone", "", func(s *SnapshotServer, _ *Camera) { s.Close() }, "connection refused"},
-		{"too large", "", func(s *SnapshotServer, _ *Camera) { s.Picture = testJPEG(5000) }, ErrTooLarge.Error()},
-		{"empty", "", func(s *SnapshotServer, _ *Camera) { s.Picture = nil }, ErrEmpty.Error()},
+		{"gone", "", func(s *phototest.Server, _ *Camera) { s.Close() }, "connection refused"},
+		{"too large", "", func(s *phototest.Server, _ *Camera) { s.SetPicture(testJPEG(5000)) }, ErrTooLarge.Error()},
+		{"empty", "", func(s *phototest.Server, _ *Camera) { s.SetPicture(nil) }, ErrEmpty.Error()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSnapshotServer(t, tc.auth, pic)
-			cfg := s.camera("hall", 1)
+			s := phototest.New(t, tc.auth, pic)
+			cfg := testCamera(s, "hall", 1)
 			cfg.password = cfg.Password
 			tc.setup(s, &cfg)
 			_, err := newCamera(cfg, nil).snapshot(t.Context(), &bytes.Buffer{}, 4000)
@@ -211,6 +103,12 @@ func TestCamera_Snapshot(t *testing.T) {
 		})
 	}
 }
+
+func testCamera(s *phototest.Server, name string, areas ...int) Camera {
+	return Camera{Name: name, URL: s.SnapshotURL(), Username: s.User, Password: s.Pass, Areas: areas, Timeout: hub.Duration(2 * time.Second)}
+}
+
+var testJPEG = phototest.JPEG
 
 func mustValidate(t testing.TB, c *Config) {
 	t.Helper()
