@@ -82,8 +82,14 @@ type Photos struct {
 
 	mu    sync.Mutex
 	fires map[int]bool // areas with a fire series running
-	wg    sync.WaitGroup
+	// series counts each alarm's camera series running; sent its photos delivered and not
+	// yet in the history, which says once per alarm, when its series are over, how many went.
+	series map[uint64]int
+	sent   map[uint64]sentCount
+	wg     sync.WaitGroup
 }
+
+type sentCount struct{ area, n int }
 
 // New returns Photos for cfg (validated) storing under dataDir/photos, sealed to the
 // station's recipient to, delivering with send. It opens the archive (removing a crash's
@@ -100,7 +106,7 @@ func New(cfg Config, h *hub.Hub, dataDir string, to age.Recipient, send Sender, 
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Photos{cfg: cfg, hub: h, send: send, log: opts.Logger.With("part", "photos"), ref: opts.Reference, archive: a,
-		wake: make(chan struct{}, 1), fires: map[int]bool{}}
+		wake: make(chan struct{}, 1), fires: map[int]bool{}, series: map[uint64]int{}, sent: map[uint64]sentCount{}}
 	for _, c := range cfg.Cameras {
 		p.cams = append(p.cams, newCamera(c, opts.Client))
 	}
@@ -189,9 +195,19 @@ func (p *Photos) alarm(ctx context.Context, ev hub.Event) {
 			continue
 		}
 		cams.Add(1)
+		p.mu.Lock()
+		p.series[ev.Seq]++
+		p.mu.Unlock()
 		p.wg.Go(func() {
 			defer cams.Done()
-			p.series(ctx, c, ev)
+			p.shoot(ctx, c, ev)
+			p.mu.Lock()
+			p.series[ev.Seq]--
+			if p.series[ev.Seq] == 0 {
+				delete(p.series, ev.Seq)
+			}
+			p.mu.Unlock()
+			p.poke() // the delivery says in the history what went
 		})
 	}
 	if fire {
@@ -204,8 +220,8 @@ func (p *Photos) alarm(ctx context.Context, ev hub.Event) {
 	}
 }
 
-// series takes one camera's photos of an alarm and records in the history how many.
-func (p *Photos) series(ctx context.Context, c *camera, ev hub.Event) {
+// shoot takes one camera's photos of an alarm and records in the history how many.
+func (p *Photos) shoot(ctx context.Context, c *camera, ev hub.Event) {
 	log := p.log.With("camera", c.cfg.Name, "area", ev.Area, "alarm", ev.Seq)
 	interval, count, until := p.cfg.Burglar.Interval.D(), p.cfg.Burglar.Count, time.Time{}
 	if ev.Kind == hub.KindFire {
@@ -289,11 +305,19 @@ func fireLasts(s *hub.Snapshot, area int) bool {
 
 // record writes a camera's photos of an alarm into the history: how many, never what.
 func (p *Photos) record(ev hub.Event, c *camera, taken, failed int, lastErr error) {
-	note := fmt.Sprintf("%d photos taken by camera %s for alarm #%d", taken, c.cfg.Name, ev.Seq)
+	note := fmt.Sprintf("%s taken by camera %s for alarm #%d", count(taken), c.cfg.Name, ev.Seq)
 	if failed > 0 {
 		note += fmt.Sprintf(", %d failed (%s)", failed, short(lastErr))
 	}
 	p.logEvent(ev.Area, note)
+}
+
+// count says how many photos, in words.
+func count(n int) string {
+	if n == 1 {
+		return "1 photo"
+	}
+	return fmt.Sprintf("%d photos", n)
 }
 
 func short(err error) string {
@@ -357,19 +381,14 @@ func (p *Photos) deliverLoop(ctx context.Context) {
 }
 
 // deliver sends every queued photo, in chunks, and marks each sent once every chunk is
-// acknowledged; it logs per alarm how many went.
+// acknowledged. The history gets one line per alarm once its series are over and its
+// photos all sent.
 func (p *Photos) deliver(ctx context.Context) error {
+	defer p.recordSent()
 	queue, err := p.archive.Pending()
 	if err != nil {
 		return err
 	}
-	sent := map[uint64]int{}
-	areas := map[uint64]int{}
-	defer func() {
-		for alarm, n := range sent {
-			p.logEvent(areas[alarm], fmt.Sprintf("%d photos of alarm #%d sent to the station", n, alarm))
-		}
-	}()
 	for _, ph := range queue {
 		if err := p.sendPhoto(ctx, ph); err != nil {
 			return err
@@ -377,10 +396,42 @@ func (p *Photos) deliver(ctx context.Context) error {
 		if err := p.archive.MarkSent(ph.ID, time.Now().UTC()); err != nil {
 			return err
 		}
-		sent[ph.Alarm]++
-		areas[ph.Alarm] = ph.Area
+		p.mu.Lock()
+		c := p.sent[ph.Alarm]
+		p.sent[ph.Alarm] = sentCount{area: ph.Area, n: c.n + 1}
+		p.mu.Unlock()
 	}
 	return nil
+}
+
+// recordSent writes "N photos of alarm #A sent" for the alarms whose series are over and
+// whose photos are all delivered.
+func (p *Photos) recordSent() {
+	queue, err := p.archive.Pending()
+	if err != nil {
+		return
+	}
+	waiting := map[uint64]bool{}
+	for _, ph := range queue {
+		waiting[ph.Alarm] = true
+	}
+	p.mu.Lock()
+	var done []uint64
+	for alarm := range p.sent {
+		if p.series[alarm] == 0 && !waiting[alarm] {
+			done = append(done, alarm)
+		}
+	}
+	counts := map[uint64]sentCount{}
+	for _, alarm := range done {
+		counts[alarm] = p.sent[alarm]
+		delete(p.sent, alarm)
+	}
+	p.mu.Unlock()
+	for _, alarm := range done {
+		c := counts[alarm]
+		p.logEvent(c.area, fmt.Sprintf("%s of alarm #%d sent to the station", count(c.n), alarm))
+	}
 }
 
 func (p *Photos) sendPhoto(ctx context.Context, ph Photo) error {
