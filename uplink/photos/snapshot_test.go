@@ -2,6 +2,7 @@ package photos
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,23 @@ func TestConfig_Validate(t *testing.T) {
 	c.Cameras[0].Password, c.Cameras[0].PasswordEnv = "", "CAM_PASS"
 	if err := c.Validate(func(k string) string { return env[k] }); err != nil || c.Cameras[0].password != "x" {
 		t.Fatalf("password from the environment: %v", err)
+	}
+}
+
+// TestPhotos_TakeRefusesNonPictures: a camera's error page sent with 200 is not kept as a
+// photo.
+func TestPhotos_TakeRefusesNonPictures(t *testing.T) {
+	s := phototest.New(t, "basic", testJPEG(100))
+	cfg := Config{Cameras: []Camera{testCamera(s, "hall", 1)}}
+	mustValidate(t, &cfg)
+	p := &Photos{cfg: cfg}
+	cam := newCamera(cfg.Cameras[0], nil)
+	var buf bytes.Buffer
+	if err := p.take(t.Context(), cam, &buf); err != nil || !bytes.Equal(buf.Bytes(), s.Picture()) {
+		t.Fatalf("a picture: %v", err)
+	}
+	s.NotAPicture.Store(true)
+	if err := p.take(t.Context(), cam, &bytes.Buffer{}); !errors.Is(err, ErrNotJPEG) {
+		t.Fatalf("an error page: %v, want ErrNotJPEG", err)
 	}
 }
