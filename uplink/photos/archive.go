@@ -117,6 +117,17 @@ func (a *Archive) Add(p Photo, take func(io.Writer) error) (Photo, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// A hold placed while the alarm is still being photographed (a fire) covers the
+	// photos that follow.
+	others, err := a.list()
+	if err != nil {
+		return p, err
+	}
+	for _, q := range others {
+		if q.Alarm == p.Alarm && q.HoldUntil.After(p.HoldUntil) {
+			p.HoldUntil = q.HoldUntil
+		}
+	}
 	if err := a.writeMeta(p); err != nil {
 		return p, err
 	}

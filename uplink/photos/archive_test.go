@@ -129,3 +129,34 @@ func TestArchive_CrashLeftovers(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestArchive_HoldCoversLaterPhotos: a hold placed while a fire is still photographed
+// covers the photos taken after it; other alarms' photos are not held.
+func TestArchive_HoldCoversLaterPhotos(t *testing.T) {
+	a, err := OpenArchive(t.TempDir(), mustIdentity(t).Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := a.Add(Photo{Alarm: 5, Camera: "kitchen", N: 1, Taken: now}, put(testJPEG(100))); err != nil {
+		t.Fatal(err)
+	}
+	until := now.Add(30 * 24 * time.Hour)
+	if n, err := a.Hold(5, until); err != nil || n != 1 {
+		t.Fatalf("hold: %d %v", n, err)
+	}
+	for _, p := range []Photo{{Alarm: 5, Camera: "kitchen", N: 2, Taken: now.Add(time.Minute)}, {Alarm: 6, Camera: "kitchen", N: 1, Taken: now}} {
+		if _, err := a.Add(p, put(testJPEG(100))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, _ := a.List()
+	for _, p := range list {
+		if held := p.HoldUntil.Equal(until); held != (p.Alarm == 5) {
+			t.Errorf("photo %s held until %s", p.ID, p.HoldUntil)
+		}
+	}
+	if gone, err := a.Prune(now.Add(15*24*time.Hour), DefaultRetention); err != nil || len(gone) != 1 || gone[0].Alarm != 6 {
+		t.Fatalf("pruned %+v %v", gone, err)
+	}
+}
