@@ -29,7 +29,7 @@ const (
 // Refusals of verbal password checks.
 var (
 	ErrNoContact     = errors.New("no such contact in the action plan")
-	ErrTooManyChecks = errors.New("too many password checks for this contact")
+	ErrTooManyChecks = errors.New("too many password checks for contact")
 )
 
 // ActionPlan is the action plan as the station receives it on <prefix>/<hub_id>/actionplan,
