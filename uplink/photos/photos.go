@@ -477,8 +477,22 @@ func (p *Photos) prune(now time.Time) {
 	if err != nil {
 		p.log.Error("delete old photos", "error", err)
 	}
-	if len(gone) > 0 {
-		p.log.Info("old photos deleted", "photos", len(gone))
+	if len(gone) == 0 {
+		return
+	}
+	p.log.Info("old photos deleted", "photos", len(gone))
+	byAlarm := map[uint64]sentCount{}
+	var order []uint64
+	for _, ph := range gone {
+		c, ok := byAlarm[ph.Alarm]
+		if !ok {
+			order = append(order, ph.Alarm)
+		}
+		byAlarm[ph.Alarm] = sentCount{area: ph.Area, n: c.n + 1}
+	}
+	for _, alarm := range order {
+		c := byAlarm[alarm]
+		p.logEvent(c.area, fmt.Sprintf("%s of alarm #%d deleted: retention over", count(c.n), alarm))
 	}
 }
 
@@ -521,7 +535,7 @@ func (p *Photos) Hold(_ context.Context, req []byte, now time.Time) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	p.logEvent(area, fmt.Sprintf("station holds %d photos of alarm #%d for an investigation, until %s", n, r.Alarm, until.Format("2006-01-02")))
+	p.logEvent(area, fmt.Sprintf("station holds %s of alarm #%d for an investigation, until %s", count(n), r.Alarm, until.Format("2006-01-02")))
 	return HoldAnswer{Alarm: r.Alarm, Photos: n, Until: until}, nil
 }
 
@@ -536,6 +550,6 @@ func (p *Photos) Release(_ context.Context, req []byte, now time.Time) (any, err
 		return nil, fmt.Errorf("%w: #%d", err, r.Alarm)
 	}
 	p.prune(now)
-	p.logEvent(0, fmt.Sprintf("station released the hold on %d photos of alarm #%d", n, r.Alarm))
+	p.logEvent(0, fmt.Sprintf("station released the hold on %s of alarm #%d", count(n), r.Alarm))
 	return HoldAnswer{Alarm: r.Alarm, Photos: n}, nil
 }

@@ -117,7 +117,9 @@ func TestPhotos_Retention(t *testing.T) {
 				notes = append(notes, ev.Note)
 			}
 		}
-		if len(notes) != 3 || !strings.Contains(strings.Join(notes, "|"), "station holds 1 photos of alarm #2 for an investigation") {
+		all := strings.Join(notes, "|")
+		if len(notes) != 6 || !strings.Contains(all, "station holds 1 photo of alarm #2 for an investigation") ||
+			!strings.Contains(all, "1 photo of alarm #1 deleted: retention over") || !strings.Contains(all, "1 photo of alarm #2 deleted") {
 			t.Fatalf("history: %q", notes)
 		}
 		cancel()
