@@ -26,7 +26,6 @@ import (
 	"vakt/ui/notify"
 	"vakt/ui/web"
 	"vakt/uplink"
-	uplinkmqtt "vakt/uplink/mqtt"
 	"vakt/uplink/outbox"
 	"vakt/uplink/station"
 )
@@ -305,19 +304,26 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		box.Follow(ctx, sub)
 		return nil
 	})
+	// The MQTT uplink and alarm photos are built before any uplink runs (photos.go).
+	um, ph, err := stationMQTT(cfg, h, logger)
+	if err != nil {
+		return err
+	}
 	var up *uplink.Uplink
 	if len(cfg.Uplink.Receivers) > 0 {
 		if up, err = uplink.New(cfg.Uplink, h, logger); err != nil {
 			return err
 		}
+		if ph != nil {
+			up.SetVerification(ph.Verification) // an alarm's report names its photos: [V…]
+		}
 		p.start("uplink", up.Run)
 	}
-	if cfg.UplinkMQTT != nil {
-		um, err := uplinkmqtt.New(*cfg.UplinkMQTT, h, logger)
-		if err != nil {
-			return err
-		}
+	if um != nil {
 		p.start("uplink_mqtt", um.Run)
+	}
+	if ph != nil {
+		p.start("photos", ph.Run) // alarm photos (photos.go)
 	}
 	if len(cfg.Notify.Recipients) > 0 {
 		nt, err := notify.New(cfg.Notify, h, notify.Options{Logger: logger})

@@ -25,6 +25,7 @@ import (
 	"vakt/ui/web"
 	"vakt/uplink"
 	uplinkmqtt "vakt/uplink/mqtt"
+	"vakt/uplink/photos"
 )
 
 // Config is the machine's settings from config.yaml. The installation (areas, zones,
@@ -53,6 +54,8 @@ type Config struct {
 	// UplinkMQTT sends events and status to a station or the owner's server over MQTT and
 	// takes signed commands from it; nil means none.
 	UplinkMQTT *uplinkmqtt.Config `yaml:"uplink_mqtt"`
+	// Photos photographs alarms for the station only (README "Alarm photos"); nil means none.
+	Photos *photos.Config `yaml:"photos"`
 	// Web is the web UI: where it listens.
 	Web web.Config `yaml:"web"`
 	// Notify tells the family by ntfy, Pushover and SMS; nothing is sent without recipients.
@@ -316,6 +319,14 @@ func (c Config) validate() error {
 	if c.UplinkMQTT != nil {
 		if err := c.UplinkMQTT.Validate(os.Getenv); err != nil {
 			return err
+		}
+	}
+	if c.Photos != nil {
+		if err := c.Photos.Validate(os.Getenv); err != nil {
+			return err
+		}
+		if len(c.Photos.Cameras) > 0 && (c.UplinkMQTT == nil || c.UplinkMQTT.StationPublicKey == "") {
+			return errors.New("photos.cameras: photos go only to the station, encrypted to its key: set uplink_mqtt with station_public_key")
 		}
 	}
 	if err := c.Zigbee2MQTT.Validate("zigbee2mqtt"); err != nil {

@@ -69,6 +69,13 @@ func TestLoadConfig_Bounds(t *testing.T) {
 			`line 8: notify.recipients[0].events[1]: "duress", want one of arming`},
 		{"notify sms without modem", "notify:\n  recipients:\n    - user: anna\n      lang: sv\n      sms: \"+46701234567\"\n",
 			"line 5: notify.recipients[0].sms: set notify.sms.device too"},
+		{"photos without a station", "photos:\n  cameras:\n    - {name: hall, url: \"http://cam/x.jpg\", areas: [1]}\n",
+			"photos.cameras: photos go only to the station, encrypted to its key: set uplink_mqtt with station_public_key"},
+		{"photos bad camera url", "photos:\n  cameras:\n    - name: hall\n      url: rtsp://cam/stream\n      areas: [1]\n",
+			`photos.cameras[0].url: "rtsp://cam/stream", want an http:// or https:// snapshot URL`},
+		{"photos burst", "photos:\n  burglar:\n    count: 50\n", "photos.burglar.count: 50, want 1 to 20"},
+		{"station key", "uplink_mqtt:\n  url: ssl://127.0.0.1:8883\n  hub_id: home\n  station_public_key: age1nope\n",
+			"uplink_mqtt.station_public_key: want an age X25519 recipient"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
@@ -90,6 +97,8 @@ func TestLoadConfig_BoundsAccepted(t *testing.T) {
 		"gpio:\n  disk:\n    min_free_mb: 0\n    interval: 1s\n  gauge:\n    interval: 1h\n    low_percent: 95\n",
 		"devices:\n  check_in: 1m\nrtl433:\n  unsupervised_check_in: 8760h\n",
 		"uplink:\n  receivers:\n    - name: arc\n      account: \"1234\"\n      primary:\n        addr: \"127.0.0.1:1\"\n        poll_interval: 10s\n        timeout: 1m\n        retry_backoff: 100ms\n",
+		"uplink_mqtt:\n  url: ssl://127.0.0.1:8883\n  hub_id: home\n  station_public_key: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n" +
+			"photos:\n  cameras:\n    - {name: hall, url: \"http://192.168.1.50/snap.jpg\", username: admin, password: x, auth: digest, areas: [1]}\n",
 	} {
 		path := filepath.Join(t.TempDir(), "config.yaml")
 		os.WriteFile(path, []byte(y), 0o600)

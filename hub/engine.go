@@ -249,6 +249,12 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 		}
 	case InBusFault:
 		e.busFault(now, in)
+	case InPhotos:
+		if in.Path == "" || len(in.Path) > 200 {
+			err = fmt.Errorf("%w: photos need a note of 1–200 bytes", ErrBadInput)
+			break
+		}
+		e.emit(Event{Time: now, Area: in.Area, Kind: KindPhotos, How: HowSystem, Note: in.Path})
 	case InDiskFault:
 		if e.st.DiskFault != in.Active {
 			e.st.DiskFault = in.Active

@@ -20,6 +20,14 @@ type importFile struct {
 	Zones    []Zone       `yaml:"zones"`
 	Devices  []Device     `yaml:"devices"`
 	Users    []importUser `yaml:"users"`
+	// ActionPlan may give verbal passwords in clear (verbal_password), hashed on import;
+	// an export has only their hashes (password_hash).
+	ActionPlan []importContact `yaml:"action_plan,omitempty"`
+}
+
+type importContact struct {
+	Contact        `yaml:",inline"`
+	VerbalPassword string `yaml:"verbal_password,omitempty"`
 }
 
 type importUser struct {
@@ -59,6 +67,18 @@ func ParseInstallation(data []byte, key []byte) (*Installation, error) {
 		}
 		inst.Users = append(inst.Users, u)
 	}
+	for i, ic := range f.ActionPlan {
+		c := ic.Contact
+		if ic.VerbalPassword != "" {
+			if c.Password != "" {
+				return nil, fmt.Errorf("%w: action_plan[%d]: give verbal_password or password_hash, not both", ErrInvalidInstallation, i)
+			}
+			if err := c.SetPassword(ic.VerbalPassword); err != nil {
+				return nil, fmt.Errorf("%w: action_plan[%d].verbal_password: %v", ErrInvalidInstallation, i, err)
+			}
+		}
+		inst.ActionPlan = append(inst.ActionPlan, c)
+	}
 	if err := inst.Validate(); err != nil {
 		return nil, err
 	}
@@ -87,6 +107,9 @@ func marshalInstallation(inst *Installation, passwords bool) ([]byte, error) {
 		}
 		f.Users = append(f.Users, importUser{User: u})
 	}
+	for _, c := range inst.ActionPlan {
+		f.ActionPlan = append(f.ActionPlan, importContact{Contact: c})
+	}
 	b, err := yaml.Marshal(f)
 	if err != nil || passwords {
 		return b, err
@@ -114,6 +137,11 @@ func KeepPasswords(cur, next *Installation) {
 
 // UnmarshalYAML reads a zone type's name; a wrong one is an error naming it and its line.
 func (t *ZoneType) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "zone type", t) }
+
+// UnmarshalYAML reads a contact role's name; a wrong one is an error naming it and its line.
+func (r *ContactRole) UnmarshalYAML(n *yaml.Node) error {
+	return unmarshalYAMLName(n, "contact role", r)
+}
 
 // UnmarshalYAML reads a role's name; a wrong one is an error naming it and its line.
 func (r *Role) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "role", r) }

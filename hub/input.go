@@ -169,6 +169,10 @@ const (
 	// InConfigure is the kind Hub.Configure gives its credential: a change of the
 	// installation, by an admin or a granted installer.
 	InConfigure
+	// InPhotos records in the history that alarm photos were taken, or sent to the
+	// station (Path: what, in words; Area: the alarm's area). The photos themselves never
+	// enter the hub: nobody local sees them (DESIGN §2 item 20).
+	InPhotos
 )
 
 // Input is everything that can happen to the engine. It is one flat value rather than an

@@ -180,6 +180,8 @@ type Installation struct {
 	Zones    []Zone   `json:"zones" yaml:"zones"`
 	Devices  []Device `json:"devices" yaml:"devices"`
 	Users    []User   `json:"users" yaml:"users"`
+	// ActionPlan is the station's call list, in order (DESIGN §2 item 21).
+	ActionPlan []Contact `json:"action_plan,omitempty" yaml:"action_plan,omitempty"`
 	// CodeKey keys the hashes of PIN codes and tags; it never leaves the store.
 	CodeKey []byte `json:"code_key" yaml:"-"`
 }
@@ -343,6 +345,9 @@ func (in *Installation) Validate() error {
 				}
 			}
 		}
+	}
+	if err := in.validateActionPlan(bad); err != nil {
+		return err
 	}
 	if len(in.CodeKey) < 16 {
 		return bad("code_key is shorter than 16 bytes")

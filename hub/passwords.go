@@ -32,6 +32,11 @@ func HashPassword(password string) (string, error) {
 	if len([]rune(password)) < MinPasswordLength {
 		return "", ErrWeakPassword
 	}
+	return argonHash(password)
+}
+
+// argonHash hashes a secret with argon2id and a random salt, in the PHC string format.
+func argonHash(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)

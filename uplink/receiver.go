@@ -198,7 +198,13 @@ func (r *receiver) message(ev hub.Event) (dc09.Message, error) {
 	if err != nil {
 		return dc09.Message{}, err
 	}
-	return dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}, nil
+	m := dc09.Message{ID: r.msgID, Seq: dc09Seq(ev.Seq), Data: data}
+	if r.u != nil && r.u.verify != nil {
+		if v := r.u.verify(ev); v != "" {
+			m.Extended = []string{"V" + v}
+		}
+	}
+	return m, nil
 }
 
 // run is the delivery loop (see outbox.Outbox.Run): it wakes on new events, on a path

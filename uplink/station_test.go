@@ -67,6 +67,7 @@ type stMessage struct {
 	line      string // without the "L"
 	acct      string // without the "#"
 	data      string
+	ext       []string // extended blocks, without brackets
 	ts        time.Time
 	hasTS     bool
 }
@@ -171,6 +172,7 @@ func stParse(raw []byte, key []byte) (stMessage, error) {
 		if j < 0 {
 			return m, fmt.Errorf("extended block %q not closed", content)
 		}
+		m.ext = append(m.ext, content[1:j])
 		content = content[j+1:]
 	}
 	if content != "" {

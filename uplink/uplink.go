@@ -65,6 +65,20 @@ type Uplink struct {
 	waiters  map[uint64][]chan outcome
 	each     map[uint64]map[string]outcome // outcomes by receiver, same keys as outcomes
 	settled  chan struct{}                 // closed and replaced at every settle
+
+	// verify names the alarm photos of an event for the station (SetVerification).
+	verify func(hub.Event) string
+}
+
+// SetVerification sets what names the verification (alarm photos) of an event: a
+// non-empty reference goes with the event's report as the DC-09 extended data block
+// [V…] ("verification: information about audio or video associated with the event").
+// Call it before Run.
+func (u *Uplink) SetVerification(f func(hub.Event) string) {
+	if u.started.Load() {
+		panic("uplink: SetVerification after Run")
+	}
+	u.verify = f
 }
 
 // New returns an uplink for cfg over h's event log. It connects nothing and writes nothing;

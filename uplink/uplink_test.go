@@ -333,6 +333,58 @@ func TestUplink_SIAFormat(t *testing.T) {
 	}
 }
 
+// TestUplink_Verification: an event the verification names (an alarm with photos) carries
+// the reference as the DC-09 extended block [V…], encrypted with the data; others carry
+// none.
+func TestUplink_Verification(t *testing.T) {
+	for _, format := range []string{FormatCID, FormatSIA} {
+		t.Run(format, func(t *testing.T) {
+			key := bytes.Repeat([]byte{0x42}, 16)
+			st := startStation(t, "primary", "tcp", key, nil)
+			h, _ := startHub(t, hubtest.StorePath(t))
+			cfg := oneReceiver(st, nil)
+			cfg.Receivers[0].Format = format
+			if err := cfg.Validate(func(string) string { return "" }); err != nil {
+				t.Fatal(err)
+			}
+			u, err := New(cfg, h, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.SetVerification(func(ev hub.Event) string {
+				if ev.Kind == hub.KindPanic && !ev.Restore {
+					return fmt.Sprintf("vakt/home/photos/%d", ev.Seq)
+				}
+				return ""
+			})
+			hubtest.Run(t, "uplink run", u.Run)
+			hubtest.Eventually(t, "the cursor", func() bool { _, ok, _ := h.Store().Cursor("dc09/" + cfg.Receivers[0].Name); return ok })
+			ev := panicAlarm(t, h)
+			want := fmt.Sprintf("Vvakt/home/photos/%d", ev.Seq)
+			hubtest.Eventually(t, "the panic alarm with its verification", func() bool {
+				for _, a := range st.log.events() {
+					if a.msg.seq == dc09Seq(ev.Seq) && a.msg.encrypted && len(a.msg.ext) == 1 && a.msg.ext[0] == want {
+						return true
+					}
+				}
+				return false
+			})
+			toggleBattery(t, h, 2)
+			hubtest.Eventually(t, "the battery trouble", func() bool {
+				for _, a := range st.log.events() {
+					if a.msg.seq > dc09Seq(ev.Seq) && a.msg.id != "NULL" {
+						if len(a.msg.ext) != 0 {
+							t.Fatalf("%q carries %q", a.msg.data, a.msg.ext)
+						}
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
+
 func TestUplink_NewReceiverStartsAtEndOfLog(t *testing.T) {
 	st := startStation(t, "primary", "tcp", nil, nil)
 	h, _ := startHub(t, hubtest.StorePath(t))

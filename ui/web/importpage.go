@@ -102,6 +102,9 @@ func diffInstallations(old, cur *hub.Installation) importDiff {
 	if !reflect.DeepEqual(old.Settings, cur.Settings) {
 		other = append(other, "settings")
 	}
+	if !reflect.DeepEqual(old.ActionPlan, cur.ActionPlan) {
+		other = append(other, "action_plan")
+	}
 	if other != nil {
 		d.Sections = append(d.Sections, diffSection{Key: "installation", Changed: other})
 	}

@@ -29,6 +29,8 @@ type installerView struct {
 	WalkUntil  time.Time               `json:"walk_until,omitzero"`
 	Walk       []walkActivation        `json:"walk"`
 	AreaRows   []areaRow               `json:"areas"`
+	ActionPlan []contactRow            `json:"action_plan"`
+	Roles      []string                `json:"-"`
 	Service    []serviceArea           `json:"service"`
 	Station    []uplink.ReceiverStatus `json:"station"`
 	HasStation bool                    `json:"has_station"`
@@ -106,6 +108,7 @@ func (s *Server) installerView(n formNotice) installerView {
 		}
 	}
 	v.AreaRows = areaRows(inst)
+	v.ActionPlan, v.Roles = contactRows(inst), hub.ContactRoles
 	v.Walk = []walkActivation{}
 	if now.Before(st.WalkUntil) {
 		v.WalkUntil = st.WalkUntil

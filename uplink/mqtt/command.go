@@ -181,7 +181,7 @@ func (g *nonceGuard) use(nonce string, now time.Time) error {
 
 // reason names err's kind for a sum of refusals.
 func reason(err error) string {
-	for _, e := range []error{ErrBadCommand, ErrBadSignature, ErrStale, ErrReplay, ErrBusy, ErrTooLarge} {
+	for _, e := range []error{ErrBadCommand, ErrBadSignature, ErrStale, ErrReplay, ErrBusy, ErrTooLarge, ErrUnknownRequest} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

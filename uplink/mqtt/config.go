@@ -1,10 +1,15 @@
 package mqtt
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"filippo.io/age"
 
 	"vakt/devices/mqttclient"
 	"vakt/hub"
@@ -46,10 +51,20 @@ type Config struct {
 	// Kinds lists the event kinds published (hub event kind names, history-only kinds
 	// allowed); empty means every reportable event (those with Report set).
 	Kinds []string `yaml:"kinds"`
+	// StationPublicKey is the monitoring station's age X25519 recipient ("age1…"): the
+	// action plan and alarm photos are encrypted to it, so that only the station reads
+	// them. Without it, neither is sent.
+	StationPublicKey string `yaml:"station_public_key"`
+	// StationSigningKey is the station's ed25519 public key (32 bytes, base64 or hex): it
+	// signs the requests the station sends (verbal password checks, photo holds). Without
+	// it, station requests are off.
+	StationSigningKey string `yaml:"station_signing_key"`
 
-	key   []byte
-	kinds map[hub.EventKind]bool
-	valid bool
+	recipient  *age.X25519Recipient
+	stationKey ed25519.PublicKey
+	key        []byte
+	kinds      map[hub.EventKind]bool
+	valid      bool
 }
 
 // Validate checks c, fills in defaults, resolves the command key (from command_key, or
@@ -112,9 +127,47 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 		c.kinds[k] = true
 	}
+	c.recipient, c.stationKey = nil, nil
+	if c.StationPublicKey != "" {
+		r, err := age.ParseX25519Recipient(strings.TrimSpace(c.StationPublicKey))
+		if err != nil {
+			return fmt.Errorf("%s.station_public_key: want an age X25519 recipient (age1…): %w", at, err)
+		}
+		c.recipient = r
+	}
+	if c.StationSigningKey != "" {
+		k, err := parseSigningKey(c.StationSigningKey)
+		if err != nil {
+			return fmt.Errorf("%s.station_signing_key: %w", at, err)
+		}
+		c.stationKey = k
+	}
 	c.valid = true
 	return nil
 }
+
+// parseSigningKey reads an ed25519 public key given in hex or base64.
+func parseSigningKey(s string) (ed25519.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		if b, err = base64.StdEncoding.DecodeString(s); err != nil {
+			return nil, errors.New("want an ed25519 public key in hex or base64")
+		}
+	}
+	if len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%d bytes, want an ed25519 public key of %d", len(b), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// Recipient returns the station's age recipient, nil when none is configured. Call it
+// after Validate.
+func (c *Config) Recipient() *age.X25519Recipient { return c.recipient }
+
+// SigningKey returns the station's ed25519 public key, nil when none is configured. Call
+// it after Validate.
+func (c *Config) SigningKey() ed25519.PublicKey { return c.stationKey }
 
 func (c *Config) broker() mqttclient.Config {
 	return mqttclient.Config{URL: c.URL, Username: c.Username, Password: c.Password, CA: c.CA, Cert: c.Cert, Key: c.Key}

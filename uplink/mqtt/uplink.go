@@ -9,6 +9,11 @@
 //	                 retained, is {"state":"offline"}
 //	commands         signed commands in (see Command and SignedBytes)
 //	commands/result  a CommandResult for every command, accepted or refused
+//	actionplan       the action plan, retained, age-encrypted to the station (ActionPlan)
+//	station/<kind>   signed station requests in (StationRequest): plan_check, and what
+//	                 others register with HandleStation
+//	station/<kind>/result  a StationReply for every request
+//	photos/<alarm>   alarm photos, age-encrypted to the station, in chunks (Send)
 package mqtt
 
 import (
@@ -52,12 +57,14 @@ type Status struct {
 	// LastPublished is the last event the broker acknowledged.
 	LastPublished uint64 `json:"last_published"`
 	// QueueDepth is how many logged events lie behind the cursor, published or not.
-	QueueDepth       uint64    `json:"queue_depth"`
-	Published        uint64    `json:"published"`
-	CommandsAccepted uint64    `json:"commands_accepted"`
-	CommandsRefused  uint64    `json:"commands_refused"`
-	LastError        string    `json:"last_error,omitempty"`
-	LastErrorAt      time.Time `json:"last_error_at,omitzero"`
+	QueueDepth       uint64 `json:"queue_depth"`
+	Published        uint64 `json:"published"`
+	CommandsAccepted uint64 `json:"commands_accepted"`
+	CommandsRefused  uint64 `json:"commands_refused"`
+	// ActionPlanSent is when the broker last acknowledged the encrypted action plan.
+	ActionPlanSent time.Time `json:"action_plan_sent,omitzero"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastErrorAt    time.Time `json:"last_error_at,omitzero"`
 }
 
 // Uplink publishes the hub's event log to an MQTT broker behind the durable cursor
@@ -67,12 +74,17 @@ type Uplink struct {
 	hub    *hub.Hub
 	log    *slog.Logger
 	box    *outbox.Outbox // the events behind the cursor "mqtt/<hub_id>"
-	topic  struct{ events, status, commands, result string }
+	topic  struct{ base, events, status, commands, result, plan, station string }
 	client paho.Client
 	wake   chan struct{}
 	cmds   chan []byte
 	down   chan struct{} // signalled when the connection is lost
 	busy   chan struct{} // answers to commands refused for a full queue, in flight
+	// station takes signed station requests to stationLoop; handlers answer them by kind.
+	station  chan stationMessage
+	handlers map[string]StationHandler
+	// plan is the action plan as last published on the current connection.
+	plan planState
 	// refusals limits answers and log lines of refused commands.
 	refusals refusals
 	answers  sync.WaitGroup
@@ -113,11 +125,16 @@ func New(cfg Config, h *hub.Hub, logger *slog.Logger) (*Uplink, error) {
 		busy: make(chan struct{}, 4),
 		down: make(chan struct{}, 1),
 		lost: make(chan struct{}),
+
+		station:  make(chan stationMessage, commandQueue),
+		handlers: map[string]StationHandler{},
 	}
 	u.box = outbox.New(h.Store(), CursorName(cfg.HubID), u.cfg.wants, u.log)
 	base := cfg.Prefix + "/" + cfg.HubID + "/"
-	u.topic.events, u.topic.status = base+"events", base+"status"
+	u.topic.base, u.topic.events, u.topic.status = base, base+"events", base+"status"
 	u.topic.commands, u.topic.result = base+"commands", base+"commands/result"
+	u.topic.plan, u.topic.station = base+"actionplan", base+"station/"
+	u.handlers[KindPlanCheck] = u.checkPassword
 	close(u.lost) // not connected yet
 	u.refusals.log = u.log
 
@@ -168,6 +185,7 @@ func (u *Uplink) onConnect() {
 	u.connected = true
 	u.lost = make(chan struct{})
 	u.lastStatus = nil // the will may have replaced it
+	u.plan.sent = ""   // published again on every connection: the retained copy may be gone
 	u.mu.Unlock()
 	u.log.Info("connected to the broker")
 	if u.cfg.key != nil {
@@ -175,6 +193,14 @@ func (u *Uplink) onConnect() {
 		go func() {
 			if err := waitToken(tok, nil, publishTimeout); err != nil {
 				u.setError(fmt.Errorf("subscribe %s: %w", u.topic.commands, err))
+			}
+		}()
+	}
+	if u.cfg.stationKey != nil {
+		tok := u.client.Subscribe(u.topic.station+"+", 1, u.onStation)
+		go func() {
+			if err := waitToken(tok, nil, publishTimeout); err != nil {
+				u.setError(fmt.Errorf("subscribe %s+: %w", u.topic.station, err))
 			}
 		}()
 	}
@@ -298,6 +324,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { u.connectLoop(ctx) })
 	wg.Go(func() { u.commandLoop(ctx) })
+	wg.Go(func() { u.stationLoop(ctx) })
 	u.deliveryLoop(ctx)
 	wg.Wait()
 	u.answers.Wait()
@@ -333,6 +360,9 @@ func (u *Uplink) deliveryLoop(ctx context.Context) {
 		Step: func(ctx context.Context) error {
 			// Events first: a status that cannot be published must not hold back an alarm.
 			err := u.box.Drain(ctx, u.publishBatch)
+			if perr := u.publishPlan(ctx); err == nil {
+				err = perr
+			}
 			if serr := u.publishStatus(ctx); err == nil {
 				err = serr
 			}
@@ -428,6 +458,7 @@ func (u *Uplink) Status() Status {
 		Published:        u.published,
 		CommandsAccepted: u.accepted,
 		CommandsRefused:  u.refused,
+		ActionPlanSent:   u.plan.at,
 		LastError:        u.lastErr,
 		LastErrorAt:      u.lastErrAt,
 	}

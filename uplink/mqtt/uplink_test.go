@@ -437,6 +437,14 @@ func TestConfig_Validate(t *testing.T) {
 		{"both keys", func(c *Config) { c.CommandKey, c.CommandKeyEnv, c.User = strings.Repeat("ab", 16), "KEY", "anna" }, "uplink_mqtt.command_key_env"},
 		{"unknown kind", func(c *Config) { c.Kinds = []string{"burglary", "nope"} }, "uplink_mqtt.kinds[1]"},
 		{"cert without key", func(c *Config) { c.Cert = "c.pem" }, "uplink_mqtt.cert"},
+		{"station keys", func(c *Config) {
+			c.StationPublicKey = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+			c.StationSigningKey = strings.Repeat("ab", 32)
+		}, ""},
+		{"signing key in base64", func(c *Config) { c.StationSigningKey = "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=" }, ""},
+		{"bad recipient", func(c *Config) { c.StationPublicKey = "ssh-ed25519 AAAA" }, "uplink_mqtt.station_public_key"},
+		{"short signing key", func(c *Config) { c.StationSigningKey = "abcd" }, "uplink_mqtt.station_signing_key"},
+		{"signing key not a key", func(c *Config) { c.StationSigningKey = "not a key!" }, "uplink_mqtt.station_signing_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
