@@ -36,3 +36,18 @@ func TestSirenPattern_UnknownIsError(t *testing.T) {
 		t.Errorf("String of pattern 7 is %q, want it named", s)
 	}
 }
+
+func TestMethod_HomeAssistantRoundTrip(t *testing.T) {
+	b, err := HowHomeAssistant.MarshalText()
+	if err != nil || string(b) != "home_assistant" {
+		t.Fatalf("MarshalText: %q, %v", b, err)
+	}
+	var m Method
+	if err := m.UnmarshalText(b); err != nil || m != HowHomeAssistant {
+		t.Fatalf("UnmarshalText: %v, %v", m, err)
+	}
+	// HowSystem's number is stored in old states: a new method goes after it.
+	if HowHomeAssistant <= HowSystem {
+		t.Fatal("HowHomeAssistant must come after HowSystem")
+	}
+}
