@@ -46,7 +46,7 @@ func TestMethod_HomeAssistantRoundTrip(t *testing.T) {
 	if err := m.UnmarshalText(b); err != nil || m != HowHomeAssistant {
 		t.Fatalf("UnmarshalText: %v, %v", m, err)
 	}
-	// HowSystem's number is stored in old states: a new method goes after it.
+	// Methods are numbered in memory: a new one goes last, leaving the others alone.
 	if HowHomeAssistant <= HowSystem {
 		t.Fatal("HowHomeAssistant must come after HowSystem")
 	}
