@@ -111,3 +111,106 @@ func TestConfig_Validate(t *testing.T) {
 		t.Errorf("missing CA file: %v", err)
 	}
 }
+
+// cutProxy forwards TCP connections to addr until cut closes them all, as a pulled
+// cable does: no DISCONNECT reaches the broker.
+type cutProxy struct {
+	ln    net.Listener
+	conns chan net.Conn
+}
+
+func newCutProxy(t *testing.T, addr string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, conns: make(chan net.Conn, 64)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.conns <- c
+			p.conns <- up
+			go func() { buf := make([]byte, 4096); copyConn(up, c, buf) }()
+			go func() { buf := make([]byte, 4096); copyConn(c, up, buf) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	return p
+}
+
+func copyConn(dst, src net.Conn, buf []byte) {
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *cutProxy) cut() {
+	for {
+		select {
+		case c := <-p.conns:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// TestClient_WillOnCut: a client with a last will that loses its connection without a
+// clean disconnect gets its will published by the broker, retained.
+func TestClient_WillOnCut(t *testing.T) {
+	addr := freeAddr(t)
+	runBroker(t, addr)
+	proxy := newCutProxy(t, addr)
+	cfg := mqttclient.Config{URL: "tcp://" + proxy.ln.Addr().String(), Username: account.Username, Password: account.Password}
+	c, err := mqttclient.New(cfg, "vakt-will", nil, mqttclient.WithWill(mqttclient.Will{Topic: "vakt/status", Payload: []byte("offline"), QoS: 1, Retained: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConnectWait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(10)
+	if err := c.Publish("vakt/status", 1, true, []byte("online")); err != nil {
+		t.Fatal(err)
+	}
+	proxy.cut()
+	w, err := mqttclient.New(mqttclient.Config{URL: "tcp://" + addr, Username: account.Username, Password: account.Password}, "watcher", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	if err := w.Subscribe(mqttclient.Subscription{Topic: "vakt/status", QoS: 1, Handler: func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ConnectWait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Disconnect(10)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case p := <-got:
+			if p == "offline" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the will was not published")
+		}
+	}
+}
