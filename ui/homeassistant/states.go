@@ -63,7 +63,13 @@ func (b *Bridge) states(p *plan, snap *hub.Snapshot, health map[string]devices.H
 			ds = snap.State.Devices[i]
 		}
 		h := health[d.ID]
-		st := map[string]any{"zone": onOff(zoneActive[d.ID]), "tamper": onOff(ds.Tamper)}
+		st := map[string]any{}
+		if active, zoned := zoneActive[d.ID]; zoned {
+			st["zone"] = onOff(active)
+		}
+		if d.Kind != "plug" && d.Kind != "lock" {
+			st["tamper"] = onOff(ds.Tamper)
+		}
 		if h.Temperature != nil {
 			st["temperature"] = *h.Temperature
 		}
