@@ -51,3 +51,11 @@ func TestMethod_HomeAssistantRoundTrip(t *testing.T) {
 		t.Fatal("HowHomeAssistant must come after HowSystem")
 	}
 }
+
+// The console and the log show an event's how by its name.
+func TestEvent_StringHomeAssistant(t *testing.T) {
+	ev := Event{Seq: 7, Area: 1, Kind: KindDisarm, User: "anna", How: HowHomeAssistant}
+	if s := ev.String(); !strings.Contains(s, "by anna via home_assistant") {
+		t.Fatalf("%q", s)
+	}
+}
