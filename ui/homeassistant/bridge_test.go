@@ -259,3 +259,17 @@ func TestBridge_WrongCodeCounted(t *testing.T) {
 		t.Fatalf("log does not say refused, or shows the code:\n%s", r.logs)
 	}
 }
+
+// TestBridge_DuressCode: a duress code from Home Assistant disarms and reports duress, as
+// at a keypad.
+func TestBridge_DuressCode(t *testing.T) {
+	r := newRig(t, DefaultConfig())
+	r.ha.publish("vakt/area/1/set", false, `{"action":"ARM_HOME","code":"1234"}`)
+	r.waitRetained("vakt/area/1", "arming")
+	r.ha.publish("vakt/area/1/set", false, `{"action":"DISARM","code":"9999"}`)
+	r.waitRetained("vakt/area/1", "disarmed")
+	ev, ok := lastKind(r.events(), hub.KindDuress)
+	if !ok || ev.User != "anna" || ev.How != hub.HowHomeAssistant || !ev.Report {
+		t.Fatalf("duress event %+v", ev)
+	}
+}
