@@ -163,9 +163,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	defer func() {
 		if c.IsConnectionOpen() {
-			// A clean disconnect sends no will: say offline ourselves.
-			if err := c.Publish(b.topics.status(), 1, true, []byte(offline)); err != nil {
-				b.log.Warn("Home Assistant: could not say offline", "error", err)
+			// A clean disconnect sends no will: say offline ourselves, briefly (the broker
+			// may be stopping with us).
+			if tok := c.Client.Publish(b.topics.status(), 1, true, []byte(offline)); !tok.WaitTimeout(time.Second) || tok.Error() != nil {
+				b.log.Info("Home Assistant: could not say offline; the broker may be stopping too", "error", tok.Error())
 			}
 		}
 		c.Disconnect(250)
