@@ -107,6 +107,8 @@ func TestBridge_DiscoveryValidates(t *testing.T) {
 				}
 				return true
 			})
+			// States follow their configs: wait for the last to change.
+			r.waitRetained("vakt/device/living_window", `{"battery":87,"tamper":"OFF","temperature":21.5,"zone":"OFF"}`)
 			configs := r.ha.configs("homeassistant")
 			ids := map[string]string{}
 			for topic, c := range configs {
@@ -177,11 +179,11 @@ func TestBridge_AreaStateFlow(t *testing.T) {
 	if want := []string{"disarmed", "arming", "armed_away", "pending", "triggered"}; !slices.Equal(got, want) {
 		t.Fatalf("area 1 states %q, want %q", got, want)
 	}
-	var attrs areaAttributes
-	raw, _ := r.ha.retained("vakt/area/1/attributes")
-	if err := json.Unmarshal([]byte(raw), &attrs); err != nil || attrs.ChangedBy != "anna" || attrs.How != "web" || attrs.AlarmMemory == 0 {
-		t.Fatalf("attributes %s: %+v %v", raw, attrs, err)
-	}
+	hubtest.Eventually(t, "the attributes name anna and the alarm", func() bool {
+		var attrs areaAttributes
+		raw, _ := r.ha.retained("vakt/area/1/attributes")
+		return json.Unmarshal([]byte(raw), &attrs) == nil && attrs.ChangedBy == "anna" && attrs.How == "web" && attrs.AlarmMemory > 0
+	})
 	if err := r.do(hub.Input{Kind: hub.InDisarm, Area: 1, Code: "1234", How: hub.HowWeb}).Err; err != nil {
 		t.Fatal(err)
 	}
