@@ -33,7 +33,7 @@ type rig struct {
 	cfg   Config
 	clock *hubtest.Clock
 	path  string
-	brk   *broker.Broker
+	addr  string
 	h     *hub.Hub
 	mgr   *devices.Manager
 	b     *Bridge
@@ -52,16 +52,21 @@ func newRig(t *testing.T, cfg Config) *rig {
 	if err := cfg.Validate("homeassistant"); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, cfg: cfg, clock: hubtest.NewClock(hubtest.T0), path: hubtest.StorePath(t), logs: &hubtest.Buffer{}}
 	bc := broker.Config{Listen: "127.0.0.1:0", Limits: broker.DefaultLimits(),
 		Topics: broker.Topics{HomeAssistantPrefix: cfg.DiscoveryPrefix, HomeAssistantBase: cfg.BaseTopic}}
 	b, err := broker.New(bc, []broker.Account{vaktAccount, haAccount}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.brk = b
 	hubtest.Run(t, "broker", b.Run)
-	r.ha = newHAClient(t, b.Addr(), cfg)
+	return newRigAt(t, cfg, b.Addr())
+}
+
+// newRigAt is newRig on the broker at addr, which takes the accounts' names and passwords.
+func newRigAt(t *testing.T, cfg Config, addr string) *rig {
+	t.Helper()
+	r := &rig{t: t, cfg: cfg, clock: hubtest.NewClock(hubtest.T0), path: hubtest.StorePath(t), logs: &hubtest.Buffer{}, addr: addr}
+	r.ha = newHAClient(t, addr, cfg)
 	r.start(hub.DemoInstallation(make([]byte, 32)))
 	return r
 }
@@ -80,7 +85,7 @@ func (r *rig) start(inst *hub.Installation) {
 
 func (r *rig) startBridge() {
 	r.t.Helper()
-	bus := mqttclient.Config{URL: "tcp://" + r.brk.Addr(), Username: vaktAccount.Username, Password: vaktAccount.Password}
+	bus := mqttclient.Config{URL: "tcp://" + r.addr, Username: vaktAccount.Username, Password: vaktAccount.Password}
 	logger := slog.New(slog.NewTextHandler(r.logs, nil))
 	r.b = New(r.cfg, bus, r.h, r.mgr, Options{Logger: logger, Version: "1.2.3-test", HealthEvery: 20 * time.Millisecond})
 	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
