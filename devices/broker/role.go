@@ -80,7 +80,8 @@ type Topics struct {
 	// RTL433 is the topic (or filter) rtl_433 publishes events on (rtl433.topic).
 	RTL433 string
 	// HomeAssistantPrefix and HomeAssistantBase are the discovery prefix and vakt's base
-	// topic for Home Assistant (homeassistant.discovery_prefix and base_topic).
+	// topic for Home Assistant (homeassistant.discovery_prefix and base_topic); set only
+	// when discovery is on, which lets vakt's own account use them.
 	HomeAssistantPrefix, HomeAssistantBase string
 }
 
@@ -99,6 +100,7 @@ func (t Topics) rules(r Role) rules {
 		rtl = defaultRTL433Topic
 	}
 	haPrefix, haBase := t.HomeAssistantPrefix, t.HomeAssistantBase
+	haOn := haPrefix != "" || haBase != "" // vakt's discovery is configured
 	if haPrefix == "" {
 		haPrefix = defaultHAPrefix
 	}
@@ -107,7 +109,12 @@ func (t Topics) rules(r Role) rules {
 	}
 	switch r {
 	case RoleVakt:
-		return rules{publish: []string{base + "/#", haPrefix + "/#", haBase + "/#"}, subscribe: []string{base + "/#", rtl, haPrefix + "/#", haBase + "/#"}}
+		r := rules{publish: []string{base + "/#"}, subscribe: []string{base + "/#", rtl}}
+		if haOn {
+			r.publish = append(r.publish, haPrefix+"/#", haBase+"/#")
+			r.subscribe = append(r.subscribe, haPrefix+"/#", haBase+"/#")
+		}
+		return r
 	case RoleZigbee2MQTT:
 		return rules{publish: []string{base + "/#", homeAssistantTopics}, subscribe: []string{base + "/#", homeAssistantTopics}}
 	case RoleRTL433:

@@ -62,7 +62,7 @@ func maySubscribe(t *testing.T, addr string, a Account, filter string) bool {
 
 func TestBroker_RoleTopics(t *testing.T) {
 	log, _ := newLog()
-	b := startBrokerWith(t, Config{Topics: Topics{Zigbee2MQTTBase: "zigbee2mqtt", RTL433: "rtl_433/events", HomeAssistantBase: "vakt"}}, log,
+	b := startBrokerWith(t, Config{Topics: Topics{Zigbee2MQTTBase: "zigbee2mqtt", RTL433: "rtl_433/events", HomeAssistantPrefix: "homeassistant", HomeAssistantBase: "vakt"}}, log,
 		vaktAccount, z2mAccount, rtlAccount, haAccount)
 	const pub, sub = true, false
 	for _, tc := range []struct {
@@ -232,5 +232,21 @@ func TestCovers(t *testing.T) {
 		if got := covers(tc.allow, tc.req); got != tc.ok {
 			t.Errorf("covers(%q, %q) = %v, want %v", tc.allow, tc.req, got, tc.ok)
 		}
+	}
+}
+
+// Without Home Assistant discovery configured, vakt's own account keeps to the bridges'
+// topics; a home_assistant account still gets the default topics.
+func TestTopics_HomeAssistantOff(t *testing.T) {
+	var off Topics
+	if r := off.rules(RoleVakt); r.allows("homeassistant/alarm_control_panel/vakt/area_1/config", true) || r.allows("vakt/status", true) {
+		t.Fatalf("vakt publishes Home Assistant's topics while discovery is off: %+v", r)
+	}
+	if r := off.rules(RoleHomeAssistant); !r.allows("vakt/area/1/set", true) || !r.allows("homeassistant/#", false) {
+		t.Fatalf("home_assistant's default rules: %+v", r)
+	}
+	on := Topics{HomeAssistantPrefix: "ha", HomeAssistantBase: "house"}
+	if r := on.rules(RoleVakt); !r.allows("ha/sensor/house/x/config", true) || !r.allows("house/area/1", true) || r.allows("homeassistant/x", true) {
+		t.Fatalf("vakt's rules with discovery on: %+v", r)
 	}
 }
