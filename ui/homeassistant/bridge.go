@@ -48,6 +48,9 @@ const (
 	commandTimeout = 10 * time.Second
 	// commandQueue is how many commands may wait; more are dropped and counted.
 	commandQueue = 16
+	// foundQueue is how many retained configs found on the broker may wait to be looked
+	// at; more are looked at on the next start.
+	foundQueue = 1024
 	// logEvery is how often at most one kind of refused command is logged; those in
 	// between are counted, and the next line says how many were left out.
 	logEvery = 10 * time.Second
@@ -94,6 +97,10 @@ type Bridge struct {
 	cmds   chan command
 	resend chan struct{}
 	wake   chan struct{}
+	// found gets the retained discovery configs under this node id that the broker holds:
+	// those vakt no longer wants are cleared even when the store does not remember them
+	// (a store restored from an older backup).
+	found chan string
 
 	published, cleared, accepted, refused, dropped atomic.Uint64
 
@@ -115,6 +122,7 @@ func New(cfg Config, bus mqttclient.Config, h *hub.Hub, dev Devices, opts Option
 	return &Bridge{cfg: cfg, bus: bus, h: h, dev: dev, opts: opts, log: opts.Logger.With("part", "homeassistant"),
 		topics: topics{prefix: cfg.DiscoveryPrefix, base: cfg.BaseTopic, node: cfg.NodeID},
 		cmds:   make(chan command, commandQueue), resend: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		found: make(chan string, foundQueue),
 		commandable: map[string]string{}, logged: map[string]*logLimit{}}
 }
 
@@ -144,6 +152,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := c.Subscribe(mqttclient.Subscription{Topic: b.topics.prefix + "/status", QoS: 1, Handler: func(_ paho.Client, m paho.Message) {
 		if string(m.Payload()) == online {
 			b.poke()
+		}
+	}}); err != nil {
+		return err
+	}
+	if err := c.Subscribe(mqttclient.Subscription{Topic: b.topics.prefix + "/+/" + b.topics.node + "/+/config", QoS: 1, Handler: func(_ paho.Client, m paho.Message) {
+		if m.Retained() && len(m.Payload()) > 0 {
+			select {
+			case b.found <- m.Topic():
+			default:
+			}
 		}
 	}}); err != nil {
 		return err
@@ -194,6 +212,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 			st.sent, st.configs = map[string][]byte{}, nil
 		case cmd := <-b.cmds:
 			b.done(cmd, b.execute(ctx, cmd))
+		case topic := <-b.found:
+			// Recorded, it is cleared by the next sync unless it is wanted.
+			if err := rec.add([]string{topic}); err != nil {
+				b.limited("record", "Home Assistant: could not record a config found on the broker", "topic", topic, "error", err)
+			}
 		}
 	}
 }

@@ -170,3 +170,21 @@ func TestBridge_NoCodeActsAsUser(t *testing.T) {
 		t.Fatal("the wrong code was not counted")
 	}
 }
+
+// TestBridge_StrayConfigCleared: a retained config under vakt's node id that vakt does
+// not want and its store does not remember (a store restored from an older backup) is
+// found on the broker at start and cleared; another node's is left alone.
+func TestBridge_StrayConfigCleared(t *testing.T) {
+	r := newRig(t, DefaultConfig())
+	r.stopBridge()
+	stray, other := "homeassistant/binary_sensor/vakt/ghost_zone/config", "homeassistant/binary_sensor/garage_pi/ghost_zone/config"
+	for _, topic := range []string{stray, other} {
+		r.ha.publish(topic, true, `{"name":null,"unique_id":"ghost","state_topic":"vakt/device/ghost"}`)
+		r.waitRetained(topic, `{"name":null,"unique_id":"ghost","state_topic":"vakt/device/ghost"}`)
+	}
+	r.startBridge()
+	r.waitGone(stray)
+	if _, ok := r.ha.retained(other); !ok {
+		t.Fatal("another node's config was cleared")
+	}
+}
