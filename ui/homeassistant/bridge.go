@@ -122,7 +122,7 @@ func New(cfg Config, bus mqttclient.Config, h *hub.Hub, dev Devices, opts Option
 	return &Bridge{cfg: cfg, bus: bus, h: h, dev: dev, opts: opts, log: opts.Logger.With("part", "homeassistant"),
 		topics: topics{prefix: cfg.DiscoveryPrefix, base: cfg.BaseTopic, node: cfg.NodeID},
 		cmds:   make(chan command, commandQueue), resend: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		found: make(chan string, foundQueue),
+		found:       make(chan string, foundQueue),
 		commandable: map[string]string{}, logged: map[string]*logLimit{}}
 }
 
