@@ -194,6 +194,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	tick := time.NewTicker(b.opts.HealthEvery)
 	defer tick.Stop()
 	b.log.Info("Home Assistant discovery", "prefix", b.topics.prefix, "base_topic", b.topics.base, "node_id", b.topics.node)
+	if user, err := b.user(); err != nil {
+		b.log.Warn("Home Assistant can act as nobody without a code: the installation has no admin; set homeassistant.user", "error", err)
+	} else if !slices.ContainsFunc(b.h.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == user }) {
+		b.log.Warn("Home Assistant acts as a user the installation does not have: its commands without a code will be refused", "user", user)
+	}
 	st := &syncState{sent: map[string][]byte{}}
 	for {
 		if err := b.sync(c, rec, st); err != nil && ctx.Err() == nil {
