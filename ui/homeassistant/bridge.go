@@ -44,6 +44,10 @@ const (
 	// DefaultHealthEvery is how often the devices' health, which no snapshot carries, is
 	// read for temperatures, batteries, plugs and locks.
 	DefaultHealthEvery = 5 * time.Second
+	// syncGap is the least time between two syncs for the hub's steps: what Home
+	// Assistant shows may lag a burst of steps by that much, and a flood of them costs one
+	// sync per gap.
+	syncGap = 50 * time.Millisecond
 	// commandTimeout bounds how long a command waits for the hub's answer.
 	commandTimeout = 10 * time.Second
 	// commandQueue is how many commands may wait; more are dropped and counted.
@@ -200,10 +204,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 		b.log.Warn("Home Assistant acts as a user the installation does not have: its commands without a code will be refused", "user", user)
 	}
 	st := &syncState{sent: map[string][]byte{}}
-	for {
-		if err := b.sync(c, rec, st); err != nil && ctx.Err() == nil {
-			b.limited("sync", "Home Assistant: publishing failed; retrying", "error", err)
+	var lastSync time.Time
+	var due <-chan time.Time // a sync put off by syncGap
+	for now := true; ; {
+		if now {
+			lastSync = time.Now()
+			if err := b.sync(c, rec, st); err != nil && ctx.Err() == nil {
+				b.limited("sync", "Home Assistant: publishing failed; retrying", "error", err)
+			}
 		}
+		now = true
 		select {
 		case <-ctx.Done():
 			return nil
@@ -211,6 +221,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if sub.Next().Closed {
 				return nil
 			}
+			// A burst of steps (a flood of sensor reports) makes one sync per syncGap.
+			if wait := syncGap - time.Since(lastSync); wait > 0 {
+				if due == nil {
+					due = time.After(wait)
+				}
+				now = false
+			}
+		case <-due:
+			due = nil
 		case <-tick.C:
 		case <-b.wake:
 		case <-b.resend:
@@ -219,7 +238,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.done(cmd, b.execute(ctx, cmd))
 		case topic := <-b.found:
 			// Recorded, it is cleared by the next sync unless it is wanted.
-			if err := rec.add([]string{topic}); err != nil {
+			if err := rec.add(map[string][]byte{topic: nil}); err != nil {
 				b.limited("record", "Home Assistant: could not record a config found on the broker", "topic", topic, "error", err)
 			}
 		}
@@ -285,10 +304,11 @@ func (b *Bridge) health() map[string]devices.Health {
 type syncState struct {
 	// sent holds the last payload published on each retained topic.
 	sent map[string][]byte
-	// configs are the discovery configs of inst and key, marshalled once.
+	// plan and configs are the entities of key and their discovery configs, marshalled
+	// once.
+	plan    plan
 	configs map[string][]byte
-	inst    *hub.Installation
-	key     string
+	key     planKey
 }
 
 // sync publishes what changed since the last sync: discovery configs, states and vakt's
@@ -299,22 +319,24 @@ func (b *Bridge) sync(c *mqttclient.Client, rec *published, st *syncState) error
 		return nil
 	}
 	snap, health := b.h.Snapshot(), b.health()
-	p := b.planFor(snap.Installation, health)
-	b.mu.Lock()
-	b.commandable = p.devices
-	b.mu.Unlock()
-	if st.configs == nil || st.inst != snap.Installation || st.key != p.key() {
+	if k := keyOf(snap.Installation, health); st.configs == nil || k != st.key {
+		// The entities change only with the installation or a first reading: plan and
+		// marshal them then, not for every step.
+		st.plan = b.planFor(snap.Installation, health)
 		st.configs = map[string][]byte{}
-		for _, e := range p.entities {
+		for _, e := range st.plan.entities {
 			payload, err := json.Marshal(e.config)
 			if err != nil {
 				return err
 			}
 			st.configs[b.topics.config(e)] = payload
 		}
-		st.inst, st.key = snap.Installation, p.key()
+		st.key = k
+		b.mu.Lock()
+		b.commandable = st.plan.devices
+		b.mu.Unlock()
 	}
-	states := b.states(&p, snap, health)
+	states := b.states(&st.plan, snap, health)
 	want := map[string][]byte{b.topics.status(): []byte(online)}
 	for t, v := range st.configs {
 		want[t] = v
@@ -322,18 +344,16 @@ func (b *Bridge) sync(c *mqttclient.Client, rec *published, st *syncState) error
 	for t, v := range states {
 		want[t] = v
 	}
-	if err := rec.add(sortedKeys(want)); err != nil {
+	if err := rec.add(want); err != nil {
 		return err
 	}
 	for _, group := range []map[string][]byte{st.configs, states, {b.topics.status(): []byte(online)}} {
-		for _, t := range sortedKeys(group) {
-			if v := group[t]; !bytes.Equal(st.sent[t], v) || st.sent[t] == nil {
-				if err := c.Publish(t, 1, true, v); err != nil {
-					return err
-				}
-				st.sent[t] = v
-				b.published.Add(1)
+		for _, t := range changed(group, st.sent) {
+			if err := c.Publish(t, 1, true, group[t]); err != nil {
+				return err
 			}
+			st.sent[t] = group[t]
+			b.published.Add(1)
 		}
 	}
 	var cleared []string
@@ -350,10 +370,13 @@ func (b *Bridge) sync(c *mqttclient.Client, rec *published, st *syncState) error
 	return errors.Join(err, rec.remove(cleared))
 }
 
-func sortedKeys(m map[string][]byte) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// changed returns the topics of m whose payload differs from what was sent, sorted.
+func changed(m, sent map[string][]byte) []string {
+	var out []string
+	for t, v := range m {
+		if was, ok := sent[t]; !ok || !bytes.Equal(was, v) {
+			out = append(out, t)
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -152,14 +151,27 @@ type plan struct {
 	slugs map[string]string // id → slug
 }
 
-// key is the plan in a comparable form: what must stay the same for the published
-// configs to stay valid.
-func (p *plan) key() string {
-	var b strings.Builder
-	for _, e := range p.entities {
-		b.WriteString(e.component + "/" + e.object + ";")
+// planKey says what a plan depends on: the installation (a new one after every change)
+// and which devices report a temperature or a battery level.
+type planKey struct {
+	inst     *hub.Installation
+	readings string
+}
+
+func keyOf(inst *hub.Installation, health map[string]devices.Health) planKey {
+	b := make([]byte, 0, 2*len(inst.Devices))
+	for _, d := range inst.Devices {
+		h := health[d.ID]
+		b = append(b, boolByte(h.Temperature != nil), boolByte(h.Battery != nil))
 	}
-	return b.String()
+	return planKey{inst: inst, readings: string(b)}
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return '1'
+	}
+	return '0'
 }
 
 // sensorClass is the binary_sensor device class of a zone: what its device senses.
@@ -193,6 +205,10 @@ func (b *Bridge) planFor(inst *hub.Installation, health map[string]devices.Healt
 	org := origin{Name: "vakt", SWVersion: b.opts.Version}
 	bridgeAvail := availability{Topic: t.status()}
 	yes, no := true, false
+	zoneOf := make(map[string]int, len(inst.Zones))
+	for i, z := range inst.Zones {
+		zoneOf[z.Device] = i
+	}
 	for _, a := range inst.Areas {
 		name := or(a.Name, fmt.Sprintf("Area %d", a.Number))
 		c := entityConfig{Name: &name, UniqueID: fmt.Sprintf("%s_area_%d", hubID, a.Number), Device: hubDevice, Origin: org,
@@ -238,7 +254,7 @@ func (b *Bridge) planFor(inst *hub.Installation, health map[string]devices.Healt
 			add(compLock, "lock", c)
 			p.devices[s] = d.ID
 		default: // sensors, sirens, keypads
-			if zi := slices.IndexFunc(inst.Zones, func(z hub.Zone) bool { return z.Device == d.ID }); zi >= 0 {
+			if zi, ok := zoneOf[d.ID]; ok {
 				c := base("zone", nil)
 				c.DeviceClass, c.PayloadOn, c.PayloadOff = sensorClass(inst.Zones[zi], d), on, off
 				add(compBinary, "zone", c)

@@ -39,10 +39,11 @@ func loadPublished(s *hub.Store) (*published, error) {
 	return p, nil
 }
 
-// add records topics before they are published, durably; it writes only when one is new.
-func (p *published) add(topics []string) error {
+// add records the topics of m before they are published, durably; it writes only when
+// one is new.
+func (p *published) add(m map[string][]byte) error {
 	grew := false
-	for _, t := range topics {
+	for t := range m {
 		if !p.topics[t] {
 			p.topics[t] = true
 			grew = true

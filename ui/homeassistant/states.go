@@ -47,45 +47,43 @@ func (b *Bridge) states(p *plan, snap *hub.Snapshot, health map[string]devices.H
 		}
 		out[t.areaAttributes(a.Number)], _ = json.Marshal(attrs)
 	}
-	zoneActive := map[string]bool{}
+	zoneState := make(map[int]bool, len(snap.State.Zones))
+	for _, zs := range snap.State.Zones {
+		zoneState[zs.Number] = zs.Active
+	}
+	zoneActive := make(map[string]bool, len(snap.Installation.Zones))
 	for _, z := range snap.Installation.Zones {
-		if i := slices.IndexFunc(snap.State.Zones, func(zs hub.ZoneState) bool { return zs.Number == z.Number }); i >= 0 {
-			zoneActive[z.Device] = snap.State.Zones[i].Active
-		}
+		zoneActive[z.Device] = zoneState[z.Number]
+	}
+	devState := make(map[string]hub.DeviceState, len(snap.State.Devices))
+	for _, ds := range snap.State.Devices {
+		devState[ds.ID] = ds
 	}
 	for _, d := range snap.Installation.Devices {
 		s, ok := p.slugs[d.ID]
 		if !ok {
 			continue
 		}
-		var ds hub.DeviceState
-		if i := slices.IndexFunc(snap.State.Devices, func(x hub.DeviceState) bool { return x.ID == d.ID }); i >= 0 {
-			ds = snap.State.Devices[i]
-		}
+		ds := devState[d.ID]
 		h := health[d.ID]
-		st := map[string]any{}
+		var st deviceState
 		if active, zoned := zoneActive[d.ID]; zoned {
-			st["zone"] = onOff(active)
+			st.Zone = onOff(active)
 		}
 		if d.Kind != "plug" && d.Kind != "lock" {
-			st["tamper"] = onOff(ds.Tamper)
+			st.Tamper = onOff(ds.Tamper)
 		}
-		if h.Temperature != nil {
-			st["temperature"] = *h.Temperature
-		}
-		if h.Battery != nil {
-			st["battery"] = *h.Battery
-		}
+		st.Temperature, st.Battery = h.Temperature, h.Battery
 		switch d.Kind {
 		case "plug":
-			st["switch"] = nil // unknown until the plug reports
+			st.Switch = null // unknown until the plug reports
 			if h.Switch != nil {
-				st["switch"] = onOff(*h.Switch)
+				st.Switch = quoted(onOff(*h.Switch))
 			}
 		case "lock":
-			st["lock"] = nil
+			st.Lock = null
 			if h.Lock != "" {
-				st["lock"] = strings.ToUpper(h.Lock)
+				st.Lock = quoted(strings.ToUpper(h.Lock))
 			}
 		}
 		out[t.device(s)], _ = json.Marshal(st)
@@ -96,6 +94,25 @@ func (b *Bridge) states(p *plan, snap *hub.Snapshot, health map[string]devices.H
 		out[t.deviceAvail(s)] = []byte(avail)
 	}
 	return out
+}
+
+// deviceState is a device's retained state: each entity's value_template reads its key.
+// A plug's switch and a lock's state are null while unknown (Home Assistant shows
+// unknown); the other keys are there only when the device has them.
+type deviceState struct {
+	Battery     *int            `json:"battery,omitempty"`
+	Lock        json.RawMessage `json:"lock,omitempty"`
+	Switch      json.RawMessage `json:"switch,omitempty"`
+	Tamper      string          `json:"tamper,omitempty"`
+	Temperature *float64        `json:"temperature,omitempty"`
+	Zone        string          `json:"zone,omitempty"`
+}
+
+var null = json.RawMessage("null")
+
+func quoted(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 func onOff(v bool) string {
