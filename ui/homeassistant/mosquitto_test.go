@@ -16,55 +16,74 @@ import (
 
 const mosquittoPath = "/usr/sbin/mosquitto" // test.sh installs Debian's mosquitto
 
-// startMosquitto runs mosquitto on a free loopback port until the test ends and returns
-// its address.
-func startMosquitto(t *testing.T) string {
+// mosquitto is Debian's mosquitto on a loopback port, without persistence: a restart
+// loses every retained message, as a broker's crash or upgrade may.
+type mosquitto struct {
+	t    *testing.T
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// startMosquitto runs mosquitto on a free loopback port until the test ends.
+func startMosquitto(t *testing.T) *mosquitto {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	m := &mosquitto{t: t, addr: ln.Addr().String(), dir: t.TempDir()}
 	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\nlog_dest file %s/mosquitto.log\n", port, dir)
+	_, port, _ := net.SplitHostPort(m.addr)
+	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\nlog_dest file %s/mosquitto.log\n", port, m.dir)
 	if u, err := user.Current(); err == nil {
 		conf += "user " + u.Username + "\n"
 	}
-	path := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(m.dir, "mosquitto.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(mosquittoPath, "-c", path)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("mosquitto (Debian package mosquitto): %v", err)
-	}
+	m.start()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		m.stop()
 		if t.Failed() {
-			if log, err := os.ReadFile(filepath.Join(dir, "mosquitto.log")); err == nil {
+			if log, err := os.ReadFile(filepath.Join(m.dir, "mosquitto.log")); err == nil {
 				t.Logf("mosquitto log:\n%s", log)
 			}
 		}
 	})
+	return m
+}
+
+func (m *mosquitto) start() {
+	m.t.Helper()
+	m.cmd = exec.Command(mosquittoPath, "-c", filepath.Join(m.dir, "mosquitto.conf"))
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatalf("mosquitto (Debian package mosquitto): %v", err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial("tcp", m.addr)
 		if err == nil {
 			c.Close()
-			return addr
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto not listening on %s: %v", addr, err)
+			m.t.Fatalf("mosquitto not listening on %s: %v", m.addr, err)
 		}
+	}
+}
+
+func (m *mosquitto) stop() {
+	if m.cmd != nil {
+		m.cmd.Process.Kill()
+		m.cmd.Wait()
+		m.cmd = nil
 	}
 }
 
 // TestBridge_Mosquitto: against an external mosquitto, as with mqtt.url, the configs
 // validate, a command with a code arms, and a clean stop says offline.
 func TestBridge_Mosquitto(t *testing.T) {
-	r := newRigAt(t, DefaultConfig(), startMosquitto(t))
+	r := newRigAt(t, DefaultConfig(), startMosquitto(t).addr)
 	hubtest.Eventually(t, "the lock is announced", func() bool {
 		_, ok := r.ha.retained("homeassistant/lock/vakt/front_lock_lock/config")
 		return ok
@@ -82,4 +101,19 @@ func TestBridge_Mosquitto(t *testing.T) {
 	}
 	r.stopBridge()
 	r.waitRetained("vakt/status", offline)
+}
+
+// TestBridge_BrokerRestart: the external broker restarts and loses every retained
+// message; vakt reconnects by itself and announces everything again.
+func TestBridge_BrokerRestart(t *testing.T) {
+	m := startMosquitto(t)
+	r := newRigAt(t, DefaultConfig(), m.addr)
+	topic := "homeassistant/alarm_control_panel/vakt/area_1/config"
+	hubtest.Eventually(t, "area 1 announced", func() bool { _, ok := r.ha.retained(topic); return ok })
+	m.stop()
+	r.ha.forget()
+	m.start()
+	hubtest.Eventually(t, "area 1 announced again", func() bool { _, ok := r.ha.retained(topic); return ok })
+	r.waitRetained("vakt/status", online)
+	r.waitRetained("vakt/area/1", "disarmed")
 }

@@ -3,6 +3,7 @@ package homeassistant
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -172,16 +173,30 @@ type haClient struct {
 func newHAClient(t *testing.T, addr string, cfg Config) *haClient {
 	t.Helper()
 	h := &haClient{t: t, msg: map[string]string{}}
+	subscribed := make(chan error, 1)
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("home-assistant").
-		SetUsername(haAccount.Username).SetPassword(haAccount.Password).SetOrderMatters(true)
+		SetUsername(haAccount.Username).SetPassword(haAccount.Password).SetOrderMatters(true).
+		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
+		SetOnConnectHandler(func(c paho.Client) { // and after every reconnect, as Home Assistant does
+			go func() {
+				var err error
+				for _, f := range []string{cfg.DiscoveryPrefix + "/#", cfg.BaseTopic + "/#"} {
+					if tok := c.Subscribe(f, 1, h.received); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+						err = fmt.Errorf("subscribe %s: %v", f, tok.Error())
+					}
+				}
+				select {
+				case subscribed <- err:
+				default:
+				}
+			}()
+		})
 	h.c = paho.NewClient(o)
 	if tok := h.c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("Home Assistant's client: %v", tok.Error())
 	}
-	for _, f := range []string{cfg.DiscoveryPrefix + "/#", cfg.BaseTopic + "/#"} {
-		if tok := h.c.Subscribe(f, 1, h.received); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-			t.Fatalf("subscribe %s: %v", f, tok.Error())
-		}
+	if err := <-subscribed; err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.c.Disconnect(10) })
 	return h
@@ -196,6 +211,14 @@ func (h *haClient) received(_ paho.Client, m paho.Message) {
 		return
 	}
 	h.msg[m.Topic()] = string(m.Payload())
+}
+
+// forget drops what the client holds, as a broker that lost its retained messages would
+// have it.
+func (h *haClient) forget() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msg = map[string]string{}
 }
 
 func (h *haClient) retained(topic string) (string, bool) {
