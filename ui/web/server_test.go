@@ -692,3 +692,19 @@ func TestMessages_EveryMethod(t *testing.T) {
 		t.Fatalf("Home Assistant in Swedish: %q", got)
 	}
 }
+
+// TestServer_HistorySaysHowInWords: an arming from Home Assistant shows as "Home
+// Assistant" in the history and on the panel, in the reader's language.
+func TestServer_HistorySaysHowInWords(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, Code: "5678", How: hub.HowHomeAssistant, Iface: "home_assistant"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res, body := r.req(anna, "GET", "/history?kind=exit_delay", nil); res.StatusCode != 200 || !strings.Contains(body, "<td>Home Assistant</td>") {
+		t.Fatalf("history: %d %s", res.StatusCode, body)
+	}
+	if res, body := r.req(anna, "GET", "/", nil); res.StatusCode != 200 || !strings.Contains(body, "erik · Home Assistant") {
+		t.Fatalf("panel: %d %s", res.StatusCode, body)
+	}
+}
