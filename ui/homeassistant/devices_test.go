@@ -88,7 +88,8 @@ func TestBridge_NodeChangeCleansUp(t *testing.T) {
 }
 
 // TestBridge_Availability: a missing device is offline in Home Assistant, and online
-// again when heard; vakt's own availability is offline once it stops.
+// again when heard; so are a bus-faulted driver's devices; vakt's own availability is
+// offline once it stops.
 func TestBridge_Availability(t *testing.T) {
 	r := newRig(t, DefaultConfig())
 	r.waitRetained("vakt/device/front_door/availability", online)
@@ -98,6 +99,15 @@ func TestBridge_Availability(t *testing.T) {
 	r.waitRetained("vakt/device/front_door/availability", offline)
 	r.waitRetained("vakt/device/coffee_plug/availability", offline)
 	r.mgr.Report(devices.Report{Driver: "sim", Address: "front_door"}) // heard again
+	r.waitRetained("vakt/device/front_door/availability", online)
+	// Its bridge off the bus: its devices go unheard, so they are unavailable.
+	if err := r.h.Submit(context.Background(), hub.Input{Kind: hub.InBusFault, Device: "sim", Active: true, Path: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitRetained("vakt/device/front_door/availability", offline)
+	if err := r.h.Submit(context.Background(), hub.Input{Kind: hub.InBusFault, Device: "sim", Active: false}); err != nil {
+		t.Fatal(err)
+	}
 	r.waitRetained("vakt/device/front_door/availability", online)
 	r.stopBridge()
 	r.waitRetained("vakt/status", offline)

@@ -81,3 +81,19 @@ func TestBridge_RetainedCommandIgnored(t *testing.T) {
 		t.Fatalf("not logged:\n%s", r.logs)
 	}
 }
+
+// TestBridge_CommandFlood: a flood of commands is refused or dropped (counted), never
+// queued without bound, and a command after it is done.
+func TestBridge_CommandFlood(t *testing.T) {
+	r := newRig(t, DefaultConfig())
+	const n = 300
+	for range n {
+		r.ha.c.Publish("vakt/area/1/set", 0, false, `{"action":"DANCE"}`)
+	}
+	hubtest.Eventually(t, "every command refused or dropped", func() bool { s := r.b.Stats(); return s.Refused+s.Dropped == n })
+	r.ha.publish("vakt/area/1/set", false, `{"action":"ARM_HOME","code":"1234"}`)
+	r.waitRetained("vakt/area/1", "arming")
+	if n := strings.Count(r.logs.String(), "Home Assistant command refused"); n > 2 {
+		t.Fatalf("%d refusal lines for a flood, want them summed", n)
+	}
+}
