@@ -48,6 +48,9 @@ const (
 	// Assistant shows may lag a burst of steps by that much, and a flood of them costs one
 	// sync per gap.
 	syncGap = 50 * time.Millisecond
+	// resendGap is the least time between two announcements of everything (on Home
+	// Assistant's birth message, or a reconnect).
+	resendGap = 5 * time.Second
 	// commandTimeout bounds how long a command waits for the hub's answer.
 	commandTimeout = 10 * time.Second
 	// commandQueue is how many commands may wait; more are dropped and counted.
@@ -204,8 +207,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 		b.log.Warn("Home Assistant acts as a user the installation does not have: its commands without a code will be refused", "user", user)
 	}
 	st := &syncState{sent: map[string][]byte{}}
-	var lastSync time.Time
-	var due <-chan time.Time // a sync put off by syncGap
+	var lastSync, lastResend time.Time
+	var due <-chan time.Time       // a sync put off by syncGap
+	var resendDue <-chan time.Time // a resend put off by resendGap
+	resendAll := func() {
+		st.sent, st.configs = map[string][]byte{}, nil
+		lastResend = time.Now()
+	}
 	for now := true; ; {
 		if now {
 			lastSync = time.Now()
@@ -233,7 +241,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-tick.C:
 		case <-b.wake:
 		case <-b.resend:
-			st.sent, st.configs = map[string][]byte{}, nil
+			// Everything again, but not more often than resendGap: a Home Assistant
+			// restarting in a loop (or an account saying online over and over) must not
+			// make vakt republish without end.
+			if wait := resendGap - time.Since(lastResend); wait > 0 {
+				if resendDue == nil {
+					resendDue = time.After(wait)
+				}
+				now = false
+				break
+			}
+			resendAll()
+		case <-resendDue:
+			resendDue = nil
+			resendAll()
 		case cmd := <-b.cmds:
 			b.done(cmd, b.execute(ctx, cmd))
 		case topic := <-b.found:

@@ -39,3 +39,19 @@ func TestBridge_HomeAssistantBirth(t *testing.T) {
 	r.ha.publish("homeassistant/status", false, "online")
 	hubtest.Eventually(t, "area 1 announced again", func() bool { _, ok := r.ha.retained(topic); return ok })
 }
+
+// TestBridge_BirthFlood: an account saying online over and over gets everything again at
+// most once per resendGap, not once per message.
+func TestBridge_BirthFlood(t *testing.T) {
+	r := newRig(t, DefaultConfig())
+	topic := "homeassistant/alarm_control_panel/vakt/area_1/config"
+	hubtest.Eventually(t, "area 1 announced", func() bool { _, ok := r.ha.retained(topic); return ok })
+	for range 50 {
+		r.ha.publish("homeassistant/status", false, "online")
+	}
+	hubtest.Eventually(t, "announced again", func() bool { return len(r.ha.payloads(topic)) >= 2 })
+	// The burst took far less than resendGap: one resend now, at most one more after it.
+	if n := len(r.ha.payloads(topic)); n > 3 {
+		t.Fatalf("area 1 announced %d times for 50 birth messages", n)
+	}
+}
