@@ -473,6 +473,7 @@ func TestApp_HomeAssistant(t *testing.T) {
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.MQTT.Broker.Listen = addr
 	cfg.MQTT.Broker.Accounts = []broker.Account{{Username: "hass", Password: "hass-pass-123", Role: broker.RoleHomeAssistant}}
+	cfg.Web.Listen = "127.0.0.1:0"
 	ha := homeassistant.DefaultConfig()
 	cfg.HomeAssistant = &ha
 	var out hubtest.Buffer
