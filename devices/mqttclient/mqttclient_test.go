@@ -19,10 +19,16 @@ var account = broker.Account{Username: "vakt", Password: "s3cret-pass", Role: br
 // ends.
 func runBroker(t *testing.T, addr string) (stop func()) {
 	t.Helper()
+	return runBrokerWith(t, addr, broker.Topics{})
+}
+
+// runBrokerWith is runBroker with the bridges' and Home Assistant's topics.
+func runBrokerWith(t *testing.T, addr string, topics broker.Topics) (stop func()) {
+	t.Helper()
 	var b *broker.Broker
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if b, err = broker.New(broker.Config{Listen: addr}, []broker.Account{account}, nil); err == nil || time.Now().After(deadline) {
+		if b, err = broker.New(broker.Config{Listen: addr, Topics: topics}, []broker.Account{account}, nil); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -112,72 +118,14 @@ func TestConfig_Validate(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP connections to addr until cut closes them all, as a pulled
-// cable does: no DISCONNECT reaches the broker.
-type cutProxy struct {
-	ln    net.Listener
-	conns chan net.Conn
-}
-
-func newCutProxy(t *testing.T, addr string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, conns: make(chan net.Conn, 64)}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.conns <- c
-			p.conns <- up
-			go func() { buf := make([]byte, 4096); copyConn(up, c, buf) }()
-			go func() { buf := make([]byte, 4096); copyConn(c, up, buf) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	return p
-}
-
-func copyConn(dst, src net.Conn, buf []byte) {
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *cutProxy) cut() {
-	for {
-		select {
-		case c := <-p.conns:
-			c.Close()
-		default:
-			return
-		}
-	}
-}
-
 // TestClient_WillOnCut: a client with a last will that loses its connection without a
 // clean disconnect gets its will published by the broker, retained.
 func TestClient_WillOnCut(t *testing.T) {
 	addr := freeAddr(t)
-	runBroker(t, addr)
-	proxy := newCutProxy(t, addr)
-	cfg := mqttclient.Config{URL: "tcp://" + proxy.ln.Addr().String(), Username: account.Username, Password: account.Password}
+	// vakt's account may publish its Home Assistant status (the will) with discovery on.
+	runBrokerWith(t, addr, broker.Topics{HomeAssistantPrefix: "homeassistant", HomeAssistantBase: "vakt"})
+	proxy := hubtest.NewProxy(t, addr)
+	cfg := mqttclient.Config{URL: "tcp://" + proxy.Addr(), Username: account.Username, Password: account.Password}
 	c, err := mqttclient.New(cfg, "vakt-will", nil, mqttclient.WithWill(mqttclient.Will{Topic: "vakt/status", Payload: []byte("offline"), QoS: 1, Retained: true}))
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +137,7 @@ func TestClient_WillOnCut(t *testing.T) {
 	if err := c.Publish("vakt/status", 1, true, []byte("online")); err != nil {
 		t.Fatal(err)
 	}
-	proxy.cut()
+	proxy.Cut()
 	w, err := mqttclient.New(mqttclient.Config{URL: "tcp://" + addr, Username: account.Username, Password: account.Password}, "watcher", nil)
 	if err != nil {
 		t.Fatal(err)

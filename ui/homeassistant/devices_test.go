@@ -198,3 +198,20 @@ func TestBridge_StrayConfigCleared(t *testing.T) {
 		t.Fatal("another node's config was cleared")
 	}
 }
+
+// TestBridge_WillOnCut: vakt's connection is cut without a goodbye (a crash, a pulled
+// cable): the broker says offline for it (its last will), so Home Assistant shows every
+// entity unavailable; vakt reconnects and says online again.
+func TestBridge_WillOnCut(t *testing.T) {
+	r := newRig(t, DefaultConfig())
+	proxy := hubtest.NewProxy(t, r.addr)
+	r.stopBridge()
+	r.bridgeAddr = proxy.Addr()
+	r.startBridge()
+	n := len(r.ha.payloads("vakt/status"))
+	proxy.Cut()
+	hubtest.Eventually(t, "offline, then online again", func() bool {
+		got := r.ha.payloads("vakt/status")[n:]
+		return len(got) >= 2 && got[0] == offline && got[len(got)-1] == online
+	})
+}

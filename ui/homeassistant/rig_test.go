@@ -35,11 +35,13 @@ type rig struct {
 	clock *hubtest.Clock
 	path  string
 	addr  string
-	h     *hub.Hub
-	mgr   *devices.Manager
-	b     *Bridge
-	logs  *hubtest.Buffer
-	ha    *haClient
+	// bridgeAddr, when set, is where the bridge connects instead of addr (a proxy).
+	bridgeAddr string
+	h          *hub.Hub
+	mgr        *devices.Manager
+	b          *Bridge
+	logs       *hubtest.Buffer
+	ha         *haClient
 
 	stopHub, stopMgr, stopBridge func()
 }
@@ -86,7 +88,11 @@ func (r *rig) start(inst *hub.Installation) {
 
 func (r *rig) startBridge() {
 	r.t.Helper()
-	bus := mqttclient.Config{URL: "tcp://" + r.addr, Username: vaktAccount.Username, Password: vaktAccount.Password}
+	addr := r.addr
+	if r.bridgeAddr != "" {
+		addr = r.bridgeAddr
+	}
+	bus := mqttclient.Config{URL: "tcp://" + addr, Username: vaktAccount.Username, Password: vaktAccount.Password}
 	logger := slog.New(slog.NewTextHandler(r.logs, nil))
 	r.b = New(r.cfg, bus, r.h, r.mgr, Options{Logger: logger, Version: "1.2.3-test", HealthEvery: 20 * time.Millisecond})
 	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
