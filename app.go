@@ -22,6 +22,7 @@ import (
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
 	"vakt/ui/console"
+	"vakt/ui/homeassistant"
 	"vakt/ui/homekit"
 	"vakt/ui/notify"
 	"vakt/ui/web"
@@ -340,6 +341,10 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	if cfg.HomeKit != nil {
 		p.start("homekit", homekit.New(*cfg.HomeKit, h, mgr, logger).Run)
 	}
+	// Home Assistant MQTT discovery, on the sensor bus's broker (off unless configured).
+	if cfg.HomeAssistant != nil {
+		p.start("homeassistant", homeassistant.New(*cfg.HomeAssistant, bus, h, mgr, homeassistant.Options{Logger: logger, Version: buildVersion()}).Run)
+	}
 	p.start("devices", mgr.Run)
 	webCfg := cfg.Web
 	webCfg.AnyPortIfTaken = demo
@@ -378,6 +383,9 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 	accounts := append([]broker.Account{{Username: "vakt", Password: pass, Role: broker.RoleVakt}}, cfg.MQTT.Broker.Accounts...)
 	bc := cfg.MQTT.Broker
 	bc.Topics = broker.Topics{Zigbee2MQTTBase: cfg.Zigbee2MQTT.BaseTopic, RTL433: cfg.RTL433.Topic}
+	if ha := cfg.HomeAssistant; ha != nil { // Home Assistant's topics, for vakt's and its accounts
+		bc.Topics.HomeAssistantPrefix, bc.Topics.HomeAssistantBase = ha.DiscoveryPrefix, ha.BaseTopic
+	}
 	b, err := broker.New(bc, accounts, logger)
 	if err != nil && demo {
 		// The demo must start anywhere: another broker may hold 1883.

@@ -20,6 +20,7 @@ import (
 	"vakt/devices/rtl433"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ui/homeassistant"
 	"vakt/ui/homekit"
 	"vakt/ui/notify"
 	"vakt/ui/web"
@@ -62,6 +63,9 @@ type Config struct {
 	Notify notify.Config `yaml:"notify"`
 	// HomeKit, when present, runs the HomeKit bridge for Apple's Home app.
 	HomeKit *homekit.Config `yaml:"homekit"`
+	// HomeAssistant, when present, announces vakt to Home Assistant by MQTT discovery on
+	// the sensor bus's broker.
+	HomeAssistant *homeassistant.Config `yaml:"homeassistant"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -344,6 +348,9 @@ func (c Config) validate() error {
 	if err := c.Notify.Validate("notify"); err != nil {
 		return err
 	}
+	if err := c.validateHomeAssistant(); err != nil {
+		return err
+	}
 	// The pins wait for HostInit at start; every number and duration is checked now.
 	if err := c.GPIO.CheckBounds(); err != nil {
 		return err
@@ -357,4 +364,26 @@ func parseLevel(s string) (slog.Level, error) {
 		return l, fmt.Errorf("%q, want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// validateHomeAssistant checks the homeassistant section, and that its topics stay clear
+// of the sensor bridges': vakt's account may publish on both.
+func (c *Config) validateHomeAssistant() error {
+	ha := c.HomeAssistant
+	if ha == nil {
+		return nil
+	}
+	if err := ha.Validate("homeassistant"); err != nil {
+		return err
+	}
+	z2m := c.Zigbee2MQTT.BaseTopic
+	if z2m == "" {
+		z2m = zigbee2mqtt.DefaultBaseTopic
+	}
+	for _, t := range []struct{ field, v string }{{"base_topic", ha.BaseTopic}, {"discovery_prefix", ha.DiscoveryPrefix}} {
+		if t.v == z2m || strings.HasPrefix(t.v+"/", z2m+"/") || strings.HasPrefix(z2m+"/", t.v+"/") {
+			return fmt.Errorf("homeassistant.%s: %q overlaps zigbee2mqtt.base_topic %q", t.field, t.v, z2m)
+		}
+	}
+	return nil
 }

@@ -126,3 +126,44 @@ func TestWebBroker(t *testing.T) {
 		t.Fatalf("external: %+v", b)
 	}
 }
+
+// TestLoadConfig_HomeAssistant: the section is off when absent, on with defaults when
+// present (allow_disarm and code_required on), and every bad value or unknown key is an
+// error naming the field and its line.
+func TestLoadConfig_HomeAssistant(t *testing.T) {
+	load := func(t *testing.T, y string) (Config, error) {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(path, []byte(y), 0o600)
+		return loadConfig(path)
+	}
+	cfg, err := load(t, "log_level: info\n")
+	if err != nil || cfg.HomeAssistant != nil {
+		t.Fatalf("absent: %+v, %v; want off", cfg.HomeAssistant, err)
+	}
+	cfg, err = load(t, "homeassistant: {}\n")
+	if err != nil || cfg.HomeAssistant == nil {
+		t.Fatalf("empty section: %v", err)
+	}
+	if ha := *cfg.HomeAssistant; ha.DiscoveryPrefix != "homeassistant" || ha.BaseTopic != "vakt" || ha.NodeID != "vakt" || !ha.AllowDisarm || !ha.CodeRequired {
+		t.Fatalf("defaults: %+v", ha)
+	}
+	cfg, err = load(t, "homeassistant:\n  node_id: house_1\n  code_required: false\n  allow_disarm: false\n  user: erik\n")
+	if err != nil || cfg.HomeAssistant.NodeID != "house_1" || cfg.HomeAssistant.CodeRequired || cfg.HomeAssistant.AllowDisarm || cfg.HomeAssistant.User != "erik" {
+		t.Fatalf("set: %+v, %v", cfg.HomeAssistant, err)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"unknown key", "homeassistant:\n  node_id: a\n  disarm: true\n", "line 3: field disarm not found"},
+		{"node id", "homeassistant:\n  node_id: \"my hub\"\n", `line 2: homeassistant.node_id: "my hub"`},
+		{"wildcard prefix", "homeassistant:\n  discovery_prefix: \"home/#\"\n", `line 2: homeassistant.discovery_prefix: "home/#"`},
+		{"base under prefix", "homeassistant:\n  base_topic: homeassistant/vakt\n", `line 2: homeassistant.base_topic: "homeassistant/vakt" overlaps discovery_prefix`},
+		{"base is zigbee2mqtt's", "zigbee2mqtt:\n  base_topic: z2m\nhomeassistant:\n  base_topic: z2m\n", `line 4: homeassistant.base_topic: "z2m" overlaps zigbee2mqtt.base_topic`},
+		{"not a bool", "homeassistant:\n  code_required: maybe\n", "line 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vakt/devices/broker"
+	"vakt/ui/homeassistant"
 
 	"vakt/hub"
 	"vakt/hub/hubtest"
@@ -454,4 +457,66 @@ func TestRun_BrokerPasswordNotLogged(t *testing.T) {
 		os.Chmod(file, 0o644)
 		log.Reset()
 	}
+}
+
+// TestApp_HomeAssistant: with a homeassistant section, vakt announces its areas on its own
+// embedded broker with its own account (whose role must allow the discovery prefix and the
+// base topic), and Home Assistant's account (role home_assistant) reads them.
+func TestApp_HomeAssistant(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MQTT.Broker.Listen = addr
+	cfg.MQTT.Broker.Accounts = []broker.Account{{Username: "hass", Password: "hass-pass-123", Role: broker.RoleHomeAssistant}}
+	cfg.Web.Listen = "127.0.0.1:0"
+	ha := homeassistant.DefaultConfig()
+	cfg.HomeAssistant = &ha
+	var out hubtest.Buffer
+	app, err := New(cfg, Options{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(context.Background()) }()
+	defer func() {
+		if err := app.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	got := make(chan string, 64)
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("home-assistant").SetUsername("hass").SetPassword("hass-pass-123").
+		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect as Home Assistant: %v\n%s", tok.Error(), out.String())
+	}
+	defer c.Disconnect(10)
+	for _, f := range []string{"homeassistant/#", "vakt/#"} {
+		if tok := c.Subscribe(f, 1, func(_ paho.Client, m paho.Message) { got <- m.Topic() + " " + string(m.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe %s: %v", f, tok.Error())
+		}
+	}
+	wait := func(want string) {
+		t.Helper()
+		for deadline := time.After(10 * time.Second); ; {
+			select {
+			case m := <-got:
+				if strings.HasPrefix(m, want) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q:\n%s", want, out.String())
+			}
+		}
+	}
+	wait("homeassistant/alarm_control_panel/vakt/area_1/config {")
+	wait("vakt/status online")
 }

@@ -77,9 +77,11 @@ const (
 	HowRemote
 	HowSchedule
 	HowSystem
+	// HowHomeAssistant is a command from Home Assistant over MQTT discovery's entities.
+	HowHomeAssistant
 )
 
-var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system"}
+var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system", "home_assistant"}
 
 // String returns the method's name.
 func (h Method) String() string {

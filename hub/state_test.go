@@ -36,3 +36,26 @@ func TestSirenPattern_UnknownIsError(t *testing.T) {
 		t.Errorf("String of pattern 7 is %q, want it named", s)
 	}
 }
+
+func TestMethod_HomeAssistantRoundTrip(t *testing.T) {
+	b, err := HowHomeAssistant.MarshalText()
+	if err != nil || string(b) != "home_assistant" {
+		t.Fatalf("MarshalText: %q, %v", b, err)
+	}
+	var m Method
+	if err := m.UnmarshalText(b); err != nil || m != HowHomeAssistant {
+		t.Fatalf("UnmarshalText: %v, %v", m, err)
+	}
+	// Methods are numbered in memory: a new one goes last, leaving the others alone.
+	if HowHomeAssistant <= HowSystem {
+		t.Fatal("HowHomeAssistant must come after HowSystem")
+	}
+}
+
+// The console and the log show an event's how by its name.
+func TestEvent_StringHomeAssistant(t *testing.T) {
+	ev := Event{Seq: 7, Area: 1, Kind: KindDisarm, User: "anna", How: HowHomeAssistant}
+	if s := ev.String(); !strings.Contains(s, "by anna via home_assistant") {
+		t.Fatalf("%q", s)
+	}
+}

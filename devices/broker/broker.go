@@ -27,7 +27,7 @@ type Account struct {
 	Password string `yaml:"password"`
 	// PasswordEnv names an environment variable holding the password instead.
 	PasswordEnv string `yaml:"password_env"`
-	// Role is what the account may read and write: zigbee2mqtt or rtl_433.
+	// Role is what the account may read and write: zigbee2mqtt, rtl_433 or home_assistant.
 	Role Role `yaml:"role"`
 }
 

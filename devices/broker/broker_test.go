@@ -49,6 +49,7 @@ var (
 	vaktAccount = Account{Username: "vakt", Password: "s3cret-pass", Role: RoleVakt}
 	z2mAccount  = Account{Username: "zigbee2mqtt", Password: "z2m-pass-123", Role: RoleZigbee2MQTT}
 	rtlAccount  = Account{Username: "rtl_433", Password: "rtl-pass-123", Role: RoleRTL433}
+	haAccount   = Account{Username: "hass", Password: "hass-pass-123", Role: RoleHomeAssistant}
 )
 
 func TestBroker_RequiresCredentials(t *testing.T) {

@@ -13,7 +13,9 @@ type Role string
 
 // Roles of accounts. RoleVakt is vakt's own account and is never configured.
 const (
-	// RoleVakt is vakt's drivers: they read the bridges' topics and command Zigbee devices.
+	// RoleVakt is vakt's drivers: they read the bridges' topics and command Zigbee devices;
+	// and vakt's Home Assistant discovery, which publishes under the discovery prefix and
+	// its base topic and reads the commands there.
 	RoleVakt Role = "vakt"
 	// RoleZigbee2MQTT is a Zigbee2MQTT bridge: its base topic (which it publishes under and
 	// subscribes to with base/#, since it reads its own requests there) and Home Assistant
@@ -21,6 +23,11 @@ const (
 	RoleZigbee2MQTT Role = "zigbee2mqtt"
 	// RoleRTL433 is rtl_433: it only publishes events on the rtl433 topic, and reads nothing.
 	RoleRTL433 Role = "rtl_433"
+	// RoleHomeAssistant is Home Assistant: it reads discovery (the prefix, where it also
+	// announces itself on <prefix>/status) and vakt's base topic, and may publish only
+	// there and on the command topics of vakt's areas and devices. It cannot read the
+	// sensor bridges' topics: keypad codes and siren commands stay off it.
+	RoleHomeAssistant Role = "home_assistant"
 )
 
 // Default topics of the bridges, as in their drivers' configs.
@@ -28,10 +35,12 @@ const (
 	defaultZigbee2MQTTBase = "zigbee2mqtt"
 	defaultRTL433Topic     = "rtl_433/events"
 	homeAssistantTopics    = "homeassistant/#"
+	defaultHAPrefix        = "homeassistant"
+	defaultHABase          = "vakt"
 )
 
 // configRoles are the roles a configured account may have.
-var configRoles = []Role{RoleZigbee2MQTT, RoleRTL433}
+var configRoles = []Role{RoleZigbee2MQTT, RoleRTL433, RoleHomeAssistant}
 
 func (r Role) configurable() bool {
 	for _, c := range configRoles {
@@ -70,6 +79,10 @@ type Topics struct {
 	Zigbee2MQTTBase string
 	// RTL433 is the topic (or filter) rtl_433 publishes events on (rtl433.topic).
 	RTL433 string
+	// HomeAssistantPrefix and HomeAssistantBase are the discovery prefix and vakt's base
+	// topic for Home Assistant (homeassistant.discovery_prefix and base_topic); set only
+	// when discovery is on, which lets vakt's own account use them.
+	HomeAssistantPrefix, HomeAssistantBase string
 }
 
 // rules are what a role may publish to and subscribe to, as topic filters: a topic is
@@ -86,13 +99,28 @@ func (t Topics) rules(r Role) rules {
 	if rtl == "" {
 		rtl = defaultRTL433Topic
 	}
+	haPrefix, haBase := t.HomeAssistantPrefix, t.HomeAssistantBase
+	haOn := haPrefix != "" || haBase != "" // vakt's discovery is configured
+	if haPrefix == "" {
+		haPrefix = defaultHAPrefix
+	}
+	if haBase == "" {
+		haBase = defaultHABase
+	}
 	switch r {
 	case RoleVakt:
-		return rules{publish: []string{base + "/#"}, subscribe: []string{base + "/#", rtl}}
+		r := rules{publish: []string{base + "/#"}, subscribe: []string{base + "/#", rtl}}
+		if haOn {
+			r.publish = append(r.publish, haPrefix+"/#", haBase+"/#")
+			r.subscribe = append(r.subscribe, haPrefix+"/#", haBase+"/#")
+		}
+		return r
 	case RoleZigbee2MQTT:
 		return rules{publish: []string{base + "/#", homeAssistantTopics}, subscribe: []string{base + "/#", homeAssistantTopics}}
 	case RoleRTL433:
 		return rules{publish: []string{rtl}}
+	case RoleHomeAssistant:
+		return rules{publish: []string{haPrefix + "/#", haBase + "/area/+/set", haBase + "/device/+/set"}, subscribe: []string{haPrefix + "/#", haBase + "/#"}}
 	}
 	return rules{}
 }

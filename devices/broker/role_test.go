@@ -62,8 +62,8 @@ func maySubscribe(t *testing.T, addr string, a Account, filter string) bool {
 
 func TestBroker_RoleTopics(t *testing.T) {
 	log, _ := newLog()
-	b := startBrokerWith(t, Config{Topics: Topics{Zigbee2MQTTBase: "zigbee2mqtt", RTL433: "rtl_433/events"}}, log,
-		vaktAccount, z2mAccount, rtlAccount)
+	b := startBrokerWith(t, Config{Topics: Topics{Zigbee2MQTTBase: "zigbee2mqtt", RTL433: "rtl_433/events", HomeAssistantPrefix: "homeassistant", HomeAssistantBase: "vakt"}}, log,
+		vaktAccount, z2mAccount, rtlAccount, haAccount)
 	const pub, sub = true, false
 	for _, tc := range []struct {
 		acct  Account
@@ -106,6 +106,28 @@ func TestBroker_RoleTopics(t *testing.T) {
 		{vaktAccount, pub, "zigbee2mqtt/bridge/request/permit_join", true},
 		{vaktAccount, sub, "#", false},
 		{vaktAccount, pub, "rtl_433/events", false},
+		// vakt's Home Assistant discovery publishes configs and states, and reads commands
+		// and Home Assistant's birth message.
+		{vaktAccount, pub, "homeassistant/alarm_control_panel/vakt/area_1/config", true},
+		{vaktAccount, pub, "vakt/status", true},
+		{vaktAccount, pub, "vakt/area/1", true},
+		{vaktAccount, sub, "vakt/#", true},
+		{vaktAccount, sub, "homeassistant/status", true},
+		{vaktAccount, sub, "homeassistant/+/vakt/+/config", true},
+		// Home Assistant reads discovery and vakt's states, commands areas and devices, and
+		// reads nothing of the sensor bridges.
+		{haAccount, sub, "homeassistant/#", true},
+		{haAccount, sub, "vakt/#", true},
+		{haAccount, pub, "homeassistant/status", true},
+		{haAccount, pub, "vakt/area/1/set", true},
+		{haAccount, pub, "vakt/device/coffee_plug/set", true},
+		{haAccount, pub, "vakt/area/1", false},
+		{haAccount, pub, "vakt/status", false},
+		{haAccount, pub, "vakt/device/coffee_plug/availability", false},
+		{haAccount, sub, "zigbee2mqtt/#", false},
+		{haAccount, sub, "rtl_433/events", false},
+		{haAccount, pub, "zigbee2mqtt/hall_siren/set", false},
+		{haAccount, sub, "#", false},
 	} {
 		access := "subscribe"
 		if tc.write {
@@ -210,5 +232,21 @@ func TestCovers(t *testing.T) {
 		if got := covers(tc.allow, tc.req); got != tc.ok {
 			t.Errorf("covers(%q, %q) = %v, want %v", tc.allow, tc.req, got, tc.ok)
 		}
+	}
+}
+
+// Without Home Assistant discovery configured, vakt's own account keeps to the bridges'
+// topics; a home_assistant account still gets the default topics.
+func TestTopics_HomeAssistantOff(t *testing.T) {
+	var off Topics
+	if r := off.rules(RoleVakt); r.allows("homeassistant/alarm_control_panel/vakt/area_1/config", true) || r.allows("vakt/status", true) {
+		t.Fatalf("vakt publishes Home Assistant's topics while discovery is off: %+v", r)
+	}
+	if r := off.rules(RoleHomeAssistant); !r.allows("vakt/area/1/set", true) || !r.allows("homeassistant/#", false) {
+		t.Fatalf("home_assistant's default rules: %+v", r)
+	}
+	on := Topics{HomeAssistantPrefix: "ha", HomeAssistantBase: "house"}
+	if r := on.rules(RoleVakt); !r.allows("ha/sensor/house/x/config", true) || !r.allows("house/area/1", true) || r.allows("homeassistant/x", true) {
+		t.Fatalf("vakt's rules with discovery on: %+v", r)
 	}
 }

@@ -67,8 +67,25 @@ type Client struct {
 	connects  int
 }
 
+// Will is a last will: what the broker publishes for the client when its connection ends
+// without a clean disconnect (a crash, a cut cable).
+type Will struct {
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Retained bool
+}
+
+// Option changes how New sets up a client.
+type Option func(*paho.ClientOptions)
+
+// WithWill gives the client a last will.
+func WithWill(w Will) Option {
+	return func(o *paho.ClientOptions) { o.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained) }
+}
+
 // New returns a client; call Connect. clientID must be unique on the broker.
-func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
+func New(cfg Config, clientID string, logger *slog.Logger, opts ...Option) (*Client, error) {
 	if err := cfg.Validate("mqtt"); err != nil {
 		return nil, err
 	}
@@ -97,6 +114,9 @@ func New(cfg Config, clientID string, logger *slog.Logger) (*Client, error) {
 			return nil, err
 		}
 		o.SetTLSConfig(tc)
+	}
+	for _, opt := range opts {
+		opt(o)
 	}
 	o.SetOnConnectHandler(func(pc paho.Client) { c.connected(pc) })
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {

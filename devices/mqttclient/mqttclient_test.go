@@ -19,10 +19,16 @@ var account = broker.Account{Username: "vakt", Password: "s3cret-pass", Role: br
 // ends.
 func runBroker(t *testing.T, addr string) (stop func()) {
 	t.Helper()
+	return runBrokerWith(t, addr, broker.Topics{})
+}
+
+// runBrokerWith is runBroker with the bridges' and Home Assistant's topics.
+func runBrokerWith(t *testing.T, addr string, topics broker.Topics) (stop func()) {
+	t.Helper()
 	var b *broker.Broker
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if b, err = broker.New(broker.Config{Listen: addr}, []broker.Account{account}, nil); err == nil || time.Now().After(deadline) {
+		if b, err = broker.New(broker.Config{Listen: addr, Topics: topics}, []broker.Account{account}, nil); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -109,5 +115,50 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	if _, err := mqttclient.New(mqttclient.Config{URL: "ssl://127.0.0.1:8883", CA: "/nonexistent.pem"}, "x", nil); err == nil || !strings.Contains(err.Error(), "mqtt.ca") {
 		t.Errorf("missing CA file: %v", err)
+	}
+}
+
+// TestClient_WillOnCut: a client with a last will that loses its connection without a
+// clean disconnect gets its will published by the broker, retained.
+func TestClient_WillOnCut(t *testing.T) {
+	addr := freeAddr(t)
+	// vakt's account may publish its Home Assistant status (the will) with discovery on.
+	runBrokerWith(t, addr, broker.Topics{HomeAssistantPrefix: "homeassistant", HomeAssistantBase: "vakt"})
+	proxy := hubtest.NewProxy(t, addr)
+	cfg := mqttclient.Config{URL: "tcp://" + proxy.Addr(), Username: account.Username, Password: account.Password}
+	c, err := mqttclient.New(cfg, "vakt-will", nil, mqttclient.WithWill(mqttclient.Will{Topic: "vakt/status", Payload: []byte("offline"), QoS: 1, Retained: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConnectWait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(10)
+	if err := c.Publish("vakt/status", 1, true, []byte("online")); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	w, err := mqttclient.New(mqttclient.Config{URL: "tcp://" + addr, Username: account.Username, Password: account.Password}, "watcher", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	if err := w.Subscribe(mqttclient.Subscription{Topic: "vakt/status", QoS: 1, Handler: func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ConnectWait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Disconnect(10)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case p := <-got:
+			if p == "offline" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the will was not published")
+		}
 	}
 }

@@ -3,6 +3,8 @@ package hubtest_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -128,5 +130,48 @@ func TestRun_ReportsError(t *testing.T) {
 	stop()
 	if len(tb.errs) != 1 || tb.errs[0] != "loop: broke" {
 		t.Fatalf("errors %q, want one naming the loop", tb.errs)
+	}
+}
+
+func TestProxy_ForwardsUntilCut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // an echo server
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(c, c)
+		}
+	}()
+	p := hubtest.NewProxy(t, ln.Addr().String())
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 5)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("echo %q, %v", buf, err)
+	}
+	p.Cut()
+	if _, err := io.ReadFull(c, buf); err == nil {
+		t.Fatal("the connection survived the cut")
+	}
+	c2, err := net.Dial("tcp", p.Addr()) // forwarded again after a cut
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.Write([]byte("again"))
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "again" {
+		t.Fatalf("after the cut: %q, %v", buf, err)
 	}
 }

@@ -84,7 +84,8 @@ type words struct {
 var lang = map[string]words{
 	"sv": {
 		how: map[hub.Method]string{hub.HowCode: "med kod", hub.HowTag: "med tagg", hub.HowWeb: "i webben", hub.HowHomeKit: "med HomeKit",
-			hub.HowKeypad: "på knappsatsen", hub.HowLock: "med låset", hub.HowRemote: "på distans", hub.HowSchedule: "enligt schema", hub.HowSystem: "automatiskt"},
+			hub.HowKeypad: "på knappsatsen", hub.HowLock: "med låset", hub.HowRemote: "på distans", hub.HowSchedule: "enligt schema", hub.HowSystem: "automatiskt",
+			hub.HowHomeAssistant: "från Home Assistant"},
 		mode:  map[hub.Mode]string{hub.ModeArmedAway: "borta", hub.ModeArmedHome: "hemma (skalskydd)", hub.ModeArmedNight: "natt"},
 		armed: "larmade på", disarmed: "larmade av", at: "",
 		burglary: "INBROTT", fire: "BRAND", panic: "ÖVERFALLSLARM", tamper: "SABOTAGE",
@@ -100,7 +101,8 @@ var lang = map[string]words{
 	},
 	"en": {
 		how: map[hub.Method]string{hub.HowCode: "with code", hub.HowTag: "with tag", hub.HowWeb: "from the web", hub.HowHomeKit: "with HomeKit",
-			hub.HowKeypad: "at the keypad", hub.HowLock: "with the lock", hub.HowRemote: "remotely", hub.HowSchedule: "on schedule", hub.HowSystem: "automatically"},
+			hub.HowKeypad: "at the keypad", hub.HowLock: "with the lock", hub.HowRemote: "remotely", hub.HowSchedule: "on schedule", hub.HowSystem: "automatically",
+			hub.HowHomeAssistant: "from Home Assistant"},
 		mode:  map[hub.Mode]string{hub.ModeArmedAway: "away", hub.ModeArmedHome: "home", hub.ModeArmedNight: "night"},
 		armed: "armed", disarmed: "disarmed", at: "at ",
 		burglary: "BURGLARY", fire: "FIRE", panic: "PANIC ALARM", tamper: "TAMPER",

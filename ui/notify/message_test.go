@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -30,6 +31,8 @@ func TestText_Languages(t *testing.T) {
 			"Larmade på", "Anna larmade på (borta) med tagg 18:02", "Armed", "Anna armed (away) with tag at 18:02", false},
 		{"arm garage home from web", hub.Event{Kind: hub.KindStayArm, Area: 2, User: "erik", How: hub.HowWeb, Mode: hub.ModeArmedHome, Time: at},
 			"Garage: larmade på", "erik larmade på (hemma (skalskydd)) i webben 18:02", "Garage: armed", "erik armed (home) from the web at 18:02", false},
+		{"disarm from Home Assistant", hub.Event{Kind: hub.KindDisarm, Area: 1, User: "anna", How: hub.HowHomeAssistant, Time: at},
+			"Larmade av", "Anna larmade av från Home Assistant 18:02", "Disarmed", "Anna disarmed from Home Assistant at 18:02", false},
 		{"burglary", hub.Event{Kind: hub.KindBurglary, Area: 2, ZoneName: "Garage door", Report: true, Time: at},
 			"INBROTT", "Garage door (Garage) 18:02", "BURGLARY", "Garage door (Garage) at 18:02", true},
 		{"fire", hub.Event{Kind: hub.KindFire, Area: 1, ZoneName: "Kitchen smoke", Report: true, Time: at},
@@ -87,5 +90,17 @@ func TestText_MainsReminder(t *testing.T) {
 	m = Text{Lang: "en", Loc: time.UTC}.MainsReminder(lost, 6*time.Hour)
 	if m.Body != "Mains has been out for 6 h, since 12:00" {
 		t.Errorf("en: %q", m.Body)
+	}
+}
+
+// TestText_EveryMethodHasWords keeps the words of every way of arming in both languages: a
+// new hub.Method without them would read "Anna armed  at 18:02".
+func TestText_EveryMethodHasWords(t *testing.T) {
+	for l, w := range lang {
+		for m := hub.HowCode; m.String() != fmt.Sprintf("method(%d)", uint8(m)); m++ {
+			if w.how[m] == "" {
+				t.Errorf("%s: no words for %s", l, m)
+			}
+		}
 	}
 }

@@ -281,6 +281,18 @@ var messages = map[string]map[string]string{
 		"plan_changed":             "The action plan was changed meanwhile: look again and retry",
 		"move_up":                  "Up",
 		"move_down":                "Down",
+
+		// How a user did something, by hub.Method name: the history's and the panel's "how".
+		"how_code":           "code",
+		"how_tag":            "tag",
+		"how_web":            "web",
+		"how_homekit":        "HomeKit",
+		"how_keypad":         "keypad",
+		"how_lock":           "lock",
+		"how_remote":         "remote",
+		"how_schedule":       "schedule",
+		"how_system":         "system",
+		"how_home_assistant": "Home Assistant",
 	},
 	"sv": {
 		"wrong_code":        "Fel kod",
@@ -554,6 +566,17 @@ var messages = map[string]map[string]string{
 		"plan_changed":             "Aktionsplanen ändrades under tiden: titta igen och försök på nytt",
 		"move_up":                  "Upp",
 		"move_down":                "Ner",
+
+		"how_code":           "kod",
+		"how_tag":            "tagg",
+		"how_web":            "webben",
+		"how_homekit":        "HomeKit",
+		"how_keypad":         "knappsats",
+		"how_lock":           "lås",
+		"how_remote":         "distans",
+		"how_schedule":       "schema",
+		"how_system":         "systemet",
+		"how_home_assistant": "Home Assistant",
 	},
 }
 

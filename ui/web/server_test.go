@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -674,5 +675,36 @@ func TestServer_WrongPINsPerAddress(t *testing.T) {
 	r.clk.Add(pinLockout + time.Second)
 	if res, body := r.req(b, "POST", "/arm", b.form("area", "1", "mode", "away", "pin", "1234")); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("right PIN after the lockout: %d\n%s", res.StatusCode, body)
+	}
+}
+
+// TestMessages_EveryMethod: the history and the panel say how in words, for every way
+// of arming the hub knows, Home Assistant's included.
+func TestMessages_EveryMethod(t *testing.T) {
+	for m := hub.HowCode; m.String() != fmt.Sprintf("method(%d)", uint8(m)); m++ {
+		for _, l := range []string{"en", "sv"} {
+			if _, ok := messages[l]["how_"+m.String()]; !ok {
+				t.Errorf("%s: no words for how %s", l, m)
+			}
+		}
+	}
+	if got := translate("sv", "how_"+hub.HowHomeAssistant.String()); got != "Home Assistant" {
+		t.Fatalf("Home Assistant in Swedish: %q", got)
+	}
+}
+
+// TestServer_HistorySaysHowInWords: an arming from Home Assistant shows as "Home
+// Assistant" in the history and on the panel, in the reader's language.
+func TestServer_HistorySaysHowInWords(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InArm, Area: 2, Mode: hub.ModeArmedAway, Code: "5678", How: hub.HowHomeAssistant, Iface: "home_assistant"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res, body := r.req(anna, "GET", "/history?kind=exit_delay", nil); res.StatusCode != 200 || !strings.Contains(body, "<td>Home Assistant</td>") {
+		t.Fatalf("history: %d %s", res.StatusCode, body)
+	}
+	if res, body := r.req(anna, "GET", "/", nil); res.StatusCode != 200 || !strings.Contains(body, "erik · Home Assistant") {
+		t.Fatalf("panel: %d %s", res.StatusCode, body)
 	}
 }
