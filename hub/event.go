@@ -58,6 +58,11 @@ const (
 	// go unheard. Contact ID 333 "expansion module failure" (SIA ET/ER): to the station, a
 	// bridge such as Zigbee2MQTT or rtl_433 is the expansion module its zones hang on.
 	KindBusFault
+	// KindScheduleWarning: a scheduled arming is ScheduleWarning away (the keypads chime).
+	KindScheduleWarning
+	// KindScheduleMissed: a schedule did not run: vakt was not running at its time (more
+	// than ScheduleGrace ago), or the area was not as the schedule expects.
+	KindScheduleMissed
 	kindCount
 )
 
@@ -118,6 +123,8 @@ var kinds = [kindCount]kindInfo{
 	KindConfigChange:     {"config_change", Code{306, "YG", "YG"}},
 	KindDeviceCommand:    {"device_command", Code{}},
 	KindBusFault:         {"bus_fault", Code{333, "ET", "ER"}},
+	KindScheduleWarning:  {"schedule_warning", Code{}},
+	KindScheduleMissed:   {"schedule_missed", Code{}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

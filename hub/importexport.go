@@ -20,6 +20,9 @@ type importFile struct {
 	Zones    []Zone       `yaml:"zones"`
 	Devices  []Device     `yaml:"devices"`
 	Users    []importUser `yaml:"users"`
+	// Schedules and PlugSchedules are the auto-arm and plug schedules.
+	Schedules     []Schedule     `yaml:"schedules,omitempty"`
+	PlugSchedules []PlugSchedule `yaml:"plug_schedules,omitempty"`
 }
 
 type importUser struct {
@@ -39,7 +42,8 @@ func ParseInstallation(data []byte, key []byte) (*Installation, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidInstallation, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	inst := &Installation{Name: f.Name, Settings: f.Settings, Areas: f.Areas, Zones: f.Zones, Devices: f.Devices, CodeKey: key}
+	inst := &Installation{Name: f.Name, Settings: f.Settings, Areas: f.Areas, Zones: f.Zones, Devices: f.Devices, CodeKey: key,
+		Schedules: f.Schedules, PlugSchedules: f.PlugSchedules}
 	for i, iu := range f.Users {
 		u := iu.User
 		for _, p := range iu.PINs {
@@ -68,7 +72,8 @@ func ParseInstallation(data []byte, key []byte) (*Installation, error) {
 // MarshalInstallation writes the installation as YAML for backup: codes and tags only as
 // their hashes, and never the code key (the hashes are only good in the same store).
 func MarshalInstallation(inst *Installation) ([]byte, error) {
-	f := importFile{Name: inst.Name, Settings: inst.Settings, Areas: inst.Areas, Zones: inst.Zones, Devices: inst.Devices}
+	f := importFile{Name: inst.Name, Settings: inst.Settings, Areas: inst.Areas, Zones: inst.Zones, Devices: inst.Devices,
+		Schedules: inst.Schedules, PlugSchedules: inst.PlugSchedules}
 	for _, u := range inst.Users {
 		f.Users = append(f.Users, importUser{User: u})
 	}

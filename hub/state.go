@@ -159,6 +159,11 @@ type State struct {
 
 	InstallerUntil time.Time `json:"installer_until,omitzero"`
 	WalkUntil      time.Time `json:"walk_until,omitzero"`
+
+	// ScheduleAt is the next time a schedule runs (a deadline); ScheduleFrom is how far the
+	// schedules have been run, so a restart neither runs one twice nor, after a gap, late.
+	ScheduleAt   time.Time `json:"schedule_at,omitzero"`
+	ScheduleFrom time.Time `json:"schedule_from,omitzero"`
 }
 
 // Clone returns a deep copy, safe to hand to other goroutines.
@@ -195,8 +200,11 @@ const (
 	EffectEvent EffectKind = iota + 1
 	// EffectSiren sets the sirens of Area to Pattern.
 	EffectSiren
-	// EffectChime beeps the keypads of Area for Zone.
+	// EffectChime beeps the keypads of Area for Zone; Zone 0 is a scheduled arming's
+	// warning.
 	EffectChime
+	// EffectSwitch switches the plug Device on (On) or off, for a plug schedule.
+	EffectSwitch
 )
 
 // Effect is one thing a Step asks the world to do, after the step is committed.
@@ -206,4 +214,6 @@ type Effect struct {
 	Area    int
 	Pattern SirenPattern
 	Zone    int
+	Device  string
+	On      bool
 }
