@@ -48,7 +48,7 @@ func ParseClockTime(s string) (ClockTime, error) {
 		mm = mm*10 + int(c-'0')
 	}
 	if hh > 23 || mm > 59 {
-		return 0, fmt.Errorf("%q: %w (want 00:00–23:59)", s, ErrBadClockTime)
+		return 0, fmt.Errorf("%q: %w (want HH:MM within 00:00–23:59)", s, ErrBadClockTime)
 	}
 	return ClockTime(hh*60 + mm), nil
 }
