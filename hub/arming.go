@@ -274,7 +274,7 @@ func (e *Engine) armAs(now time.Time, a *AreaState, conf *Area, user string, num
 	a.Set, a.ArmedAt = m, now
 	a.User, a.UserNumber, a.How = user, number, how
 	a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}
-	a.NotArmed = ""
+	a.NotArmed, a.NotArmedHow = "", HowNone
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0
@@ -352,7 +352,7 @@ func (e *Engine) disarmAs(now time.Time, a *AreaState, user string, number int, 
 	a.ExitUntil, a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	a.User, a.UserNumber, a.How = user, number, how
 	a.Bypassed, a.Forced = nil, false
-	a.NotArmed = ""
+	a.NotArmed, a.NotArmedHow = "", HowNone
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0

@@ -94,6 +94,14 @@ func (e *Engine) wouldAct(ta *timedAction) bool {
 	return true
 }
 
+// ScheduleRefusedNote begins the note of a scheduled arming's NOT ARMED event; the reasons
+// follow, as JoinReasons writes them.
+const ScheduleRefusedNote = "NOT ARMED: scheduled arming refused: "
+
+// ScheduleNotReadyNote begins the part of a scheduled arming's warning that lists why the
+// area is not ready yet.
+const ScheduleNotReadyNote = "; not ready: "
+
 // runAction does what one schedule says at its time at.
 func (e *Engine) runAction(now time.Time, ta *timedAction, at time.Time) {
 	if ta.act == actPlugOn || ta.act == actPlugOff {
@@ -117,7 +125,7 @@ func (e *Engine) runAction(now time.Time, ta *timedAction, at time.Time) {
 			}
 		}
 		if len(not) > 0 {
-			note += "; not ready: " + JoinReasons(not)
+			note += ScheduleNotReadyNote + JoinReasons(not)
 		}
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindScheduleWarning, How: HowSchedule, Mode: ta.mode, Note: note})
 		e.out = append(e.out, Effect{Kind: EffectChime, Area: a.Number})
@@ -143,8 +151,8 @@ func (e *Engine) runAction(now time.Time, ta *timedAction, at time.Time) {
 			return
 		}
 		// Never silent: the family, the history and the keypads say NOT ARMED, and why.
-		a.NotArmed = "scheduled arming refused: " + why
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, How: HowSchedule, Mode: ta.mode, Note: "NOT ARMED: " + a.NotArmed})
+		a.NotArmed, a.NotArmedHow = why, HowSchedule
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmingCancelled, How: HowSchedule, Mode: ta.mode, Note: ScheduleRefusedNote + why})
 	case actDisarm:
 		switch {
 		case !a.Set.Armed():

@@ -100,6 +100,9 @@ type AreaState struct {
 	// NotArmed names the zone that cancelled the last arming during its exit delay, until
 	// the area is armed or disarmed again: keypads and panels show "NOT ARMED".
 	NotArmed string `json:"not_armed,omitempty"`
+	// NotArmedHow is HowSchedule when NotArmed is instead the reasons a scheduled arming
+	// was refused (open zones, faults), and HowNone otherwise.
+	NotArmedHow Method `json:"not_armed_how,omitempty"`
 }
 
 func (a *AreaState) bypassed(zone int) bool { return slices.Contains(a.Bypassed, zone) }
