@@ -116,8 +116,12 @@ func (e *Engine) armed(now time.Time, a *AreaState) {
 	}
 	ev := Event{Time: now, Area: a.Number, Kind: kind, Restore: true, Report: true, UserNumber: a.UserNumber, User: a.User, How: a.How, Mode: a.Set, Note: e.armWarn}
 	e.emit(ev)
-	if a.How == HowRemote {
+	switch a.How {
+	case HowRemote:
 		e.out[len(e.out)-1].Event.ContactID = 407
+	case HowSchedule:
+		// Contact ID 403 automatic arm/disarm; SIA CA automatic closing.
+		e.out[len(e.out)-1].Event.ContactID, e.out[len(e.out)-1].Event.SIA = 403, "CA"
 	}
 	// A door still open when the exit delay ends starts the entry delay (exit fault).
 	for zi := range e.inst.Zones {
@@ -364,8 +368,12 @@ func (e *Engine) disarmAs(now time.Time, a *AreaState, user string, number int, 
 		ev.Note = "during the exit delay"
 	}
 	e.emit(ev)
-	if how == HowRemote {
+	switch how {
+	case HowRemote:
 		e.out[len(e.out)-1].Event.ContactID = 407
+	case HowSchedule:
+		// Contact ID 403 automatic arm/disarm; SIA OA automatic opening.
+		e.out[len(e.out)-1].Event.ContactID, e.out[len(e.out)-1].Event.SIA = 403, "OA"
 	}
 }
 
