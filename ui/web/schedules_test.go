@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"vakt/hub"
 )
@@ -201,4 +203,36 @@ func problemLine(body string) string {
 		return body[i:min(len(body), i+300)]
 	}
 	return body
+}
+
+// TestPanel_ScheduledArming: the panel says an area was armed by its schedule, and says
+// NOT ARMED with the reasons when a scheduled arming was refused.
+func TestPanel_ScheduledArming(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	// The rig's clock is 19:00 in Stockholm: the house at 19:10, the garage at 19:20.
+	res, body := r.api(anna, "POST", "/api/v1/schedules", `{"schedules":[{"area":1,"mode":"away","arm":"19:10","days":["tue"]},{"area":2,"mode":"away","arm":"19:20","days":["tue"]}]}`)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("set: %d %s", res.StatusCode, body)
+	}
+	if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InReport, Device: "garage_motion", Signal: hub.SignalMotion, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for range 4 { // 19:05, 19:10, 19:15, 19:20
+		r.clk.Add(5 * time.Minute)
+		if res := r.h.Do(context.Background(), hub.Input{Kind: hub.InTick}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	_, body = r.req(anna, "GET", "/", nil)
+	if !strings.Contains(body, `<p class="by">schedule</p>`) {
+		t.Errorf("the house's arming does not say it was the schedule:\n%s", body)
+	}
+	if !strings.Contains(body, "NOT ARMED — the scheduled arming was refused: open: Garage motion") {
+		t.Errorf("the garage's refused arming is not on the panel:\n%s", body)
+	}
+	res, body = r.api(anna, "GET", "/api/v1/state", "")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `"not_armed_by_schedule":true`) || !strings.Contains(body, `"how":"schedule"`) {
+		t.Errorf("state API: %s", body)
+	}
 }
