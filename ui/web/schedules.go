@@ -170,7 +170,20 @@ func (s *Server) schedulesPage(c *fiber.Ctx) error {
 }
 
 func (s *Server) renderSchedules(c *fiber.Ctx, status int, n formNotice) error {
-	return s.render(c, status, "schedules", page{Title: translate(lang(c), "schedules"), Data: s.schedulesView(n)})
+	return s.renderSchedulesKeep(c, status, n, nil)
+}
+
+// renderSchedulesKeep renders the page with, when keep is set, a refused new schedule's
+// values back in its add form, so a mistake costs one field, not the form.
+func (s *Server) renderSchedulesKeep(c *fiber.Ctx, status int, n formNotice, keep any) error {
+	v := s.schedulesView(n)
+	switch k := keep.(type) {
+	case *scheduleRow:
+		v.Blank = *k
+	case *plugScheduleRow:
+		v.BlankPlug = *k
+	}
+	return s.render(c, status, "schedules", page{Title: translate(lang(c), "schedules"), Data: v})
 }
 
 func (s *Server) apiSchedules(c *fiber.Ctx) error { return c.JSON(s.schedulesView(formNotice{})) }
@@ -287,7 +300,10 @@ func (f plugScheduleForm) plugSchedule(inst *hub.Installation) (hub.PlugSchedule
 
 // scheduleFail answers a refused schedule change: the form's mistake or the hub's
 // validation on the page (400), or as JSON naming the field; anything else goes on.
-func (s *Server) scheduleFail(c *fiber.Ctx, err error) error {
+func (s *Server) scheduleFail(c *fiber.Ctx, err error) error { return s.scheduleFailKeep(c, err, nil) }
+
+// scheduleFailKeep is scheduleFail keeping a new schedule's values in the add form.
+func (s *Server) scheduleFailKeep(c *fiber.Ctx, err error, keep any) error {
 	var se *scheduleErr
 	if errors.As(err, &se) {
 		if isAPI(c) {
@@ -298,9 +314,9 @@ func (s *Server) scheduleFail(c *fiber.Ctx, err error) error {
 			}{se.Error(), "invalid_schedule", se.field})
 		}
 		l := lang(c)
-		return s.renderSchedules(c, http.StatusBadRequest, formNotice{Error: translate(l, "schedule_"+se.field) + ": " + translate(l, se.key) + se.quoted()})
+		return s.renderSchedulesKeep(c, http.StatusBadRequest, formNotice{Error: translate(l, "schedule_"+se.field) + ": " + translate(l, se.key) + se.quoted()}, keep)
 	}
-	return s.fail(c, err, func(n formNotice) error { return s.renderSchedules(c, http.StatusBadRequest, n) })
+	return s.fail(c, err, func(n formNotice) error { return s.renderSchedulesKeep(c, http.StatusBadRequest, n, keep) })
 }
 
 // formDays reads the days' checkboxes.
@@ -338,27 +354,35 @@ func (s *Server) schedulePost(c *fiber.Ctx) error {
 			return s.scheduleFail(c, &scheduleErr{field: "area", key: "schedule_bad_area", value: c.FormValue("area")})
 		}
 		f := scheduleForm{Area: area, Mode: c.FormValue("mode"), Arm: c.FormValue("arm"), Disarm: c.FormValue("disarm"), Days: formDays(c)}
+		var keep any
+		if i < 0 {
+			keep = &scheduleRow{Index: -1, Area: f.Area, Mode: f.Mode, Arm: f.Arm, Disarm: f.Disarm, Days: f.Days}
+		}
 		sc, err := f.schedule(inst)
 		if err != nil {
-			return s.scheduleFail(c, err)
+			return s.scheduleFailKeep(c, err, keep)
 		}
 		err = s.configure(c, c.FormValue("pin"), fmt.Sprintf("schedule: area %d arms %s at %s in the web UI", sc.Area, modeWord(sc.Mode), sc.Arm), func(in *hub.Installation) error {
 			return putAt(&in.Schedules, i, sc)
 		})
 		if err != nil {
-			return s.scheduleFail(c, err)
+			return s.scheduleFailKeep(c, err, keep)
 		}
 	case "plug":
 		f := plugScheduleForm{Device: c.FormValue("device"), On: c.FormValue("on"), Off: c.FormValue("off"), Days: formDays(c)}
+		var keep any
+		if i < 0 {
+			keep = &plugScheduleRow{Index: -1, Device: f.Device, On: f.On, Off: f.Off, Days: f.Days}
+		}
 		p, err := f.plugSchedule(inst)
 		if err != nil {
-			return s.scheduleFail(c, err)
+			return s.scheduleFailKeep(c, err, keep)
 		}
 		err = s.configure(c, c.FormValue("pin"), "schedule: plug "+p.Device+" in the web UI", func(in *hub.Installation) error {
 			return putAt(&in.PlugSchedules, i, p)
 		})
 		if err != nil {
-			return s.scheduleFail(c, err)
+			return s.scheduleFailKeep(c, err, keep)
 		}
 	default:
 		return invalid("kind")

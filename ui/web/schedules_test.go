@@ -132,6 +132,13 @@ func TestSchedulesPage_BadInput(t *testing.T) {
 			}
 		})
 	}
+	// A refused new schedule keeps what was entered in the add form.
+	_, body := r.postSchedule(anna, nil, "kind", "area", "index", "-1", "area", "2", "mode", "night", "arm", "21:45", "disarm", "07:15")
+	for _, want := range []string{`name="arm" type="time" value="21:45"`, `name="disarm" type="time" value="07:15"`, `<option value="night" selected>`, `<option value="2" selected>Garage`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the add form lost %s", want)
+		}
+	}
 	res, body := r.req(anna, "POST", "/schedules/timezone", anna.form("timezone", "Europe/Atlantis"))
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Time zone: not a known time zone") {
 		t.Fatalf("a bad time zone: %d %s", res.StatusCode, problemLine(body))
