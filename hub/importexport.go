@@ -83,6 +83,10 @@ func MarshalInstallation(inst *Installation) ([]byte, error) {
 // UnmarshalYAML reads a zone type's name; a wrong one is an error naming it and its line.
 func (t *ZoneType) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "zone type", t) }
 
+// UnmarshalYAML reads a mode's name (a schedule's away, home or night); a wrong one is an
+// error naming it and its line.
+func (m *Mode) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "mode", m) }
+
 // UnmarshalYAML reads a role's name; a wrong one is an error naming it and its line.
 func (r *Role) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "role", r) }
 

@@ -335,6 +335,7 @@ func TestInstallation_SchedulesRoundTripYAML(t *testing.T) {
 		{"schedules:\n  - area: 1\n    mode: away\n    arm: \"25:00\"\n    days: [mon]\n", "line 8"},
 		{"plug_schedules:\n  - device: nowhere\n    on: \"06:00\"\n    days: [mon]\n", `plug_schedules[0].device "nowhere"`},
 		{"schedules:\n  - area: 1\n    mode: away\n    arm: \"22:00\"\n    days: [funday]\n", `unknown day "funday"`},
+		{"schedules:\n  - area: 1\n    mode: sometimes\n    arm: \"22:00\"\n    days: [mon]\n", `line 7: unknown mode "sometimes"`},
 		{"schedules:\n  - area: 1\n    mode: away\n    arm: \"22:00\"\n    days: []\n", "schedules[0].days is empty"},
 	} {
 		y := "name: x\nareas:\n  - number: 1\n    name: House\n" + tc.yaml
