@@ -346,9 +346,10 @@ func (e *Engine) disarmAs(now time.Time, a *AreaState, user string, number int, 
 		}
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: user, How: how, Note: note})
 	}
-	// The cancel tells the station a code holder is home: never under duress, and only for
-	// a burglary or tamper report of this armed period (ReportedAt).
-	if reported && !duress {
+	// The cancel tells the station a code holder is home: never under duress, never for a
+	// schedule (a clock is no code holder), and only for a burglary or tamper report of this
+	// armed period (ReportedAt).
+	if reported && !duress && how != HowSchedule {
 		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, UserNumber: number, User: user, How: how, Note: "code holder disarmed after the alarm report"})
 	}
 	e.setSiren(a, SirenOff, time.Time{})

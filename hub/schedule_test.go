@@ -345,3 +345,32 @@ func TestInstallation_SchedulesRoundTripYAML(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine_ScheduleDisarmSendsNoCancel: a scheduled disarm soon after a reported burglary
+// (the siren cut off, the area armed again) disarms, but never tells the station a code
+// holder is home.
+func TestEngine_ScheduleDisarmSendsNoCancel(t *testing.T) {
+	inst := scheduled(t, []Schedule{{Area: 1, Mode: ModeArmedAway, Arm: NewClockTime(22, 0), Disarm: NewClockTime(6, 30), Days: everyDay}}, nil)
+	inst.Settings.CancelAfter = NewDuration(30 * time.Minute)
+	inst.Settings.BellCutoff = NewDuration(time.Minute)
+	e := NewEngine(inst, State{})
+	now := time.Date(2026, 11, 24, 21, 0, 0, 0, stockholm)
+	liveThrough(t, e, now, now.Add(2*time.Hour))
+	now = time.Date(2026, 11, 25, 6, 20, 0, 0, stockholm)
+	for _, active := range []bool{true, false} {
+		if _, err := e.Step(now, Input{Kind: InReport, Device: "living_window", Signal: SignalContact, Active: active}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := liveThrough(t, e, now, now.Add(15*time.Minute))
+	var kinds []string
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind.String())
+		if ev.Kind == KindCancel {
+			t.Fatalf("a schedule sent a cancel: %s", ev)
+		}
+	}
+	if got := kinds[len(kinds)-1]; got != "disarm" {
+		t.Fatalf("events %v, want the scheduled disarm last", kinds)
+	}
+}
