@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	// The zone database in every binary with the engine (vakt itself, each package's tests):
+	// schedules run in the installation's zone even where the system has no tzdata.
+	_ "time/tzdata"
 
 	"gopkg.in/yaml.v3"
 )
