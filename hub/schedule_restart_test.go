@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"vakt/hub"
@@ -93,4 +94,50 @@ func TestHub_ScheduleAcrossRestart(t *testing.T) {
 		t.Fatalf("next schedule %s, want %s", next, want)
 	}
 	stop()
+}
+
+// TestHub_ScheduleRunsOnItsOwn: the run loop wakes at the schedule's deadline by itself, with
+// nobody ticking it (testing/synctest's clock; a real store).
+func TestHub_ScheduleRunsOnItsOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble starts on Saturday 1 January 2000, 00:00 UTC: 01:00 in Stockholm.
+		inst := hub.DemoInstallation([]byte("0123456789abcdef0123456789abcdef"))
+		inst.Schedules = []hub.Schedule{{Area: 1, Mode: hub.ModeArmedAway, Arm: hub.NewClockTime(1, 30), Days: []hub.Weekday{6}}}
+		h, stop := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{})
+		defer stop()
+		kinds := func() string {
+			evs, err := h.Store().Events(0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, ev := range evs {
+				s = append(s, ev.Kind.String())
+			}
+			return strings.Join(s, " ")
+		}
+		time.Sleep(25*time.Minute - time.Second)
+		synctest.Wait()
+		if got := kinds(); got != "" {
+			t.Fatalf("at 01:24:59: %q", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := kinds(); got != "schedule_warning" {
+			t.Fatalf("at 01:25: %q, want the warning", got)
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if got := kinds(); got != "schedule_warning exit_delay" {
+			t.Fatalf("at 01:30: %q, want the arming", got)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if a := h.Snapshot().State.Areas[0]; a.Mode != hub.ModeArmedAway || a.How != hub.HowSchedule {
+			t.Fatalf("at 01:31: area 1 %+v", a)
+		}
+		if next, want := h.Snapshot().State.ScheduleAt, time.Date(2000, 1, 8, 0, 25, 0, 0, time.UTC); !next.Equal(want) {
+			t.Fatalf("next schedule %s, want next Saturday's warning %s", next, want)
+		}
+	})
 }
