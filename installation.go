@@ -94,6 +94,7 @@ func installationCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	if res.Err != nil {
 		return res.Err
 	}
-	fmt.Fprintf(stdout, "imported %s: %d areas, %d zones, %d devices, %d users\n", fs.Arg(0), len(inst.Areas), len(inst.Zones), len(inst.Devices), len(inst.Users))
+	fmt.Fprintf(stdout, "imported %s: %d areas, %d zones, %d devices, %d users, %d schedules, %d plug schedules\n", fs.Arg(0),
+		len(inst.Areas), len(inst.Zones), len(inst.Devices), len(inst.Users), len(inst.Schedules), len(inst.PlugSchedules))
 	return nil
 }

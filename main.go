@@ -13,6 +13,9 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	// The time zone database in the binary: schedules run in the installation's zone
+	// (Europe/Stockholm by default) even on a Pi without tzdata installed.
+	_ "time/tzdata"
 
 	"vakt/hub"
 )

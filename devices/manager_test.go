@@ -589,3 +589,47 @@ func TestManager_CheckInWindowPerDriver(t *testing.T) {
 		t.Error("a real device silent past the default window is not missing")
 	}
 }
+
+// TestManager_Schedules: schedules set through the hub (as the web UI does) chime the
+// area's keypads 5 minutes before a scheduled arming, and switch a plug on its time.
+func TestManager_Schedules(t *testing.T) {
+	r := start(t) // Tuesday 19:00 in Stockholm
+	ctx := context.Background()
+	res := r.hub.Configure(ctx, anna, "schedules", func(in *hub.Installation) error {
+		days := []hub.Weekday{0, 1, 2, 3, 4, 5, 6}
+		in.Schedules = []hub.Schedule{{Area: 1, Mode: hub.ModeArmedNight, Arm: hub.NewClockTime(19, 30), Days: days}}
+		in.PlugSchedules = []hub.PlugSchedule{{Device: "coffee_plug", On: hub.NewClockTime(19, 10), Off: hub.NewClockTime(19, 20), Days: days}}
+		return nil
+	})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	tick := func(d time.Duration) {
+		t.Helper()
+		r.clock.Add(d)
+		if res := r.hub.Do(ctx, hub.Input{Kind: hub.InTick}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	tick(10 * time.Minute)
+	hubtest.Eventually(t, "the plug switched on", func() bool { return strings.Contains(r.out.String(), "coffee_plug: switched on") })
+	tick(10 * time.Minute)
+	hubtest.Eventually(t, "the plug switched off", func() bool { return strings.Contains(r.out.String(), "coffee_plug: switched off") })
+	if strings.Contains(r.out.String(), "hall_keypad: ding-dong") {
+		t.Fatal("the keypad chimed before the warning")
+	}
+	tick(5 * time.Minute)
+	hubtest.Eventually(t, "the keypad chimes 5 minutes before", func() bool { return strings.Contains(r.out.String(), "hall_keypad: ding-dong") })
+	tick(5 * time.Minute)
+	hubtest.Eventually(t, "the keypad counting down", func() bool { return strings.Contains(r.out.String(), "hall_keypad: shows exit_delay") })
+	evs, _ := r.hub.Store().Events(0, 0)
+	var plugs int
+	for _, ev := range evs {
+		if ev.Kind == hub.KindDeviceCommand && ev.How == hub.HowSchedule && ev.Device == "coffee_plug" {
+			plugs++
+		}
+	}
+	if plugs != 2 {
+		t.Fatalf("%d plug switchings logged with how = schedule, want 2", plugs)
+	}
+}

@@ -99,8 +99,11 @@ func (m *Manager) outputs(ctx context.Context, u hub.Update, sirens map[int]sire
 		}
 	}
 	for _, e := range u.Effects {
-		if e.Kind == hub.EffectChime {
+		switch e.Kind {
+		case hub.EffectChime:
 			m.send(ctx, inst, e.Area, "keypad", Command{Kind: CmdChime})
+		case hub.EffectSwitch:
+			m.switchScheduled(ctx, inst, e.Device, e.On)
 		}
 	}
 	// A new detection while the siren sounds re-asserts it: a Zigbee siren plays for the
@@ -140,5 +143,24 @@ func (m *Manager) send(ctx context.Context, inst *hub.Installation, area int, ki
 		if err := drv.Send(ctx, c); err != nil {
 			m.log.Error("device command", "device", d.ID, "error", err)
 		}
+	}
+}
+
+// switchScheduled switches a plug as its schedule says: the hub has decided and logged it
+// (how = schedule), so this only carries it out, as Switch does once the hub allowed it.
+func (m *Manager) switchScheduled(ctx context.Context, inst *hub.Installation, id string, on bool) {
+	for _, d := range inst.Devices {
+		if d.ID != id {
+			continue
+		}
+		drv := m.drivers[d.Driver]
+		if drv == nil {
+			m.log.Error("scheduled switch", "device", id, "error", "driver "+d.Driver+" is not running")
+			return
+		}
+		if err := drv.Send(ctx, Command{Kind: CmdSwitch, On: on, Address: d.AddressOrID()}); err != nil {
+			m.log.Error("scheduled switch", "device", id, "error", err)
+		}
+		return
 	}
 }

@@ -117,7 +117,7 @@ func (e *Engine) intrusion(now time.Time, a *AreaState, z *Zone, zs *ZoneState) 
 		a.Set = ModeDisarmed
 		a.ExitUntil = time.Time{}
 		a.Bypassed, a.Forced = nil, false
-		a.NotArmed = z.Name
+		a.NotArmed, a.NotArmedHow = z.Name, HowNone
 		if a.NotArmed == "" {
 			a.NotArmed = fmt.Sprintf("zone %d", z.Number)
 		}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -115,8 +116,12 @@ func (e *Engine) armed(now time.Time, a *AreaState) {
 	}
 	ev := Event{Time: now, Area: a.Number, Kind: kind, Restore: true, Report: true, UserNumber: a.UserNumber, User: a.User, How: a.How, Mode: a.Set, Note: e.armWarn}
 	e.emit(ev)
-	if a.How == HowRemote {
+	switch a.How {
+	case HowRemote:
 		e.out[len(e.out)-1].Event.ContactID = 407
+	case HowSchedule:
+		// Contact ID 403 automatic arm/disarm; SIA CA automatic closing.
+		e.out[len(e.out)-1].Event.ContactID, e.out[len(e.out)-1].Event.SIA = 403, "CA"
 	}
 	// A door still open when the exit delay ends starts the entry delay (exit fault).
 	for zi := range e.inst.Zones {
@@ -235,8 +240,20 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	if err != nil {
 		return err
 	}
+	err = e.armAs(now, a, conf, u.ID, u.Number, in.How, in.Mode, in.Force && u.Role != RoleLimited)
+	var refused *ArmRefusedError
+	if errors.As(err, &refused) {
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: "not ready to arm: " + JoinReasons(refused.Reasons)})
+	}
+	return err
+}
+
+// armAs arms area a in mode m for the user (user, number; "" for a schedule) by how, once
+// it is ready: it returns an *ArmRefusedError, having changed nothing, when it is not.
+// force arms over faults (never over open zones).
+func (e *Engine) armAs(now time.Time, a *AreaState, conf *Area, user string, number int, how Method, m Mode, force bool) error {
 	var open, faults, warns []Reason
-	for _, r := range e.readiness(a, in.Mode, nil) {
+	for _, r := range e.readiness(a, m, nil) {
 		switch {
 		case r.Warn:
 			warns = append(warns, r)
@@ -246,24 +263,22 @@ func (e *Engine) arm(now time.Time, in Input) error {
 			open = append(open, r)
 		}
 	}
-	if len(open) > 0 || (len(faults) > 0 && (!in.Force || u.Role == RoleLimited)) {
-		refused := &ArmRefusedError{Area: a.Number, AreaName: conf.Name, Reasons: append(open, faults...)}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindArmRefused, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: "not ready to arm: " + JoinReasons(refused.Reasons)})
-		return refused
+	if len(open) > 0 || (len(faults) > 0 && !force) {
+		return &ArmRefusedError{Area: a.Number, AreaName: conf.Name, Reasons: append(open, faults...)}
 	}
 	// Nothing is armed while a walk test only lists activations, nor in service mode.
 	if !e.st.WalkUntil.IsZero() {
 		e.st.WalkUntil = time.Time{}
-		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "ended by arming " + areaLabel(a.Number, conf.Name)})
+		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, UserNumber: number, User: user, How: how, Note: "ended by arming " + areaLabel(a.Number, conf.Name)})
 	}
 	if !a.ServiceUntil.IsZero() {
 		a.ServiceUntil = time.Time{}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "ended by arming"})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindServiceMode, Restore: true, Report: true, UserNumber: number, User: user, How: how, Note: "ended by arming"})
 	}
-	a.Set, a.ArmedAt = in.Mode, now
-	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
+	a.Set, a.ArmedAt = m, now
+	a.User, a.UserNumber, a.How = user, number, how
 	a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}
-	a.NotArmed = ""
+	a.NotArmed, a.NotArmedHow = "", HowNone
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0
@@ -272,7 +287,7 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	}
 	if len(faults) > 0 {
 		a.Forced = true
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: JoinReasons(faults)})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindForceArm, Report: true, UserNumber: number, User: user, How: how, Note: JoinReasons(faults)})
 	}
 	note := ""
 	if len(warns) > 0 {
@@ -281,7 +296,7 @@ func (e *Engine) arm(now time.Time, in Input) error {
 	if d := e.inst.exitDelay(conf); d > 0 {
 		a.Mode = ModeArming
 		a.ExitUntil = now.Add(d)
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindExitDelay, UserNumber: u.Number, User: u.ID, How: in.How, Mode: in.Mode, Note: fmt.Sprintf("%s to leave", d) + note})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindExitDelay, UserNumber: number, User: user, How: how, Mode: m, Note: fmt.Sprintf("%s to leave", d) + note})
 		return nil
 	}
 	e.armWarn = strings.TrimPrefix(note, "; ")
@@ -308,12 +323,18 @@ func (e *Engine) disarm(now time.Time, in Input) error {
 	if err != nil {
 		return err
 	}
+	e.disarmAs(now, a, u.ID, u.Number, in.How, duress)
+	return nil
+}
+
+// disarmAs disarms (or silences) area a for the user (user, number; "" for a schedule) by how.
+func (e *Engine) disarmAs(now time.Time, a *AreaState, user string, number int, how Method, duress bool) {
 	if a.Set == ModeDisarmed {
 		e.setSiren(a, SirenOff, time.Time{})
 		a.Mode = ModeDisarmed
 		a.ReportedAt = time.Time{} // silencing closes the cancel window
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, UserNumber: u.Number, User: u.ID, How: in.How})
-		return nil
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindSilence, UserNumber: number, User: user, How: how})
+		return
 	}
 	cancelAfter := e.inst.cancelWindow()
 	wasArmed := a.ExitUntil.IsZero() // the arm (closing) was reported
@@ -323,34 +344,38 @@ func (e *Engine) disarm(now time.Time, in Input) error {
 		if reported {
 			note = "disarmed during the local warning: the entry route's alarm was not reported; the alarm already reported is cancelled"
 		}
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: u.ID, How: in.How, Note: note})
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmAborted, Zone: a.ReportZone, Device: a.ReportDevice, User: user, How: how, Note: note})
 	}
-	// The cancel tells the station a code holder is home: never under duress, and only for
-	// a burglary or tamper report of this armed period (ReportedAt).
-	if reported && !duress {
-		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, UserNumber: u.Number, User: u.ID, How: in.How, Note: "code holder disarmed after the alarm report"})
+	// The cancel tells the station a code holder is home: never under duress, never for a
+	// schedule (a clock is no code holder), and only for a burglary or tamper report of this
+	// armed period (ReportedAt).
+	if reported && !duress && how != HowSchedule {
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindCancel, Report: true, UserNumber: number, User: user, How: how, Note: "code holder disarmed after the alarm report"})
 	}
 	e.setSiren(a, SirenOff, time.Time{})
 	a.Mode, a.Set = ModeDisarmed, ModeDisarmed
 	a.ExitUntil, a.EntryUntil, a.ReportAt, a.ReportedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	a.User, a.UserNumber, a.How = u.ID, u.Number, in.How
+	a.User, a.UserNumber, a.How = user, number, how
 	a.Bypassed, a.Forced = nil, false
-	a.NotArmed = ""
+	a.NotArmed, a.NotArmedHow = "", HowNone
 	for zi := range e.inst.Zones {
 		if e.inst.Zones[zi].Area == a.Number {
 			e.st.Zones[zi].Trips = 0
 			e.st.Zones[zi].Out = false
 		}
 	}
-	ev := Event{Time: now, Area: a.Number, Kind: KindDisarm, Report: wasArmed, UserNumber: u.Number, User: u.ID, How: in.How}
+	ev := Event{Time: now, Area: a.Number, Kind: KindDisarm, Report: wasArmed, UserNumber: number, User: user, How: how}
 	if !wasArmed {
 		ev.Note = "during the exit delay"
 	}
 	e.emit(ev)
-	if in.How == HowRemote {
+	switch how {
+	case HowRemote:
 		e.out[len(e.out)-1].Event.ContactID = 407
+	case HowSchedule:
+		// Contact ID 403 automatic arm/disarm; SIA OA automatic opening.
+		e.out[len(e.out)-1].Event.ContactID, e.out[len(e.out)-1].Event.SIA = 403, "OA"
 	}
-	return nil
 }
 
 func (e *Engine) bypass(now time.Time, in Input) error {

@@ -24,6 +24,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 	consider(e.st.Mains.ReportAt)
 	consider(e.st.InstallerUntil)
 	consider(e.st.WalkUntil)
+	consider(e.st.ScheduleAt)
 	return next, !next.IsZero()
 }
 
@@ -74,5 +75,7 @@ func (e *Engine) runDue(now, t time.Time) {
 	case s.WalkUntil.Equal(t):
 		s.WalkUntil = time.Time{}
 		e.emit(Event{Time: now, Kind: KindWalkTest, Restore: true, Report: true, Note: "ended by itself"})
+	case s.ScheduleAt.Equal(t):
+		e.runSchedules(now)
 	}
 }

@@ -51,6 +51,8 @@ type Engine struct {
 	zoneIdx   map[int]int    // zone number → index
 	areaIdx   map[int]int    // area number → index
 	userIdx   map[string]int
+	actions   []timedAction // every schedule's timed actions
+	loc       *time.Location
 
 	out   []Effect
 	notes map[time.Duration]string
@@ -137,6 +139,8 @@ func (e *Engine) SetInstallation(inst *Installation) {
 	for i, u := range inst.Users {
 		e.userIdx[u.ID] = i
 	}
+	e.actions = inst.timedActions()
+	e.loc = inst.Location()
 }
 
 // Configure replaces the installation with a validated new one and logs the change, with
@@ -189,6 +193,7 @@ func (e *Engine) configure(now time.Time, by Input, note string, own bool, chang
 	}
 	e.SetInstallation(inst)
 	e.bound(now) // shorter settings shorten what is running
+	e.reschedule(now)
 	e.changed = true
 	e.emit(ev)
 	return e.out, nil
@@ -201,6 +206,7 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 	e.out = e.out[:0]
 	e.zoneChanged = false
 	e.changed = e.bound(now) // a clock gone back never lengthens a deadline
+	e.startSchedules(now)
 	e.expire(now)
 	if in.coded() {
 		e.duress(now, in)

@@ -60,6 +60,11 @@ const (
 	KindBusFault
 	// KindPhotos says alarm photos were taken or sent to the station (history only).
 	KindPhotos
+	// KindScheduleWarning: a scheduled arming is ScheduleWarning away (the keypads chime).
+	KindScheduleWarning
+	// KindScheduleMissed: a schedule did not run: vakt was not running at its time (more
+	// than ScheduleGrace ago), or the area was not as the schedule expects.
+	KindScheduleMissed
 	kindCount
 )
 
@@ -121,6 +126,8 @@ var kinds = [kindCount]kindInfo{
 	KindDeviceCommand:    {"device_command", Code{}},
 	KindBusFault:         {"bus_fault", Code{333, "ET", "ER"}},
 	KindPhotos:           {"photos", Code{}},
+	KindScheduleWarning:  {"schedule_warning", Code{}},
+	KindScheduleMissed:   {"schedule_missed", Code{}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

@@ -20,6 +20,9 @@ type importFile struct {
 	Zones    []Zone       `yaml:"zones"`
 	Devices  []Device     `yaml:"devices"`
 	Users    []importUser `yaml:"users"`
+	// Schedules and PlugSchedules are the auto-arm and plug schedules.
+	Schedules     []Schedule     `yaml:"schedules,omitempty"`
+	PlugSchedules []PlugSchedule `yaml:"plug_schedules,omitempty"`
 	// ActionPlan may give verbal passwords in clear (verbal_password), hashed on import;
 	// an export has only their hashes (password_hash).
 	ActionPlan []importContact `yaml:"action_plan,omitempty"`
@@ -47,7 +50,8 @@ func ParseInstallation(data []byte, key []byte) (*Installation, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidInstallation, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	inst := &Installation{Name: f.Name, Settings: f.Settings, Areas: f.Areas, Zones: f.Zones, Devices: f.Devices, CodeKey: key}
+	inst := &Installation{Name: f.Name, Settings: f.Settings, Areas: f.Areas, Zones: f.Zones, Devices: f.Devices, CodeKey: key,
+		Schedules: f.Schedules, PlugSchedules: f.PlugSchedules}
 	for i, iu := range f.Users {
 		u := iu.User
 		for _, p := range iu.PINs {
@@ -100,7 +104,8 @@ func MarshalInstallationNoPasswords(inst *Installation) ([]byte, error) {
 }
 
 func marshalInstallation(inst *Installation, passwords bool) ([]byte, error) {
-	f := importFile{Name: inst.Name, Settings: inst.Settings, Areas: inst.Areas, Zones: inst.Zones, Devices: inst.Devices}
+	f := importFile{Name: inst.Name, Settings: inst.Settings, Areas: inst.Areas, Zones: inst.Zones, Devices: inst.Devices,
+		Schedules: inst.Schedules, PlugSchedules: inst.PlugSchedules}
 	for _, u := range inst.Users {
 		if !passwords {
 			u.Password = ""
@@ -142,6 +147,10 @@ func (t *ZoneType) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(
 func (r *ContactRole) UnmarshalYAML(n *yaml.Node) error {
 	return unmarshalYAMLName(n, "contact role", r)
 }
+
+// UnmarshalYAML reads a mode's name (a schedule's away, home or night); a wrong one is an
+// error naming it and its line.
+func (m *Mode) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "mode", m) }
 
 // UnmarshalYAML reads a role's name; a wrong one is an error naming it and its line.
 func (r *Role) UnmarshalYAML(n *yaml.Node) error { return unmarshalYAMLName(n, "role", r) }

@@ -37,6 +37,9 @@ func TestParseInstallation_ExampleAndRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-import of the export: %v\n%s", err, out)
 	}
+	if len(again.Schedules) != 2 || *again.Schedules[0].Disarm != 6*60+30 || len(again.PlugSchedules) != 1 || again.Location().String() != "Europe/Stockholm" {
+		t.Fatalf("the example's schedules did not survive export and import: %+v %+v", again.Schedules, again.PlugSchedules)
+	}
 	eng := NewEngine(again, State{})
 	if _, err := eng.Step(scenarioStart, Input{Kind: InArm, Area: 1, Mode: ModeArmedAway, Code: "1234", How: HowKeypad}); err != nil {
 		t.Fatalf("arming with an imported code: %v", err)

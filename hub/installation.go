@@ -169,6 +169,8 @@ type Settings struct {
 	// missing_device, device_fault, mains, battery, uplink, siren, disk, bus. Unset means
 	// DefaultPreventArmingOn, the seed's: all but mains. Open zones always prevent (bypass them).
 	PreventArmingOn []string `json:"prevent_arming_on,omitempty" yaml:"prevent_arming_on,omitempty"`
+	// Timezone is the IANA zone schedules run in; empty means Europe/Stockholm.
+	Timezone string `json:"timezone,omitempty" yaml:"timezone,omitempty"`
 }
 
 // Installation is what the installer sets up: areas, zones, devices and users. It lives in
@@ -182,8 +184,14 @@ type Installation struct {
 	Users    []User   `json:"users" yaml:"users"`
 	// ActionPlan is the station's call list, in order (DESIGN §2 item 21).
 	ActionPlan []Contact `json:"action_plan,omitempty" yaml:"action_plan,omitempty"`
+	// Schedules arm (and disarm) areas by the clock; PlugSchedules switch smart plugs.
+	Schedules     []Schedule     `json:"schedules,omitempty" yaml:"schedules,omitempty"`
+	PlugSchedules []PlugSchedule `json:"plug_schedules,omitempty" yaml:"plug_schedules,omitempty"`
 	// CodeKey keys the hashes of PIN codes and tags; it never leaves the store.
 	CodeKey []byte `json:"code_key" yaml:"-"`
+
+	// loc is Settings.Timezone, loaded once by Validate.
+	loc *time.Location
 }
 
 // Validation errors.
@@ -347,6 +355,9 @@ func (in *Installation) Validate() error {
 		}
 	}
 	if err := in.validateActionPlan(bad); err != nil {
+		return err
+	}
+	if err := in.validateSchedules(bad, areas); err != nil {
 		return err
 	}
 	if len(in.CodeKey) < 16 {

@@ -30,7 +30,18 @@ func lockoutLength(level int) time.Duration {
 // corrected by NTP later; without this a siren started before the restart could sound until
 // the clock caught up. Restore reports whether it changed the state, which the caller then
 // stores.
-func (e *Engine) Restore(now time.Time) bool { return e.bound(now) }
+func (e *Engine) Restore(now time.Time) bool {
+	changed := e.bound(now)
+	if !e.st.ScheduleFrom.IsZero() {
+		// The installation may have been changed offline: its next run after the last one
+		// done, which runs at once, or is logged as missed, if it is past.
+		if at := e.nextSchedule(e.st.ScheduleFrom); !at.Equal(e.st.ScheduleAt) {
+			e.st.ScheduleAt = at
+			changed = true
+		}
+	}
+	return e.startSchedules(now) || changed
+}
 
 // bound clamps every deadline to now plus its length. Deadlines are set as the time of a
 // step plus their length, so this changes nothing while the clock runs forward; Step calls

@@ -117,6 +117,32 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 		*now = now.Add(d)
 		effs, err := (*eng).Step(*now, Input{Kind: InTick})
 		return render(effs, err)
+	case "run":
+		// "run 45m" moves the clock as the hub's run loop lives it: a tick at every
+		// deadline on the way, then one at the end.
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			t.Fatalf("run %q: %v", f[1], err)
+		}
+		end := now.Add(d)
+		var lines []string
+		for {
+			next, ok := (*eng).NextDeadline()
+			if !ok || next.After(end) {
+				break
+			}
+			*now = next
+			effs, err := (*eng).Step(*now, Input{Kind: InTick})
+			if r := render(effs, err); r != "(nothing)" {
+				lines = append(lines, "at "+now.In((*eng).Installation().Location()).Format("Mon 15:04")+":", r)
+			}
+		}
+		*now = end
+		effs, err := (*eng).Step(*now, Input{Kind: InTick})
+		if r := render(effs, err); r != "(nothing)" || len(lines) == 0 {
+			lines = append(lines, r)
+		}
+		return strings.Join(lines, "\n")
 	case "restart":
 		b, err := json.Marshal((*eng).State())
 		if err != nil {
@@ -126,8 +152,8 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatal(err)
 		}
-		*eng = NewEngine(inst, st)
-		(*eng).Restore(*now) // as hub.New does
+		*eng = NewEngine((*eng).Installation(), st) // as configured, as the store keeps it
+		(*eng).Restore(*now)                        // as hub.New does
 		return "ok"
 	case "state":
 		var lines []string
@@ -160,6 +186,22 @@ func scenarioStep(t *testing.T, eng **Engine, inst *Installation, now *time.Time
 		}
 		*eng = NewEngine(inst, (*eng).State().Clone())
 		return "ok"
+	case "schedule", "plug":
+		// "schedule [area N] away|home|night at HH:MM [disarm HH:MM] days D…" and
+		// "plug DEVICE [on HH:MM] [off HH:MM] days D…", added by anna as the web UI does.
+		sched, plug, err := parseScheduleLine(f)
+		if err != nil {
+			return "parse error: " + err.Error()
+		}
+		effs, err := (*eng).Configure(*now, Input{User: "anna", How: HowWeb}, "schedule added", func(in *Installation) error {
+			if f[0] == "plug" {
+				in.PlugSchedules = append(in.PlugSchedules, plug)
+			} else {
+				in.Schedules = append(in.Schedules, sched)
+			}
+			return nil
+		})
+		return render(effs, err)
 	}
 	in, err := ParseLine(inst, cmd)
 	if err != nil {
@@ -189,6 +231,8 @@ func renderEffect(e Effect) string {
 		return fmt.Sprintf("siren area=%d %s", e.Area, e.Pattern)
 	case EffectChime:
 		return fmt.Sprintf("chime area=%d zone=%d", e.Area, e.Zone)
+	case EffectSwitch:
+		return fmt.Sprintf("switch %s on=%v", e.Device, e.On)
 	}
 	ev := e.Event
 	var b strings.Builder
@@ -255,4 +299,65 @@ func renderOutputs(o Outputs) string {
 	}
 	lines = append(lines, fmt.Sprintf("box siren=%s strobe=%v led=%s", o.Box.Siren, o.Box.Strobe, o.Box.LED))
 	return strings.Join(lines, "\n")
+}
+
+// parseScheduleLine reads a scenario's schedule or plug line.
+func parseScheduleLine(f []string) (Schedule, PlugSchedule, error) {
+	var s Schedule
+	var p PlugSchedule
+	s.Area = 1
+	rest := f[1:]
+	if f[0] == "plug" {
+		if len(rest) == 0 {
+			return s, p, fmt.Errorf("plug DEVICE …")
+		}
+		p.Device, rest = rest[0], rest[1:]
+	}
+	clock := func(w string) (*ClockTime, error) {
+		c, err := ParseClockTime(w)
+		return &c, err
+	}
+	for len(rest) > 0 {
+		w := rest[0]
+		var err error
+		switch {
+		case w == "area" && len(rest) > 1:
+			_, err = fmt.Sscan(rest[1], &s.Area)
+			rest = rest[2:]
+		case w == "away" || w == "home" || w == "night":
+			s.Mode, _ = ParseMode(w)
+			rest = rest[1:]
+		case (w == "at" || w == "disarm" || w == "on" || w == "off") && len(rest) > 1:
+			var c *ClockTime
+			c, err = clock(rest[1])
+			switch w {
+			case "at":
+				s.Arm = c
+			case "disarm":
+				s.Disarm = c
+			case "on":
+				p.On = c
+			case "off":
+				p.Off = c
+			}
+			rest = rest[2:]
+		case w == "days":
+			for _, d := range rest[1:] {
+				wd, err := ParseWeekday(d)
+				if err != nil {
+					return s, p, err
+				}
+				s.Days = append(s.Days, wd)
+				p.Days = append(p.Days, wd)
+			}
+			rest = nil
+		default:
+			err = fmt.Errorf("unexpected %q", w)
+			rest = nil
+		}
+		if err != nil {
+			return s, p, err
+		}
+	}
+	return s, p, nil
 }

@@ -100,6 +100,9 @@ type AreaState struct {
 	// NotArmed names the zone that cancelled the last arming during its exit delay, until
 	// the area is armed or disarmed again: keypads and panels show "NOT ARMED".
 	NotArmed string `json:"not_armed,omitempty"`
+	// NotArmedHow is HowSchedule when NotArmed is instead the reasons a scheduled arming
+	// was refused (open zones, faults), and HowNone otherwise.
+	NotArmedHow Method `json:"not_armed_how,omitempty"`
 }
 
 func (a *AreaState) bypassed(zone int) bool { return slices.Contains(a.Bypassed, zone) }
@@ -159,6 +162,11 @@ type State struct {
 
 	InstallerUntil time.Time `json:"installer_until,omitzero"`
 	WalkUntil      time.Time `json:"walk_until,omitzero"`
+
+	// ScheduleAt is the next time a schedule runs (a deadline); ScheduleFrom is how far the
+	// schedules have been run, so a restart neither runs one twice nor, after a gap, late.
+	ScheduleAt   time.Time `json:"schedule_at,omitzero"`
+	ScheduleFrom time.Time `json:"schedule_from,omitzero"`
 }
 
 // Clone returns a deep copy, safe to hand to other goroutines.
@@ -195,8 +203,11 @@ const (
 	EffectEvent EffectKind = iota + 1
 	// EffectSiren sets the sirens of Area to Pattern.
 	EffectSiren
-	// EffectChime beeps the keypads of Area for Zone.
+	// EffectChime beeps the keypads of Area for Zone; Zone 0 is a scheduled arming's
+	// warning.
 	EffectChime
+	// EffectSwitch switches the plug Device on (On) or off, for a plug schedule.
+	EffectSwitch
 )
 
 // Effect is one thing a Step asks the world to do, after the step is committed.
@@ -206,4 +217,6 @@ type Effect struct {
 	Area    int
 	Pattern SirenPattern
 	Zone    int
+	Device  string
+	On      bool
 }

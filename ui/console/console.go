@@ -443,7 +443,10 @@ func status(s *hub.Snapshot, now time.Time) string {
 		case !a.EntryUntil.IsZero():
 			fmt.Fprintf(&b, ", entry delay %s left", a.EntryUntil.Sub(now).Round(time.Second))
 		}
-		if a.NotArmed != "" {
+		switch {
+		case a.NotArmed != "" && a.NotArmedHow == hub.HowSchedule:
+			fmt.Fprintf(&b, ", NOT ARMED: the scheduled arming was refused: %s", a.NotArmed)
+		case a.NotArmed != "":
 			fmt.Fprintf(&b, ", NOT ARMED: %s tripped during the exit delay", a.NotArmed)
 		}
 		if !a.ServiceUntil.IsZero() {
@@ -474,6 +477,9 @@ func status(s *hub.Snapshot, now time.Time) string {
 			fmt.Fprintf(&b, ", arms with: %s", hub.JoinReasons(warn))
 		}
 		b.WriteString("\n")
+	}
+	if at := s.State.ScheduleAt; !at.IsZero() {
+		fmt.Fprintf(&b, "  next schedule: %s\n", at.In(s.Installation.Location()).Format("Mon 15:04 MST"))
 	}
 	var open []string
 	for i, z := range s.State.Zones {

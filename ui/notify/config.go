@@ -83,8 +83,8 @@ type Recipient struct {
 	User string `yaml:"user"`
 	// Lang is sv or en.
 	Lang string `yaml:"lang"`
-	// Events are the kinds of news the user wants: arming, alarm, not_armed, mains,
-	// battery, missing, path_fault.
+	// Events are the kinds of news the user wants: arming, alarm, not_armed, schedule,
+	// mains, battery, missing, path_fault.
 	Events []string `yaml:"events"`
 	// Ntfy is the user's ntfy topic, PushoverUser the user's Pushover user key, and SMS the
 	// phone number an SMS goes to; each is optional.
@@ -94,7 +94,7 @@ type Recipient struct {
 }
 
 // Classes are the kinds of news a recipient chooses from.
-var Classes = []string{ClassArming, ClassAlarm, ClassNotArmed, ClassMains, ClassBattery, ClassMissing, ClassPathFault}
+var Classes = []string{ClassArming, ClassAlarm, ClassNotArmed, ClassSchedule, ClassMains, ClassBattery, ClassMissing, ClassPathFault}
 
 // DefaultConfig returns the settings with every default and no recipient.
 func DefaultConfig() Config {

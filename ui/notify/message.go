@@ -12,7 +12,8 @@ import (
 const (
 	ClassArming    = "arming"     // arm and disarm, with who and how
 	ClassAlarm     = "alarm"      // burglary, fire, panic, tamper: always on for admins
-	ClassNotArmed  = "not_armed"  // an exit delay was cancelled
+	ClassNotArmed  = "not_armed"  // an exit delay was cancelled, or a scheduled arming refused
+	ClassSchedule  = "schedule"   // a scheduled arming in 5 minutes, or a schedule missed
 	ClassMains     = "mains"      // mains lost, restored, and the reminder
 	ClassBattery   = "battery"    // a device's or the hub's battery is low
 	ClassMissing   = "missing"    // a device is missing, or back
@@ -31,6 +32,8 @@ func Class(ev hub.Event) (string, bool) {
 		return ClassAlarm, !ev.Restore && ev.Report
 	case hub.KindArmingCancelled:
 		return ClassNotArmed, true
+	case hub.KindScheduleWarning, hub.KindScheduleMissed:
+		return ClassSchedule, true
 	case hub.KindMainsLost:
 		// The loss and the restore are notified at once; the station's delayed report of
 		// the same loss (no How) is not news to the family.
@@ -75,6 +78,9 @@ type words struct {
 	armed, disarmed, at                                     string
 	burglary, fire, panic, tamper                           string
 	notArmed, notArmedBody                                  string
+	scheduleRefused, scheduleSoon, scheduleSoonBody         string
+	notReady, scheduleMissed                                string
+	reasons, missed                                         map[string]string
 	mainsLost, mainsLostBody, mainsBack, mainsBackBody      string
 	reminder, reminderBody                                  string
 	battery, hubBattery, missing, missingBack               string
@@ -90,6 +96,18 @@ var lang = map[string]words{
 		armed: "larmade på", disarmed: "larmade av", at: "",
 		burglary: "INBROTT", fire: "BRAND", panic: "ÖVERFALLSLARM", tamper: "SABOTAGE",
 		notArmed: "EJ LARMAT", notArmedBody: "Tillkopplingen avbröts",
+		scheduleRefused: "Schemalagd tillkoppling nekades", scheduleSoon: "Larmar på om 5 minuter", scheduleSoonBody: "%s larmas på (%s) enligt schema %s",
+		notReady: "inte redo", scheduleMissed: "Schemat kördes inte",
+		missed: map[string]string{"scheduled arming away": "schemalagd tillkoppling (borta)", "scheduled arming home": "schemalagd tillkoppling (skalskydd)",
+			"scheduled arming night": "schemalagd tillkoppling (natt)", "scheduled disarming": "schemalagd frånkoppling",
+			"scheduled switching on": "schemalagt tillslag", "scheduled switching off": "schemalagt frånslag",
+			"not done": "gjordes inte", "vakt was not running then": "vakt var inte igång då", "an alarm is in progress": "ett larm pågår",
+			"not by the schedule": "inte av schemat", "armed by": "larmat av",
+			"Mon": "mån", "Tue": "tis", "Wed": "ons", "Thu": "tor", "Fri": "fre", "Sat": "lör", "Sun": "sön"},
+		reasons: map[string]string{"open": "öppen", "tamper": "sabotage", "missing": "saknas", "fault": "fel", "mains lost": "strömavbrott",
+			"hub battery low": "lågt reservbatteri", "station path fault": "fel på larmvägen", "siren fault": "fel på sirenen", "disk fault": "diskfel",
+			"device bus lost": "enhetsbryggan borta", "an alarm is sounding": "ett larm ljuder", "a walk test is running": "gångtest pågår",
+			"the area is in service mode": "området är i serviceläge"},
 		mainsLost: "Strömavbrott", mainsLostBody: "Centralen går på batteri sedan %s",
 		mainsBack: "Strömmen är tillbaka", mainsBackBody: "Centralen har ström igen %s",
 		reminder: "Fortfarande strömavbrott", reminderBody: "Strömmen har varit borta i %s, sedan %s",
@@ -107,6 +125,8 @@ var lang = map[string]words{
 		armed: "armed", disarmed: "disarmed", at: "at ",
 		burglary: "BURGLARY", fire: "FIRE", panic: "PANIC ALARM", tamper: "TAMPER",
 		notArmed: "NOT ARMED", notArmedBody: "Arming was cancelled",
+		scheduleRefused: "The scheduled arming was refused", scheduleSoon: "Arming in 5 minutes", scheduleSoonBody: "%s arms (%s) on schedule %s",
+		notReady: "not ready", scheduleMissed: "Schedule not run",
 		mainsLost: "Mains lost", mainsLostBody: "The hub is on battery since %s",
 		mainsBack: "Mains restored", mainsBackBody: "The hub has mains again at %s",
 		reminder: "Mains still out", reminderBody: "Mains has been out for %s, since %s",
@@ -218,6 +238,10 @@ func (t Text) Message(ev hub.Event) (Message, bool) {
 		}
 		return Message{Title: title, Body: join(t.where(ev), w.at+at), Alarm: true, Tags: tags}, true
 	case ClassNotArmed:
+		if ev.How == hub.HowSchedule {
+			why := t.reasons(strings.TrimPrefix(ev.Note, hub.ScheduleRefusedNote))
+			return Message{Title: w.notArmed, Body: join(w.scheduleRefused, "("+t.where(ev)+"):", why, w.at+at), Tags: []string{"warning"}}, true
+		}
 		zone := ev.ZoneName
 		if zone == "" {
 			zone = t.where(ev)
@@ -227,6 +251,22 @@ func (t Text) Message(ev hub.Event) (Message, bool) {
 			body += " (" + a + ")"
 		}
 		return Message{Title: w.notArmed, Body: join(body, w.at+at), Tags: []string{"warning"}}, true
+	case ClassSchedule:
+		if ev.Kind == hub.KindScheduleMissed {
+			body := t.missed(ev.Note)
+			if where := t.where(ev); where != "" {
+				body = where + ": " + body
+			}
+			return Message{Title: w.scheduleMissed, Body: body, Tags: []string{"calendar"}}, true
+		}
+		// The note says "arming night at 22:00[; not ready: open: Bedroom window]".
+		note, notReady, _ := strings.Cut(ev.Note, hub.ScheduleNotReadyNote)
+		when := note[strings.LastIndex(note, " ")+1:]
+		body := fmt.Sprintf(w.scheduleSoonBody, t.where(ev), w.mode[ev.Mode], w.at+when)
+		if notReady != "" {
+			body += "; " + w.notReady + ": " + t.reasons(notReady)
+		}
+		return Message{Title: w.scheduleSoon, Body: body, Tags: []string{"alarm_clock"}}, true
 	case ClassMains:
 		if ev.Restore {
 			return Message{Title: w.mainsBack, Body: fmt.Sprintf(w.mainsBackBody, at), Tags: []string{"electric_plug"}}, true
@@ -251,6 +291,62 @@ func (t Text) Message(ev hub.Event) (Message, bool) {
 		return Message{Title: w.pathFault, Body: fmt.Sprintf(w.pathFaultBody, ev.Device, at), Tags: []string{"warning"}}, true
 	}
 	return Message{}, false
+}
+
+// reasons translates the reasons a refused or unready arming lists ("open: Bedroom window;
+// missing: Garage door", as hub.JoinReasons writes them) into the language: the words, not
+// the names the family gave its zones and devices.
+func (t Text) reasons(s string) string {
+	w := t.words()
+	if w.reasons == nil {
+		return s
+	}
+	parts := strings.Split(s, "; ")
+	for i, p := range parts {
+		word, names, ok := strings.Cut(p, ": ")
+		if tr, known := w.reasons[word]; known {
+			word = tr
+		}
+		if ok {
+			parts[i] = word + ": " + names
+		} else {
+			parts[i] = word
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// missed translates the note of a missed schedule ("scheduled arming night at Wed 22:00
+// not done: vakt was not running then", as the hub writes it) into the language.
+func (t Text) missed(note string) string {
+	w := t.words()
+	if w.missed == nil {
+		return note
+	}
+	what, rest, ok := strings.Cut(note, " at ")
+	if !ok {
+		return note
+	}
+	when, why, ok := strings.Cut(rest, " not done: ")
+	if !ok {
+		return note
+	}
+	tr := func(s string) string {
+		if v, ok := w.missed[s]; ok {
+			return v
+		}
+		return s
+	}
+	if day, clock, ok := strings.Cut(when, " "); ok {
+		when = tr(day) + " " + clock
+	}
+	if by, ok := strings.CutPrefix(why, "armed by "); ok {
+		who, _, _ := strings.Cut(by, ", not by the schedule")
+		why = tr("armed by") + " " + who + ", " + tr("not by the schedule")
+	} else {
+		why = tr(why)
+	}
+	return tr(what) + " " + when + " " + tr("not done") + ": " + why
 }
 
 // MainsReminder returns the reminder that mains has been out since lost for d.

@@ -38,7 +38,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock escalation measures with; it should be the hub's.
 	Now func() time.Time
-	// Loc is the time zone of times in the texts; nil means time.Local.
+	// Loc is the time zone of times in the texts; nil means the installation's
+	// (settings.timezone, the one its schedules run in).
 	Loc *time.Location
 	// HTTPClient is used for ntfy and Pushover.
 	HTTPClient *http.Client
@@ -171,7 +172,12 @@ func (s names) AreaName(number int) string {
 }
 
 func (n *Notifier) text(r Recipient) Text {
-	return Text{Lang: r.Lang, Names: names{n.hub.Snapshot().Installation}, Loc: n.loc}
+	inst := n.hub.Snapshot().Installation
+	loc := n.loc
+	if loc == nil {
+		loc = inst.Location()
+	}
+	return Text{Lang: r.Lang, Names: names{inst}, Loc: loc}
 }
 
 // Run delivers until ctx ends, then saves the cursors and returns. Opening a cursor is its

@@ -84,7 +84,13 @@ func demo() *hub.Installation {
 // startNotifier runs a notifier and waits until its cursors exist.
 func startNotifier(t *testing.T, cfg Config, h *hub.Hub, clock *hubtest.Clock) (*Notifier, func()) {
 	t.Helper()
-	n, err := New(cfg, h, Options{Now: clock.Now, Loc: time.UTC})
+	return startNotifierIn(t, cfg, h, clock, time.UTC)
+}
+
+// startNotifierIn is startNotifier with texts in loc; nil is the installation's zone.
+func startNotifierIn(t *testing.T, cfg Config, h *hub.Hub, clock *hubtest.Clock, loc *time.Location) (*Notifier, func()) {
+	t.Helper()
+	n, err := New(cfg, h, Options{Now: clock.Now, Loc: loc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +299,36 @@ func TestNotifier_TroublesFromTheHub(t *testing.T) {
 		{"NOT ARMED", "Arming was cancelled: Living room window (House) at 18:00"},
 		{"Low battery", "Hall camera (House) at 18:00"},
 		{"Device missing", "Garage door (Garage) at 18:00"},
+	}
+	for i, w := range want {
+		if got[i].Title != w[0] || got[i].Body != w[1] {
+			t.Errorf("%d: %q / %q, want %q / %q", i, got[i].Title, got[i].Body, w[0], w[1])
+		}
+	}
+}
+
+// TestNotifier_ScheduleFromTheHub: a scheduled arming's warning 5 minutes before and its
+// refusal over an open window ("NOT ARMED" with the reason) reach a recipient in Swedish,
+// with times in the installation's time zone.
+func TestNotifier_ScheduleFromTheHub(t *testing.T) {
+	srv := newNtfyServer(t)
+	clock := hubtest.NewClock(hubtest.T0) // 19:00 in Stockholm
+	inst := hub.DemoInstallation(codeKey)
+	inst.Schedules = []hub.Schedule{{Area: 1, Mode: hub.ModeArmedAway, Arm: hub.NewClockTime(19, 30), Days: []hub.Weekday{0, 1, 2, 3, 4, 5, 6}}}
+	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{Now: clock.Now})
+	cfg := ntfyConfig(srv.URL, Recipient{User: "erik", Lang: "sv", Events: []string{ClassNotArmed, ClassSchedule}, Ntfy: "erik"})
+	startNotifierIn(t, cfg, h, clock, nil) // the installation's zone
+
+	do(t, h, hub.Input{Kind: hub.InReport, Device: "living_window", Signal: hub.SignalContact, Active: true})
+	clock.Add(25 * time.Minute)
+	do(t, h, hub.Input{Kind: hub.InTick})
+	clock.Add(5 * time.Minute)
+	do(t, h, hub.Input{Kind: hub.InTick})
+	hubtest.Eventually(t, "two notifications", func() bool { return len(srv.got()) == 2 })
+	got := srv.got()
+	want := [][2]string{
+		{"Larmar på om 5 minuter", "House larmas på (borta) enligt schema 19:30; inte redo: öppen: Living room window"},
+		{"EJ LARMAT", "Schemalagd tillkoppling nekades (House): öppen: Living room window 19:30"},
 	}
 	for i, w := range want {
 		if got[i].Title != w[0] || got[i].Body != w[1] {

@@ -95,6 +95,29 @@ func diffInstallations(old, cur *hub.Installation) importDiff {
 			return u.Name + " (" + u.ID + ")"
 		}),
 	}}
+	// A schedule has no name of its own: it is named by what it does, so a change shows as
+	// one removed and one added.
+	describe := func(inst *hub.Installation) func(hub.Schedule) string {
+		return func(sc hub.Schedule) string {
+			area := strconv.Itoa(sc.Area)
+			for _, a := range inst.Areas {
+				if a.Number == sc.Area && a.Name != "" {
+					area = a.Name
+				}
+			}
+			t := area + ": " + modeWord(sc.Mode) + " " + clockText(sc.Arm)
+			if sc.Disarm != nil {
+				t += "–" + sc.Disarm.String()
+			}
+			return t + " " + strings.Join(dayWords(sc.Days), ",")
+		}
+	}
+	plug := func(p hub.PlugSchedule) string {
+		return p.Device + ": " + clockText(p.On) + "–" + clockText(p.Off) + " " + strings.Join(dayWords(p.Days), ",")
+	}
+	d.Sections = append(d.Sections,
+		diffBy("schedules", old.Schedules, cur.Schedules, describe(old), describe(cur)),
+		diffBy("plug_schedules", old.PlugSchedules, cur.PlugSchedules, plug, plug))
 	var other []string
 	if old.Name != cur.Name {
 		other = append(other, "name")

@@ -167,3 +167,27 @@ func TestInstaller_ImportAPI(t *testing.T) {
 		t.Fatalf("API bad file: %d %s", res.StatusCode, body)
 	}
 }
+
+// TestDiffInstallations_Schedules: an import that adds, changes or removes schedules says so,
+// naming them by what they do.
+func TestDiffInstallations_Schedules(t *testing.T) {
+	old := hub.DemoInstallation([]byte("0123456789abcdef0123456789abcdef"))
+	old.Schedules = []hub.Schedule{{Area: 1, Mode: hub.ModeArmedNight, Arm: hub.NewClockTime(23, 0), Days: []hub.Weekday{1, 2}}}
+	cur := hub.DemoInstallation(old.CodeKey)
+	cur.Schedules = []hub.Schedule{{Area: 1, Mode: hub.ModeArmedNight, Arm: hub.NewClockTime(22, 30), Disarm: hub.NewClockTime(6, 30), Days: []hub.Weekday{2, 1}}}
+	cur.PlugSchedules = []hub.PlugSchedule{{Device: "coffee_plug", On: hub.NewClockTime(6, 15), Days: []hub.Weekday{1}}}
+	d := diffInstallations(old, cur)
+	got := map[string]diffSection{}
+	for _, s := range d.Sections {
+		got[s.Key] = s
+	}
+	if s := got["schedules"]; len(s.Added) != 1 || s.Added[0] != "House: night 22:30–06:30 mon,tue" || len(s.Removed) != 1 || s.Removed[0] != "House: night 23:00 mon,tue" {
+		t.Errorf("schedules: %+v", s)
+	}
+	if s := got["plug_schedules"]; len(s.Added) != 1 || s.Added[0] != "coffee_plug: 06:15– mon" {
+		t.Errorf("plug schedules: %+v", s)
+	}
+	if d.Same || diffInstallations(cur, cur).Same != true {
+		t.Error("Same is wrong")
+	}
+}

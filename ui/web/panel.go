@@ -74,10 +74,12 @@ type areaView struct {
 	Blocking []hub.Reason `json:"blocking,omitempty"`
 	Warnings []hub.Reason `json:"warnings,omitempty"`
 	// NotArmed names the zone that cancelled the last arming: shown loudly.
-	NotArmed string      `json:"not_armed,omitempty"`
-	Memory   []alarmView `json:"memory,omitempty"`
-	Bypassed []string    `json:"bypassed,omitempty"`
-	Forced   bool        `json:"forced,omitempty"`
+	NotArmed string `json:"not_armed,omitempty"`
+	// NotArmedBySchedule says NotArmed holds the reasons a scheduled arming was refused.
+	NotArmedBySchedule bool        `json:"not_armed_by_schedule,omitempty"`
+	Memory             []alarmView `json:"memory,omitempty"`
+	Bypassed           []string    `json:"bypassed,omitempty"`
+	Forced             bool        `json:"forced,omitempty"`
 }
 
 // alarmView is an alarm in memory, with names.
@@ -149,7 +151,8 @@ func (s *Server) view() panelView {
 		}
 		as := st.Areas[i]
 		av := areaView{Number: a.Number, Name: a.Name, Mode: as.Mode, Set: as.Set, By: as.User, ExitUntil: as.ExitUntil,
-			EntryUntil: as.EntryUntil, Siren: as.Siren.String(), NotArmed: as.NotArmed, Forced: as.Forced}
+			EntryUntil: as.EntryUntil, Siren: as.Siren.String(), NotArmed: as.NotArmed, Forced: as.Forced,
+			NotArmedBySchedule: as.NotArmed != "" && as.NotArmedHow == hub.HowSchedule}
 		if as.How != hub.HowNone {
 			av.How = as.How.String()
 		}

@@ -101,6 +101,14 @@ func (s *Server) routeTable() []route {
 		{get, "/installer/installation.yaml", installers, s.granted(s.export)},
 		{post, "/installer/import", installers, s.granted(s.importPost)},
 		{post, "/installer/import/apply", installers, s.granted(s.importApplyPost)},
+		// Schedules (schedules.go): auto-arm per area and plug times, edited by an admin or
+		// the granted installer; every change through Hub.Configure, logged.
+		{get, "/schedules", installers, s.granted(s.schedulesPage)},
+		{post, "/schedules", installers, s.granted(s.schedulePost)},
+		{post, "/schedules/remove", installers, s.granted(s.scheduleRemovePost)},
+		{post, "/schedules/timezone", installers, s.granted(s.timezonePost)},
+		{get, "/api/v1/schedules", installers, s.granted(s.apiSchedules)},
+		{post, "/api/v1/schedules", installers, s.granted(s.apiSchedulesSet)},
 		{get, "/api/v1/devices/detail", everyone, s.apiDeviceList},
 		{post, "/api/v1/devices/:id", installers, s.granted(s.apiDeviceEdit)},
 		{post, "/api/v1/devices/:id/remove", installers, s.granted(s.apiDeviceRemove)},
