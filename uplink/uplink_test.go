@@ -1163,8 +1163,10 @@ func TestUplink_TransmissionTestNamesEveryReceiver(t *testing.T) {
 	for _, st := range u.Status() {
 		switch lt := st.LastTest; st.Name {
 		case "guard":
-			if lt == nil || lt.Seq != res.Seq || lt.Path != "backup" || lt.At.IsZero() {
-				t.Errorf("guard's last test %+v, want #%d over the backup", lt, res.Seq)
+			// A later test event (the uplink's own, after the primary's fault) may be
+			// the last acknowledged by now; it went over the backup too.
+			if lt == nil || lt.Seq < res.Seq || lt.Path != "backup" || lt.At.IsZero() {
+				t.Errorf("guard's last test %+v, want #%d or later over the backup", lt, res.Seq)
 			}
 		case "fire-only":
 			if lt != nil {
