@@ -102,12 +102,15 @@ func (n *Notifier) remindLoop(ctx context.Context) {
 // channel, best effort: a failure counts against the channel's status.
 func (n *Notifier) sendReminder(ctx context.Context, lost time.Time) {
 	n.log.Warn("mains still out: reminding", "since", lost)
-	for _, d := range n.dests {
+	n.mu.Lock()
+	dests := n.dests
+	n.mu.Unlock()
+	for _, d := range dests {
 		if !slices.Contains(d.rcpt.Events, ClassMains) {
 			continue
 		}
 		msg := n.text(d.rcpt).MainsReminder(lost, n.cfg.MainsReminder.D())
-		if err := n.channels[d.channel].Send(ctx, d.to, msg); err != nil {
+		if err := d.ch.Send(ctx, d.to, msg); err != nil {
 			n.failed(d, err)
 			continue
 		}

@@ -166,6 +166,12 @@ func (s *Server) view() panelView {
 		v.Areas = append(v.Areas, av)
 	}
 	v.Troubles = troubles(inst, st)
+	if s.notifier != nil {
+		// A failing notification channel is a trouble to see, never an arming fault.
+		for _, t := range s.notifier.Status().Troubles() {
+			v.Troubles = append(v.Troubles, "notification channel fault: "+t)
+		}
+	}
 	if s.up != nil {
 		for _, rs := range s.up.Status() {
 			sv := stationView{Name: rs.Name, Paths: []pathView{}}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vakt/hub"
+	"vakt/hub/hubtest"
+	"vakt/ui/notify"
+)
+
+// ntfyEndpoint is an ntfy server on 127.0.0.1 recording "topic: body" per publish, failing
+// with 500 while failing is set.
+type ntfyEndpoint struct {
+	*httptest.Server
+	mu      sync.Mutex
+	got     []string
+	failing bool
+}
+
+func newNtfyEndpoint(t *testing.T) *ntfyEndpoint {
+	e := &ntfyEndpoint{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.failing {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		e.got = append(e.got, strings.TrimPrefix(r.URL.Path, "/")+": "+string(b))
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *ntfyEndpoint) messages() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.got...)
+}
+
+func (e *ntfyEndpoint) fail(on bool) {
+	e.mu.Lock()
+	e.failing = on
+	e.mu.Unlock()
+}
+
+// newNotifyRig is the rig with a running notifier on an ntfy server of the test.
+func newNotifyRig(t *testing.T) (*rig, *ntfyEndpoint, *notify.Notifier) {
+	srv := newNtfyEndpoint(t)
+	var n *notify.Notifier
+	r := newRigWith(t, func(h *hub.Hub, clk *hubtest.Clock, d *Deps) {
+		cfg := notify.DefaultConfig()
+		cfg.Ntfy.Server = srv.URL
+		cfg.FaultAfter = 1
+		var err error
+		if n, err = notify.New(cfg, h, notify.Options{Now: clk.Now, Loc: time.UTC}); err != nil {
+			t.Fatal(err)
+		}
+		hubtest.Run(t, "notify", n.Run)
+		d.Notifier = n
+	})
+	return r, srv, n
+}
+
+// TestNotifyPage_EditAndDeliver: erik chooses mains news by ntfy on the page, and the next
+// mains loss reaches his topic without a restart; the test button sends and shows its success;
+// bad input is refused naming the field; he may not edit anna's settings, anna may edit his.
+func TestNotifyPage_EditAndDeliver(t *testing.T) {
+	r, srv, _ := newNotifyRig(t)
+	erik, anna := r.login("erik"), r.login("anna")
+
+	res, body := r.req(erik, "GET", "/notify", nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "No notifications yet.") || strings.Contains(body, "always on for admins") {
+		t.Fatalf("erik's page: %d\n%s", res.StatusCode, body)
+	}
+	res, body = r.req(erik, "POST", "/notify", erik.form("user", "erik", "events", "arming", "events", "mains", "ntfy_topic", "erik-home"))
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", res.StatusCode, body)
+	}
+	res, body = r.req(erik, "GET", "/notify?done=saved", nil)
+	if !strings.Contains(body, "Notification settings saved.") || !strings.Contains(body, `value="erik-home"`) || !strings.Contains(body, "Saved here") {
+		t.Fatalf("after saving: %s", body)
+	}
+	if res := r.h.Do(t.Context(), hub.Input{Kind: hub.InMains, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	hubtest.Eventually(t, "erik's mains news", func() bool { return len(srv.messages()) == 1 })
+	if got := srv.messages()[0]; !strings.HasPrefix(got, "erik-home: ") {
+		t.Errorf("got %q", got)
+	}
+
+	// The test button.
+	res, body = r.req(erik, "POST", "/notify/test", erik.form("user", "erik", "channel", "ntfy"))
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("test: %d %s", res.StatusCode, body)
+	}
+	if got := srv.messages(); len(got) != 2 || !strings.HasPrefix(got[1], "erik-home: ") {
+		t.Errorf("test message: %q", got)
+	}
+	_, body = r.req(erik, "GET", "/notify?done=test", nil)
+	if !strings.Contains(body, "Test message sent.") || !strings.Contains(body, "Last delivered: <time>") {
+		t.Errorf("after the test: %s", body)
+	}
+	// A test that fails shows the channel as failing, and on the panel as a trouble.
+	srv.fail(true)
+	res, body = r.req(erik, "POST", "/notify/test", erik.form("user", "erik", "channel", "ntfy"))
+	if res.StatusCode != http.StatusBadGateway || !strings.Contains(body, "HTTP 500") || !strings.Contains(body, "Failing") {
+		t.Errorf("failed test: %d %s", res.StatusCode, body)
+	}
+	_, body = r.req(anna, "GET", "/api/v1/state", nil)
+	if !strings.Contains(body, "notification channel fault: erik/ntfy") {
+		t.Errorf("no trouble in the state: %s", body)
+	}
+	srv.fail(false)
+
+	// Bad input.
+	res, body = r.req(erik, "POST", "/notify", erik.form("user", "erik", "events", "gossip", "ntfy_topic", "a/b"))
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `events[0]: &#34;gossip&#34;`) || !strings.Contains(body, "ntfy_topic: &#34;a/b&#34;") {
+		t.Errorf("bad input: %d %s", res.StatusCode, body)
+	}
+	res, _ = r.req(erik, "POST", "/notify", erik.form("user", "erik", "sms", "+46701234567"))
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("an SMS number without a modem is kept out, not refused: %d", res.StatusCode)
+	}
+
+	// Someone else's settings.
+	if res, _ := r.req(erik, "GET", "/notify?user=anna", nil); res.StatusCode != http.StatusForbidden {
+		t.Errorf("erik reads anna's: %d", res.StatusCode)
+	}
+	if res, _ := r.req(erik, "POST", "/notify", erik.form("user", "anna", "ntfy_topic", "x")); res.StatusCode != http.StatusForbidden {
+		t.Errorf("erik edits anna's: %d", res.StatusCode)
+	}
+	if res, _ := r.req(anna, "GET", "/notify?user=nobody", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown user: %d", res.StatusCode)
+	}
+	_, body = r.req(anna, "GET", "/notify", nil)
+	if !strings.Contains(body, `value="alarm" checked disabled`) || !strings.Contains(body, "always on for admins") || !strings.Contains(body, `href="/notify?user=erik"`) {
+		t.Errorf("anna's page: %s", body)
+	}
+	if res, _ := r.req(anna, "POST", "/notify", anna.form("user", "erik", "events", "arming", "ntfy_topic", "erik-2")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("anna edits erik's: %d", res.StatusCode)
+	}
+	rc, src, err := r.s.notifier.Recipient("erik")
+	if err != nil || src != notify.SourceStore || rc.Ntfy != "erik-2" || rc.SMS != "" {
+		t.Errorf("erik's settings %+v %q %v", rc, src, err)
+	}
+}
