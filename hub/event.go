@@ -58,6 +58,8 @@ const (
 	// go unheard. Contact ID 333 "expansion module failure" (SIA ET/ER): to the station, a
 	// bridge such as Zigbee2MQTT or rtl_433 is the expansion module its zones hang on.
 	KindBusFault
+	// KindAlarmSeen: a user has seen an alarm's notification (InAlarmSeen).
+	KindAlarmSeen
 	kindCount
 )
 
@@ -118,6 +120,7 @@ var kinds = [kindCount]kindInfo{
 	KindConfigChange:     {"config_change", Code{306, "YG", "YG"}},
 	KindDeviceCommand:    {"device_command", Code{}},
 	KindBusFault:         {"bus_fault", Code{333, "ET", "ER"}},
+	KindAlarmSeen:        {"alarm_seen", Code{}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

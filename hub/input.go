@@ -77,9 +77,13 @@ const (
 	HowRemote
 	HowSchedule
 	HowSystem
+	// HowSMS and HowPushover are replies to a notification: an SMS answered "OK" from a
+	// user's number, an alarm acknowledged in the Pushover app.
+	HowSMS
+	HowPushover
 )
 
-var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system"}
+var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system", "sms", "pushover"}
 
 // String returns the method's name.
 func (h Method) String() string {
@@ -169,6 +173,12 @@ const (
 	// InConfigure is the kind Hub.Configure gives its credential: a change of the
 	// installation, by an admin or a granted installer.
 	InConfigure
+	// InAlarmSeen says a user has seen an alarm's notification (User, authenticated by the
+	// interface: a reply from the user's phone number, the user's Pushover receipt, a web
+	// session; How says which), for Area or, with Area 0, every area of the user's with an
+	// alarm. It stops the escalation of the notification and is logged; the alarm memory
+	// stays for whoever acknowledges at the panel.
+	InAlarmSeen
 )
 
 // Input is everything that can happen to the engine. It is one flat value rather than an

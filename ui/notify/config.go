@@ -74,6 +74,9 @@ type ModemConfig struct {
 	Timeout hub.Duration `yaml:"timeout"`
 	// Attempts is how many times one message is tried before it is a fault.
 	Attempts int `yaml:"attempts"`
+	// Poll is how often the modem's received SMS are read for replies that acknowledge
+	// an alarm ("OK", "KVITTERA"); 0 reads none.
+	Poll hub.Duration `yaml:"poll"`
 }
 
 // Recipient is a user who gets notifications, and how. Recipients come from config.yaml
@@ -118,7 +121,7 @@ var Classes = []string{ClassArming, ClassAlarm, ClassNotArmed, ClassMains, Class
 func DefaultConfig() Config {
 	return Config{
 		Pushover:      PushoverConfig{API: DefaultPushoverAPI, Retry: hub.Duration(time.Minute), Expire: hub.Duration(time.Hour), Poll: hub.Duration(30 * time.Second)},
-		SMS:           ModemConfig{Baud: DefaultModemBaud, Timeout: hub.Duration(10 * time.Second), Attempts: 3},
+		SMS:           ModemConfig{Baud: DefaultModemBaud, Timeout: hub.Duration(10 * time.Second), Attempts: 3, Poll: hub.Duration(15 * time.Second)},
 		EscalateAfter: hub.Duration(DefaultEscalateAfter),
 		MainsReminder: hub.Duration(DefaultMainsReminder),
 		FaultAfter:    DefaultFaultAfter,
@@ -169,6 +172,9 @@ func (c Config) Validate(prefix string) error {
 		}
 		if c.SMS.Attempts < 1 || c.SMS.Attempts > 10 {
 			bad("sms.attempts", "%d, want 1 to 10", c.SMS.Attempts)
+		}
+		if d := c.SMS.Poll.D(); d != 0 && (d < time.Second || d > 10*time.Minute) {
+			bad("sms.poll", "%s, want 0 (off) or 1s to 10m", d)
 		}
 	}
 	if d := c.EscalateAfter.D(); d < 30*time.Second || d > time.Hour {

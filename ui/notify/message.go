@@ -53,6 +53,10 @@ type Message struct {
 	Alarm bool
 	// Tags are ntfy tags (emoji short codes and words).
 	Tags []string
+	// Area is an alarm's area, for its acknowledgement; AckHint tells how to acknowledge
+	// it by SMS reply.
+	Area    int
+	AckHint string
 }
 
 // Names resolves the ids an event carries into the names the family uses.
@@ -79,6 +83,7 @@ type words struct {
 	reminder, reminderBody                                  string
 	battery, hubBattery, missing, missingBack               string
 	pathFault, pathBack, pathFaultBody, pathBackBody, tests string
+	ackHint                                                 string
 }
 
 var lang = map[string]words{
@@ -96,7 +101,7 @@ var lang = map[string]words{
 		missing: "Enhet saknas", missingBack: "Enheten hörs igen",
 		pathFault: "Fel på larmvägen", pathBack: "Larmvägen fungerar igen",
 		pathFaultBody: "Larmvägen %s till larmcentralen fungerar inte %s", pathBackBody: "Larmvägen %s till larmcentralen fungerar igen %s",
-		tests: "Testmeddelande från vakt",
+		tests: "Testmeddelande från vakt", ackHint: "Svara OK för att kvittera.",
 	},
 	"en": {
 		how: map[hub.Method]string{hub.HowCode: "with code", hub.HowTag: "with tag", hub.HowWeb: "from the web", hub.HowHomeKit: "with HomeKit",
@@ -112,7 +117,7 @@ var lang = map[string]words{
 		missing: "Device missing", missingBack: "Device heard again",
 		pathFault: "Station path fault", pathBack: "Station path restored",
 		pathFaultBody: "The path %s to the monitoring station is down at %s", pathBackBody: "The path %s to the monitoring station works again at %s",
-		tests: "Test message from vakt",
+		tests: "Test message from vakt", ackHint: "Reply OK to acknowledge.",
 	},
 }
 
@@ -214,7 +219,7 @@ func (t Text) Message(ev hub.Event) (Message, bool) {
 		case hub.KindTamper:
 			title, tags = w.tamper, []string{"warning"}
 		}
-		return Message{Title: title, Body: join(t.where(ev), w.at+at), Alarm: true, Tags: tags}, true
+		return Message{Title: title, Body: join(t.where(ev), w.at+at), Alarm: true, Tags: tags, Area: ev.Area, AckHint: w.ackHint}, true
 	case ClassNotArmed:
 		zone := ev.ZoneName
 		if zone == "" {

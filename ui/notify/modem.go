@@ -31,6 +31,8 @@ type Modem struct {
 	mu  sync.Mutex
 	// pause is the wait between attempts.
 	pause time.Duration
+	// incoming is signalled when the modem announced a received SMS (+CMTI).
+	incoming chan struct{}
 }
 
 var _ Channel = (*Modem)(nil)
@@ -40,7 +42,7 @@ func NewModem(cfg ModemConfig, logger *slog.Logger) *Modem {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Modem{cfg: cfg, log: logger.With("channel", ChannelSMS, "device", cfg.Device), pause: 2 * time.Second}
+	return &Modem{cfg: cfg, log: logger.With("channel", ChannelSMS, "device", cfg.Device), pause: 2 * time.Second, incoming: make(chan struct{}, 1)}
 }
 
 // Send sends the title and body of m as one SMS to number, trying up to cfg.Attempts
@@ -73,6 +75,9 @@ func smsText(m Message) string {
 	if m.Body != "" {
 		text += ": " + m.Body
 	}
+	if m.Alarm && m.AckHint != "" {
+		text += ". " + m.AckHint
+	}
 	text = strings.Map(func(r rune) rune {
 		if r == 0x1a || r == 0x1b || r == '\r' || r == '\n' {
 			return ' '
@@ -98,8 +103,16 @@ func (md *Modem) sendOnce(ctx context.Context, number, text string) error {
 	if err := c.command(fmt.Sprintf("AT+CMGS=%q\r", number), isPrompt); err != nil {
 		return fmt.Errorf("AT+CMGS: %w", err)
 	}
-	if err := c.command(text+"\x1a", isSent); err != nil {
+	a, err := c.exchange(text+"\x1a", isSent)
+	if err != nil {
 		return fmt.Errorf("AT+CMGS text: %w", err)
+	}
+	if strings.Contains(a, "+CMTI:") {
+		// A message arrived meanwhile (the modem's unsolicited notice): read it now.
+		select {
+		case md.incoming <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -114,8 +127,14 @@ type atConn struct {
 // command writes cmd and reads the answer until done says it is complete. ERROR, +CMS
 // ERROR and +CME ERROR end it with an error; so does silence past the timeout.
 func (c *atConn) command(cmd string, done func(answer string) bool) error {
+	_, err := c.exchange(cmd, done)
+	return err
+}
+
+// exchange is command, returning the answer.
+func (c *atConn) exchange(cmd string, done func(answer string) bool) (string, error) {
 	if _, err := c.f.WriteString(cmd); err != nil {
-		return err
+		return "", err
 	}
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
@@ -125,7 +144,7 @@ func (c *atConn) command(cmd string, done func(answer string) bool) error {
 	buf := make([]byte, 256)
 	for {
 		if err := c.ctx.Err(); err != nil {
-			return err
+			return "", err
 		}
 		// Short reads so that a cancelled context is seen within 100 ms.
 		rd := time.Now().Add(100 * time.Millisecond)
@@ -139,17 +158,17 @@ func (c *atConn) command(cmd string, done func(answer string) bool) error {
 		for _, line := range strings.Split(a, "\n") {
 			line = strings.TrimSpace(line)
 			if line == "ERROR" || strings.HasPrefix(line, "+CMS ERROR") || strings.HasPrefix(line, "+CME ERROR") {
-				return fmt.Errorf("modem answered %s", line)
+				return a, fmt.Errorf("modem answered %s", line)
 			}
 		}
 		if done(a) {
-			return nil
+			return a, nil
 		}
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("read modem: %w", err)
+			return a, fmt.Errorf("read modem: %w", err)
 		}
 		if !time.Now().Before(deadline) {
-			return fmt.Errorf("no answer within %s (got %q)", c.timeout, strings.TrimSpace(a))
+			return a, fmt.Errorf("no answer within %s (got %q)", c.timeout, strings.TrimSpace(a))
 		}
 	}
 }

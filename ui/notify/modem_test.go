@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,12 @@ type simModem struct {
 
 	mu   sync.Mutex
 	sent []string // number: text
+	// inbox holds the received messages by index, as AT+CMGL lists them; cmti makes the
+	// modem announce a message (+CMTI) after the next one it sends.
+	inbox map[int]Incoming
+	next  int
+	cmti  bool
+	cmds  []string // every command, in order
 	// mode says how the modem misbehaves: "" works, "cms" answers +CMS ERROR to the
 	// text, "error" answers ERROR to AT+CMGF, "mute" says nothing.
 	mode string
@@ -63,6 +70,24 @@ func newSimModem(t *testing.T) *simModem {
 		<-done
 	})
 	return m
+}
+
+// receive puts an SMS from number into the modem's storage.
+func (m *simModem) receive(from, text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inbox == nil {
+		m.inbox = map[int]Incoming{}
+	}
+	m.next++
+	m.inbox[m.next] = Incoming{Index: m.next, From: from, Text: text}
+	m.cmti = true
+}
+
+func (m *simModem) stored() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.inbox)
 }
 
 func (m *simModem) setMode(mode string) {
@@ -107,18 +132,47 @@ func (m *simModem) serve() {
 				ref++
 				m.mu.Lock()
 				m.sent = append(m.sent, number+": "+text)
+				cmti := m.cmti
+				m.cmti = false
 				m.mu.Unlock()
 				reply(fmt.Sprintf("\r\n+CMGS: %d\r\n\r\nOK\r\n", ref))
+				if cmti {
+					reply("\r\n+CMTI: \"SM\",1\r\n")
+				}
 			}
 			number = ""
 			continue
 		}
 		cmd := strings.TrimSpace(line)
+		m.mu.Lock()
+		m.cmds = append(m.cmds, cmd)
+		m.mu.Unlock()
 		switch {
 		case mode == "error":
 			reply("\r\nERROR\r\n")
-		case cmd == "AT" || cmd == "AT+CMGF=1":
+		case cmd == "AT" || cmd == "AT+CMGF=1" || cmd == `AT+CSCS="GSM"`:
 			reply("\r\nOK\r\n")
+		case cmd == `AT+CMGL="ALL"`:
+			m.mu.Lock()
+			var list strings.Builder
+			for i := 1; i <= m.next; i++ {
+				if in, ok := m.inbox[i]; ok {
+					fmt.Fprintf(&list, "\r\n+CMGL: %d,\"REC UNREAD\",\"%s\",,\"26/11/29,18:03:00+04\"\r\n%s", i, in.From, in.Text)
+				}
+			}
+			m.mu.Unlock()
+			reply(list.String() + "\r\n\r\nOK\r\n")
+		case strings.HasPrefix(cmd, "AT+CMGD="):
+			i, err := strconv.Atoi(strings.TrimPrefix(cmd, "AT+CMGD="))
+			m.mu.Lock()
+			_, ok := m.inbox[i]
+			delete(m.inbox, i)
+			m.mu.Unlock()
+			if err != nil || !ok {
+				reply("\r\n+CMS ERROR: 321\r\n")
+			} else {
+				reply("\r\nOK\r\n")
+			}
 		case strings.HasPrefix(cmd, "AT+CMGS=\""):
 			number = strings.Trim(strings.TrimPrefix(cmd, "AT+CMGS="), "\"")
 			reply("\r\n> ")
@@ -186,5 +240,49 @@ func TestSMSText(t *testing.T) {
 	}
 	if got := smsText(Message{Title: "a\x1ab", Body: "c\x1bd"}); got != "a b: c d" {
 		t.Errorf("%q", got)
+	}
+}
+
+func TestModem_Receive(t *testing.T) {
+	sim := newSimModem(t)
+	md := testModem(sim)
+	sim.receive("+46701234567", "OK")
+	sim.receive("0046709876543", "Vem är det?\nHallå")
+	got, err := md.Receive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Incoming{{1, "+46701234567", "OK"}, {2, "0046709876543", "Vem är det?\nHallå"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if sim.stored() != 0 {
+		t.Error("read messages not deleted")
+	}
+	if got, err := md.Receive(context.Background()); err != nil || len(got) != 0 {
+		t.Errorf("second read: %v %v", got, err)
+	}
+	sim.setMode("error")
+	if _, err := md.Receive(context.Background()); !errors.Is(err, ErrModem) && !strings.Contains(err.Error(), "ERROR") {
+		t.Errorf("a modem answering ERROR: %v", err)
+	}
+	if _, err := NewModem(ModemConfig{Device: "/dev/nonexistent-modem", Baud: 115200, Timeout: hub.Duration(time.Second)}, nil).Receive(context.Background()); !errors.Is(err, ErrModem) {
+		t.Errorf("a modem gone: %v", err)
+	}
+}
+
+func TestSMSReplies(t *testing.T) {
+	for _, s := range []string{"OK", "ok", " Ok! ", "KVITTERA", "kvitterat.", "Seen"} {
+		if !isAck(s) {
+			t.Errorf("%q is an acknowledgement", s)
+		}
+	}
+	for _, s := range []string{"", "OK?? who is this", "nej", "STOP"} {
+		if isAck(s) {
+			t.Errorf("%q is no acknowledgement", s)
+		}
+	}
+	if !samePhone("+46701234567", "0046701234567") || samePhone("+46701234567", "+46701234568") || samePhone("", "") {
+		t.Error("samePhone")
 	}
 }

@@ -26,6 +26,7 @@ import (
 
 // Hub is what the notifier needs of *hub.Hub.
 type Hub interface {
+	Do(ctx context.Context, in hub.Input) hub.Result
 	Store() *hub.Store
 	Subscribe() *hub.Subscription
 	Snapshot() *hub.Snapshot
@@ -61,6 +62,7 @@ type Notifier struct {
 	client   *http.Client
 	channels map[string]Channel
 	pushover *Pushover
+	modem    *Modem
 	minRetry time.Duration
 	// reload asks Run to build the destinations again from config.yaml and the store.
 	reload chan struct{}
@@ -111,10 +113,12 @@ func New(cfg Config, h Hub, opts Options) (*Notifier, error) {
 	}
 	if cfg.Pushover.Token != "" {
 		n.pushover = NewPushover(cfg.Pushover, opts.HTTPClient, n.log)
+		n.pushover.OnAck = n.pushoverAck
 		n.channels[ChannelPushover] = n.pushover
 	}
 	if cfg.SMS.Device != "" {
-		n.channels[ChannelSMS] = NewModem(cfg.SMS, n.log)
+		n.modem = NewModem(cfg.SMS, n.log)
+		n.channels[ChannelSMS] = n.modem
 	}
 	n.dests = n.build(cfg.destinations(), nil)
 	return n, nil
@@ -254,6 +258,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if n.cfg.MainsReminder > 0 {
 		wg.Go(func() { n.remindLoop(ctx) })
 	}
+	if n.modem != nil && n.cfg.SMS.Poll > 0 {
+		wg.Go(func() { n.inboxLoop(ctx) })
+	}
 	for {
 		dests, err := n.rebuild()
 		if err != nil {
@@ -363,7 +370,7 @@ func (n *Notifier) acknowledged(ev hub.Event) (bool, error) {
 		}
 		for _, e := range evs {
 			sameArea := e.Area == ev.Area || ev.Area == 0 || e.Area == 0
-			if (e.Kind == hub.KindAcknowledge && sameArea) || ((e.Kind == hub.KindDisarm || e.Kind == hub.KindSilence) && e.Area == ev.Area) {
+			if ((e.Kind == hub.KindAcknowledge || e.Kind == hub.KindAlarmSeen) && sameArea) || ((e.Kind == hub.KindDisarm || e.Kind == hub.KindSilence) && e.Area == ev.Area) {
 				return true, nil
 			}
 		}
