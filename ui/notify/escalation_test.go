@@ -13,6 +13,10 @@ import (
 // poke makes every destination try now, as the escalation's retry timer would once the
 // hub's clock, which the test moves, had passed the deadline.
 func (n *Notifier) poke() {
+	select {
+	case n.remindWake <- struct{}{}:
+	default:
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, d := range n.dests {

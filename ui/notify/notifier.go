@@ -66,6 +66,8 @@ type Notifier struct {
 	minRetry time.Duration
 	// reload asks Run to build the destinations again from config.yaml and the store.
 	reload chan struct{}
+	// remindWake has the mains reminder measure its time again.
+	remindWake chan struct{}
 
 	mu    sync.Mutex // guards dests and every dest's status
 	dests []*dest
@@ -107,7 +109,7 @@ func New(cfg Config, h Hub, opts Options) (*Notifier, error) {
 		opts.Now = time.Now
 	}
 	n := &Notifier{cfg: cfg, hub: h, log: opts.Logger.With("part", "notify"), now: opts.Now, loc: opts.Loc, channels: map[string]Channel{}, minRetry: minRetry,
-		reload: make(chan struct{}, 1), client: opts.HTTPClient}
+		reload: make(chan struct{}, 1), remindWake: make(chan struct{}, 1), client: opts.HTTPClient}
 	if cfg.Ntfy.Server != "" {
 		n.channels[ChannelNtfy] = NewNtfy(cfg.Ntfy, opts.HTTPClient)
 	}
