@@ -129,7 +129,7 @@ func TestNotifier_AckBySMSReply(t *testing.T) {
 
 	do(t, h, hub.Input{Kind: hub.InReport, Device: "kitchen_smoke", Signal: hub.SignalSmoke, Active: true})
 	hubtest.Eventually(t, "fire by ntfy", func() bool { return len(srv.got()) == 1 })
-	sim.receive("+46700000000", "OK")   // a stranger
+	sim.receive("+46700000000", "OK")    // a stranger
 	sim.receive("+46709876543", "what?") // erik, not an acknowledgement
 	readInbox()
 	if seen := alarmSeen(t, h); len(seen) != 0 {
