@@ -95,7 +95,7 @@ func parseCMGL(answer string) []Incoming {
 		}
 	}
 	for i := range out {
-		out[i].Text = strings.TrimSpace(out[i].Text)
+		out[i].Text = strings.TrimSpace(decodeGSM([]byte(out[i].Text)))
 	}
 	return out
 }

@@ -18,9 +18,6 @@ var ErrModem = errors.New("modem fault")
 // bauds are the serial speeds a modem may be set to.
 var bauds = map[int]struct{}{9600: {}, 19200: {}, 38400: {}, 57600: {}, 115200: {}, 230400: {}, 460800: {}, 921600: {}}
 
-// smsMax is how long an SMS may be: one message of the GSM alphabet.
-const smsMax = 160
-
 // Modem sends SMS through a cellular modem's AT commands in text mode: AT+CMGF=1, then
 // AT+CMGS="<number>", the text after the modem's "> " prompt, Ctrl-Z, and the modem's
 // +CMGS: reference and OK. The port is opened for each message and closed after, so a
@@ -68,26 +65,26 @@ func (md *Modem) Send(ctx context.Context, number string, m Message) error {
 	return fmt.Errorf("sms: %w after %d attempts: %w", ErrModem, max(md.cfg.Attempts, 1), err)
 }
 
-// smsText is the message as one SMS, without the characters that end (Ctrl-Z) or abort
-// (ESC) a message in text mode.
+// smsText is the message as one SMS (fitSMS), without the characters that end (Ctrl-Z)
+// or abort (ESC) a message in text mode.
 func smsText(m Message) string {
-	text := m.Title
+	head := m.Title
 	if m.Body != "" {
-		text += ": " + m.Body
+		head += ": " + m.Body
 	}
+	tail := ""
 	if m.Alarm && m.AckHint != "" {
-		text += ". " + m.AckHint
+		tail = ". " + m.AckHint
 	}
-	text = strings.Map(func(r rune) rune {
-		if r == 0x1a || r == 0x1b || r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, text)
-	if r := []rune(text); len(r) > smsMax {
-		text = string(r[:smsMax-1]) + "…"
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == 0x1a || r == 0x1b || r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, s)
 	}
-	return text
+	return fitSMS(clean(head), clean(tail))
 }
 
 func (md *Modem) sendOnce(ctx context.Context, number, text string) error {
@@ -97,13 +94,26 @@ func (md *Modem) sendOnce(ctx context.Context, number, text string) error {
 	}
 	defer f.Close()
 	c := &atConn{f: f, timeout: md.cfg.Timeout.D(), ctx: ctx}
+	enc := encodeSMS(text)
 	if err := c.command("AT+CMGF=1\r", isOK); err != nil {
 		return fmt.Errorf("AT+CMGF=1: %w", err)
 	}
-	if err := c.command(fmt.Sprintf("AT+CMGS=%q\r", number), isPrompt); err != nil {
+	// The character set of the text, and of the number: in UCS2 every string parameter
+	// is hex too. The data coding scheme tells the network which it is.
+	if err := c.command(fmt.Sprintf("AT+CSCS=%q\r", enc.Charset), isOK); err != nil {
+		return fmt.Errorf("AT+CSCS: %w", err)
+	}
+	if err := c.command(fmt.Sprintf("AT+CSMP=17,167,0,%d\r", enc.DCS), isOK); err != nil {
+		return fmt.Errorf("AT+CSMP: %w", err)
+	}
+	to := number
+	if enc.Charset == "UCS2" {
+		to = ucs2Hex(number)
+	}
+	if err := c.command(fmt.Sprintf("AT+CMGS=%q\r", to), isPrompt); err != nil {
 		return fmt.Errorf("AT+CMGS: %w", err)
 	}
-	a, err := c.exchange(text+"\x1a", isSent)
+	a, err := c.exchange(enc.Text+"\x1a", isSent)
 	if err != nil {
 		return fmt.Errorf("AT+CMGS text: %w", err)
 	}

@@ -3,6 +3,7 @@ package notify
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"golang.org/x/sys/unix"
 
@@ -33,6 +35,11 @@ type simModem struct {
 	next  int
 	cmti  bool
 	cmds  []string // every command, in order
+	// charset and dcs are as AT+CSCS and AT+CSMP last set them; raw has every message as
+	// it came over the line.
+	charset string
+	dcs     string
+	raw     []rawSMS
 	// mode says how the modem misbehaves: "" works, "cms" answers +CMS ERROR to the
 	// text, "error" answers ERROR to AT+CMGF, "mute" says nothing.
 	mode string
@@ -70,6 +77,33 @@ func newSimModem(t *testing.T) *simModem {
 		<-done
 	})
 	return m
+}
+
+// rawSMS is a message as the modem got it.
+type rawSMS struct {
+	Charset, DCS, Number, Text string
+}
+
+func (m *simModem) rawMessages() []rawSMS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]rawSMS(nil), m.raw...)
+}
+
+// decode reads a string parameter or text in the modem's character set.
+func (m *simModem) decode(s string) string {
+	if m.charset != "UCS2" {
+		return decodeGSM([]byte(s))
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b)%2 != 0 {
+		return "<bad UCS2 " + s + ">"
+	}
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	return string(utf16.Decode(u))
 }
 
 // receive puts an SMS from number into the modem's storage.
@@ -131,7 +165,8 @@ func (m *simModem) serve() {
 			} else {
 				ref++
 				m.mu.Lock()
-				m.sent = append(m.sent, number+": "+text)
+				m.raw = append(m.raw, rawSMS{m.charset, m.dcs, number, text})
+				m.sent = append(m.sent, m.decode(number)+": "+m.decode(text))
 				cmti := m.cmti
 				m.cmti = false
 				m.mu.Unlock()
@@ -150,14 +185,25 @@ func (m *simModem) serve() {
 		switch {
 		case mode == "error":
 			reply("\r\nERROR\r\n")
-		case cmd == "AT" || cmd == "AT+CMGF=1" || cmd == `AT+CSCS="GSM"`:
+		case cmd == "AT" || cmd == "AT+CMGF=1":
+			reply("\r\nOK\r\n")
+		case cmd == `AT+CSCS="GSM"` || cmd == `AT+CSCS="UCS2"`:
+			m.mu.Lock()
+			m.charset = strings.Trim(strings.TrimPrefix(cmd, "AT+CSCS="), `"`)
+			m.mu.Unlock()
+			reply("\r\nOK\r\n")
+		case strings.HasPrefix(cmd, "AT+CSMP=17,167,0,"):
+			m.mu.Lock()
+			m.dcs = strings.TrimPrefix(cmd, "AT+CSMP=17,167,0,")
+			m.mu.Unlock()
 			reply("\r\nOK\r\n")
 		case cmd == `AT+CMGL="ALL"`:
 			m.mu.Lock()
 			var list strings.Builder
 			for i := 1; i <= m.next; i++ {
 				if in, ok := m.inbox[i]; ok {
-					fmt.Fprintf(&list, "\r\n+CMGL: %d,\"REC UNREAD\",\"%s\",,\"26/11/29,18:03:00+04\"\r\n%s", i, in.From, in.Text)
+					text, _ := toGSM(in.Text) // what the modem gives in AT+CSCS="GSM"
+					fmt.Fprintf(&list, "\r\n+CMGL: %d,\"REC UNREAD\",\"%s\",,\"26/11/29,18:03:00+04\"\r\n%s", i, in.From, text)
 				}
 			}
 			m.mu.Unlock()
@@ -234,12 +280,64 @@ func TestModem_MissingDevice(t *testing.T) {
 }
 
 func TestSMSText(t *testing.T) {
-	long := strings.Repeat("å", 200)
-	if got := []rune(smsText(Message{Title: "T", Body: long})); len(got) != smsMax || got[len(got)-1] != '…' {
-		t.Errorf("%d runes", len(got))
-	}
 	if got := smsText(Message{Title: "a\x1ab", Body: "c\x1bd"}); got != "a b: c d" {
 		t.Errorf("%q", got)
+	}
+	tests := []struct {
+		name    string
+		m       Message
+		want    string
+		charset string
+	}{
+		{"Swedish fits GSM", Message{Title: "Larmade av", Body: "Åsa larmade av på knappsatsen 18:02"}, "Larmade av: Åsa larmade av på knappsatsen 18:02", "GSM"},
+		{"160 GSM characters whole", Message{Title: strings.Repeat("ä", 150), Body: "123456"}, strings.Repeat("ä", 150) + ": 123456", "GSM"},
+		{"longer: cut with ...", Message{Title: "BRAND", Body: strings.Repeat("ö", 200), Alarm: true, AckHint: "Svara OK för att kvittera."},
+			"BRAND: " + strings.Repeat("ö", 160-7-28-3) + ".... Svara OK för att kvittera.", "GSM"},
+		{"emoji: UCS2", Message{Title: "🔥 BRAND", Body: "Kök"}, "🔥 BRAND: Kök", "UCS2"},
+		{"euro: UCS2", Message{Title: "Cost", Body: "5 €"}, "Cost: 5 €", "UCS2"},
+		{"Cyrillic: UCS2", Message{Title: "ПОЖАР", Body: "Кухня"}, "ПОЖАР: Кухня", "UCS2"},
+		{"long UCS2: cut at 70 units with …, no half emoji", Message{Title: "🔥", Body: strings.Repeat("🔥", 40), Alarm: true, AckHint: "OK?"},
+			"🔥: " + strings.Repeat("🔥", 30) + "…. OK?", "UCS2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := smsText(tc.m)
+			if got != tc.want {
+				t.Errorf("text\n got %q\nwant %q", got, tc.want)
+			}
+			enc := encodeSMS(got)
+			if enc.Charset != tc.charset {
+				t.Errorf("charset %s, want %s", enc.Charset, tc.charset)
+			}
+			if enc.Charset == "GSM" && len([]rune(got)) > smsMaxGSM || enc.Charset == "UCS2" && len(enc.Text)/4 > smsMaxUCS2 {
+				t.Errorf("too long for one SMS: %d", len([]rune(got)))
+			}
+		})
+	}
+}
+
+// TestModem_Charsets: over the pseudo-terminal, Swedish goes as GSM 7-bit codes (å is
+// 0x0F), an emoji as UCS2 in hex with the number in hex too and the data coding scheme 8.
+func TestModem_Charsets(t *testing.T) {
+	sim := newSimModem(t)
+	md := testModem(sim)
+	ctx := context.Background()
+	if err := md.Send(ctx, "+46701234567", Message{Title: "Larm på", Body: "Åsa"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := md.Send(ctx, "+46701234567", Message{Title: "🔥 BRAND", Body: "Kök"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := sim.rawMessages()
+	want := []rawSMS{
+		{"GSM", "0", "+46701234567", "Larm p\x0f: \x0esa"},
+		{"UCS2", "8", "002B00340036003700300031003200330034003500360037", "D83DDD250020004200520041004E0044003A0020004B00F6006B"},
+	}
+	if fmt.Sprintf("%q", raw) != fmt.Sprintf("%q", want) {
+		t.Errorf("raw\n got %q\nwant %q", raw, want)
+	}
+	if got := sim.messages(); got[0] != "+46701234567: Larm på: Åsa" || got[1] != "+46701234567: 🔥 BRAND: Kök" {
+		t.Errorf("decoded %q", got)
 	}
 }
 
