@@ -30,6 +30,8 @@ type Config struct {
 	Pushover PushoverConfig `yaml:"pushover"`
 	// SMS is a cellular modem on a serial port; enabled when device is set.
 	SMS ModemConfig `yaml:"sms"`
+	// WebPush is Web Push to the browsers users subscribe in the web UI; always on.
+	WebPush WebPushConfig `yaml:"webpush"`
 	// EscalateAfter is how long an alarm may go unacknowledged before it goes to the admins
 	// by SMS too.
 	EscalateAfter hub.Duration `yaml:"escalate_after"`
@@ -100,6 +102,8 @@ type Recipient struct {
 	// of notify.ntfy's; both optional.
 	NtfyServer string `yaml:"ntfy_server" json:"ntfy_server,omitempty"`
 	NtfyToken  string `yaml:"ntfy_token" json:"ntfy_token,omitempty"`
+	// webPush is set when the user has subscribed a browser (kept in the store).
+	webPush bool
 }
 
 // ntfyConfig is the ntfy server the recipient's topic is on.
@@ -122,6 +126,7 @@ func DefaultConfig() Config {
 	return Config{
 		Pushover:      PushoverConfig{API: DefaultPushoverAPI, Retry: hub.Duration(time.Minute), Expire: hub.Duration(time.Hour), Poll: hub.Duration(30 * time.Second)},
 		SMS:           ModemConfig{Baud: DefaultModemBaud, Timeout: hub.Duration(10 * time.Second), Attempts: 3, Poll: hub.Duration(15 * time.Second)},
+		WebPush:       WebPushConfig{Subscriber: DefaultWebPushSubscriber},
 		EscalateAfter: hub.Duration(DefaultEscalateAfter),
 		MainsReminder: hub.Duration(DefaultMainsReminder),
 		FaultAfter:    DefaultFaultAfter,
@@ -176,6 +181,9 @@ func (c Config) Validate(prefix string) error {
 		if d := c.SMS.Poll.D(); d != 0 && (d < time.Second || d > 10*time.Minute) {
 			bad("sms.poll", "%s, want 0 (off) or 1s to 10m", d)
 		}
+	}
+	if s := c.WebPush.Subscriber; !strings.HasPrefix(s, "mailto:") && !strings.HasPrefix(s, "https://") || len(s) < 9 {
+		bad("webpush.subscriber", "%q, want a mailto: or https: URL", s)
 	}
 	if d := c.EscalateAfter.D(); d < 30*time.Second || d > time.Hour {
 		bad("escalate_after", "%s, want 30s to 1h", d)
@@ -297,6 +305,9 @@ func (c Config) destinations() []destination {
 		}
 		if r.SMS != "" && c.SMS.Device != "" {
 			out = append(out, destination{r, ChannelSMS, r.SMS})
+		}
+		if r.webPush {
+			out = append(out, destination{r, ChannelWebPush, r.User})
 		}
 	}
 	return out

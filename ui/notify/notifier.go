@@ -71,6 +71,9 @@ type Notifier struct {
 
 	mu    sync.Mutex // guards dests and every dest's status
 	dests []*dest
+
+	vapid  *vapidStore
+	pushMu sync.Mutex // serialises changes of push subscriptions
 }
 
 // dest is one destination: a channel of a recipient, behind its own cursor.
@@ -122,6 +125,12 @@ func New(cfg Config, h Hub, opts Options) (*Notifier, error) {
 		n.modem = NewModem(cfg.SMS, n.log)
 		n.channels[ChannelSMS] = n.modem
 	}
+	n.vapid = &vapidStore{store: h.Store()}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: httpTimeout}
+	}
+	n.channels[ChannelWebPush] = &WebPush{cfg: cfg.WebPush, store: h.Store(), vapid: n.vapid, client: client, log: n.log.With("channel", ChannelWebPush)}
 	n.dests = n.build(cfg.destinations(), nil)
 	return n, nil
 }
@@ -471,7 +480,7 @@ func (n *Notifier) SendTest(ctx context.Context, user, channel string) error {
 // notify.ntfy.server or the user's own), the others when config.yaml sets them up.
 func (n *Notifier) Available() []string {
 	out := []string{ChannelNtfy}
-	for _, c := range []string{ChannelPushover, ChannelSMS} {
+	for _, c := range []string{ChannelPushover, ChannelSMS, ChannelWebPush} {
 		if _, ok := n.channels[c]; ok {
 			out = append(out, c)
 		}
@@ -508,8 +517,14 @@ func (n *Notifier) SetRecipient(r Recipient) error {
 	if err := SaveRecipient(n.hub.Store(), r); err != nil {
 		return err
 	}
-	// A new destination gets what is logged from now on, not from whenever Run gets to
-	// it: its cursor is created here, at the end of the log as it is now.
+
+	n.log.Info("notification settings saved", "user", r.User, "events", r.Events)
+	return n.prepared(r)
+}
+
+// prepared creates the cursors of r's new destinations, so that they get what is logged
+// from now on and not from whenever Run gets to them, and has Run rebuild.
+func (n *Notifier) prepared(r Recipient) error {
 	c := n.cfg
 	c.Recipients = []Recipient{r}
 	for _, name := range c.CursorNames() {
@@ -525,7 +540,6 @@ func (n *Notifier) SetRecipient(r Recipient) error {
 			}
 		}
 	}
-	n.log.Info("notification settings saved", "user", r.User, "events", r.Events)
 	n.Reload()
 	return nil
 }

@@ -102,6 +102,25 @@ func Recipients(cfg Config, store *hub.Store, inst *hub.Installation) ([]Recipie
 			add(s)
 		}
 	}
+	// Browsers subscribed to Web Push: a channel of their user, who may have chosen
+	// nothing else (an admin still gets every alarm).
+	for _, u := range inst.Users {
+		subs, err := Subscriptions(store, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		if !taken[u.ID] {
+			add(Recipient{User: u.ID})
+		}
+		for i := range out {
+			if out[i].User == u.ID {
+				out[i].webPush = true
+			}
+		}
+	}
 	return out, nil
 }
 
