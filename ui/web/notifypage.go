@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,6 +21,10 @@ type Notifier interface {
 	Recipient(user string) (notify.Recipient, notify.Source, error)
 	SetRecipient(r notify.Recipient) error
 	SendTest(ctx context.Context, user, channel string) error
+	VAPIDPublicKey() (string, error)
+	Subscriptions(user string) ([]notify.PushSubscription, error)
+	Subscribe(user string, s notify.PushSubscription) error
+	Unsubscribe(user, endpoint string) error
 }
 
 var _ Notifier = (*notify.Notifier)(nil)
@@ -35,12 +40,18 @@ type notifyView struct {
 	Available []string            `json:"available"`
 	Channels  []notifyChannelView `json:"channels"`
 	// Troubles are the failing channels of every user the viewer may see.
-	Troubles []string   `json:"troubles"`
-	Users    []hub.User `json:"-"`
-	Running  bool       `json:"running"` // a notifier runs
-	Notice   string     `json:"-"`
-	Errors   []string   `json:"-"`
-	Editable bool       `json:"-"`
+	Troubles []string `json:"troubles"`
+	// VAPIDKey is the key a browser subscribes to Web Push with; Browsers are the user's
+	// subscribed browsers; Own says the page is the viewer's own (a browser subscribes only
+	// its own user).
+	VAPIDKey string        `json:"vapid_public_key,omitempty"`
+	Browsers []browserView `json:"browsers"`
+	Own      bool          `json:"-"`
+	Users    []hub.User    `json:"-"`
+	Running  bool          `json:"running"` // a notifier runs
+	Notice   string        `json:"-"`
+	Errors   []string      `json:"-"`
+	Editable bool          `json:"-"`
 }
 
 // recipientView is a recipient without its ntfy token, which is never shown again.
@@ -48,6 +59,14 @@ type recipientView struct {
 	notify.Recipient
 	NtfyToken    string `json:"ntfy_token,omitempty"`
 	HasNtfyToken bool   `json:"has_ntfy_token"`
+}
+
+// browserView is a subscribed browser, without the endpoint's capability path.
+type browserView struct {
+	ID      int       `json:"id"`
+	Host    string    `json:"host"`
+	Agent   string    `json:"agent,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 type classView struct {
@@ -79,7 +98,8 @@ func (s *Server) notifyTarget(c *fiber.Ctx, id string) (*hub.User, error) {
 }
 
 func (s *Server) notifyView(c *fiber.Ctx, u *hub.User) (notifyView, error) {
-	v := notifyView{User: u.ID, Admin: u.Role == hub.RoleAdmin, Running: s.notifier != nil, Troubles: []string{}, Channels: []notifyChannelView{}, Available: []string{}}
+	v := notifyView{User: u.ID, Admin: u.Role == hub.RoleAdmin, Running: s.notifier != nil, Troubles: []string{}, Channels: []notifyChannelView{}, Available: []string{},
+		Browsers: []browserView{}, Own: u.ID == sess(c).User}
 	if sess(c).role == hub.RoleAdmin {
 		v.Users = s.hub.Snapshot().Installation.Users
 	}
@@ -88,6 +108,20 @@ func (s *Server) notifyView(c *fiber.Ctx, u *hub.User) (notifyView, error) {
 		var err error
 		if r, v.Source, err = s.notifier.Recipient(u.ID); err != nil {
 			return v, err
+		}
+		if v.VAPIDKey, err = s.notifier.VAPIDPublicKey(); err != nil {
+			return v, err
+		}
+		subs, err := s.notifier.Subscriptions(u.ID)
+		if err != nil {
+			return v, err
+		}
+		for i, sub := range subs {
+			h := sub.Endpoint
+			if pu, err := url.Parse(sub.Endpoint); err == nil {
+				h = pu.Host
+			}
+			v.Browsers = append(v.Browsers, browserView{ID: i + 1, Host: h, Agent: sub.Agent, Created: sub.Created})
 		}
 		st := s.notifier.Status()
 		v.Available = st.Available
@@ -314,4 +348,56 @@ func (s *Server) apiNotifyTest(c *fiber.Ctx) error {
 		return c.Status(http.StatusBadGateway).JSON(fiber.Map{"error": translate(lang(c), "notify_test_failed"), "code": "notify_test_failed"})
 	}
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// apiPushSubscribe subscribes the caller's browser to Web Push: the body is the browser's
+// PushSubscription.toJSON() ({"endpoint", "keys": {"p256dh", "auth"}}). A browser always
+// subscribes its own user.
+func (s *Server) apiPushSubscribe(c *fiber.Ctx) error {
+	if s.notifier == nil {
+		return invalid("notify: not running")
+	}
+	var sub notify.PushSubscription
+	if err := body(c, &sub); err != nil {
+		return err
+	}
+	sub.Agent = strings.Clone(c.Get(fiber.HeaderUserAgent))
+	if len(sub.Agent) > 200 {
+		sub.Agent = sub.Agent[:200]
+	}
+	if err := s.notifier.Subscribe(sess(c).User, sub); err != nil {
+		if errors.Is(err, notify.ErrBadSubscription) {
+			return invalid("subscription")
+		}
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// pushRemovePost removes one of a user's subscribed browsers (by its number on the page):
+// the user's own, or any user's for an admin.
+func (s *Server) pushRemovePost(c *fiber.Ctx) error {
+	if s.notifier == nil {
+		return invalid("notify: not running")
+	}
+	u, err := s.notifyTarget(c, strings.Clone(c.FormValue("user")))
+	if err != nil {
+		return err
+	}
+	id, err := formInt(c, "browser")
+	if err != nil {
+		return err
+	}
+	subs, err := s.notifier.Subscriptions(u.ID)
+	if err != nil {
+		return err
+	}
+	if id < 1 || id > len(subs) {
+		return fiber.ErrNotFound
+	}
+	if err := s.notifier.Unsubscribe(u.ID, subs[id-1].Endpoint); err != nil {
+		return err
+	}
+	s.log.Info("push browser removed", "user", u.ID, "by", sess(c).User)
+	return c.Redirect("/notify?"+url.Values{"user": {u.ID}, "done": {"saved"}}.Encode(), http.StatusSeeOther)
 }

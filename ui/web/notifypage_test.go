@@ -152,3 +152,53 @@ func TestNotifyPage_EditAndDeliver(t *testing.T) {
 		t.Errorf("erik's settings %+v %q %v", rc, src, err)
 	}
 }
+
+// TestNotifyPage_PushSubscriptions: a browser's subscription posted as the page's script
+// posts it (JSON, the CSRF token in its header) is stored for the signed-in user and listed
+// by host only; a bad one is refused; the remove button deletes it.
+func TestNotifyPage_PushSubscriptions(t *testing.T) {
+	r, _, n := newNotifyRig(t)
+	erik := r.login("erik")
+	post := func(body string) int {
+		req := httptest.NewRequest("POST", "/api/v1/notify/webpush", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", erik.csrf)
+		req.Header.Set("User-Agent", "Mozilla/5.0 (Android 14) Chrome/140")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: erik.cookie})
+		res, _ := r.do(req)
+		return res.StatusCode
+	}
+	// A P-256 public key (uncompressed, from RFC 8291's example) and a 16-byte secret.
+	const p256dh = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+	const auth = "BTBZMqHH6r4Tts7J_aSIgg"
+	if code := post(`{"endpoint":"https://push.example.net/wpush/v2/abc","keys":{"p256dh":"` + p256dh + `","auth":"` + auth + `"}}`); code != http.StatusNoContent {
+		t.Fatalf("subscribe: %d", code)
+	}
+	for _, bad := range []string{
+		`{"endpoint":"http://push.example.net/x","keys":{"p256dh":"` + p256dh + `","auth":"` + auth + `"}}`,
+		`{"endpoint":"https://push.example.net/x","keys":{"p256dh":"AAAA","auth":"` + auth + `"}}`,
+		`{"endpoint":"https://push.example.net/x","keys":{"p256dh":"` + p256dh + `","auth":"short"}}`,
+		`not json`,
+	} {
+		if code := post(bad); code != http.StatusBadRequest {
+			t.Errorf("%s: %d", bad, code)
+		}
+	}
+	subs, _ := n.Subscriptions("erik")
+	if len(subs) != 1 || subs[0].Agent != "Mozilla/5.0 (Android 14) Chrome/140" {
+		t.Fatalf("stored %+v", subs)
+	}
+	_, body := r.req(erik, "GET", "/notify", nil)
+	if !strings.Contains(body, "push.example.net") || strings.Contains(body, "/wpush/v2/abc") {
+		t.Errorf("the page lists the browser by host only: %s", body)
+	}
+	if res, _ := r.req(erik, "POST", "/notify/webpush/remove", erik.form("user", "erik", "browser", "2")); res.StatusCode != http.StatusNotFound {
+		t.Errorf("no such browser: %d", res.StatusCode)
+	}
+	if res, _ := r.req(erik, "POST", "/notify/webpush/remove", erik.form("user", "erik", "browser", "1")); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("remove: %d", res.StatusCode)
+	}
+	if subs, _ := n.Subscriptions("erik"); len(subs) != 0 {
+		t.Errorf("left %+v", subs)
+	}
+}

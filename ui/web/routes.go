@@ -76,6 +76,8 @@ func (s *Server) routeTable() []route {
 		{get, "/api/v1/notify", everyone, s.apiNotify},
 		{post, "/api/v1/notify", everyone, s.apiNotifySave},
 		{post, "/api/v1/notify/test", everyone, s.apiNotifyTest},
+		{post, "/api/v1/notify/webpush", everyone, s.apiPushSubscribe},
+		{post, "/notify/webpush/remove", everyone, s.pushRemovePost},
 		{post, "/api/v1/devices/:id/switch", everyone, s.apiSwitch},
 		{post, "/api/v1/devices/:id/lock", everyone, s.apiLock},
 		{get, "/api/v1/events", everyone, s.apiEvents},
