@@ -202,3 +202,37 @@ func TestNotifyPage_PushSubscriptions(t *testing.T) {
 		t.Errorf("left %+v", subs)
 	}
 }
+
+// TestPanel_AlarmSeen: with an alarm in memory the panel offers "I've seen it"; it takes no
+// PIN, logs alarm_seen by anna by web (which stops the SMS escalation) and leaves the
+// memory; with nothing to see it is a 409.
+func TestPanel_AlarmSeen(t *testing.T) {
+	r := newRig(t)
+	anna := r.login("anna")
+	if res := r.h.Do(t.Context(), hub.Input{Kind: hub.InReport, Device: "kitchen_smoke", Signal: hub.SignalSmoke, Active: true}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	_, body := r.req(anna, "GET", "/", nil)
+	if !strings.Contains(body, `action="/seen"`) || !strings.Contains(body, "I&#39;ve seen it") {
+		t.Fatalf("no seen button: %s", body)
+	}
+	if res, body := r.req(anna, "POST", "/seen", anna.form("area", "1")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("seen: %d %s", res.StatusCode, body)
+	}
+	evs, _ := r.h.Store().Events(0, 1000)
+	var seen []hub.Event
+	for _, ev := range evs {
+		if ev.Kind == hub.KindAlarmSeen {
+			seen = append(seen, ev)
+		}
+	}
+	if len(seen) != 1 || seen[0].User != "anna" || seen[0].How != hub.HowWeb || seen[0].Area != 1 {
+		t.Errorf("logged %+v", seen)
+	}
+	if len(r.h.Snapshot().State.Areas[0].FireMemory) == 0 {
+		t.Error("the memory was cleared without a PIN")
+	}
+	if res, _ := r.req(anna, "POST", "/seen", anna.form("area", "2")); res.StatusCode != http.StatusConflict {
+		t.Errorf("nothing to see in the garage: %d", res.StatusCode)
+	}
+}
