@@ -262,7 +262,12 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	}
 	// Every destination's cursor exists before the hub runs: whatever it logs from now on
 	// reaches every station, uplink and recipient, however late each one opens.
-	if err := outbox.Prepare(store, slices.Concat(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames(), cfg.Notify.CursorNames()), logger); err != nil {
+	// Notification destinations are config.yaml's recipients and those saved in the web UI.
+	notifyCursors, err := notify.CursorNames(cfg.Notify, store, h.Snapshot().Installation)
+	if err != nil {
+		return err
+	}
+	if err := outbox.Prepare(store, slices.Concat(cfg.Uplink.CursorNames(), cfg.UplinkMQTT.CursorNames(), notifyCursors), logger); err != nil {
 		return err
 	}
 	p.start("hub", h.Run)
@@ -326,13 +331,12 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	if ph != nil {
 		p.start("photos", ph.Run) // alarm photos (photos.go)
 	}
-	if len(cfg.Notify.Recipients) > 0 {
-		nt, err := notify.New(cfg.Notify, h, notify.Options{Logger: logger})
-		if err != nil {
-			return err
-		}
-		p.start("notify", nt.Run)
+	// The notifier always runs: recipients may be added in the web UI, which it serves.
+	nt, err := notify.New(cfg.Notify, h, notify.Options{Logger: logger})
+	if err != nil {
+		return err
 	}
+	p.start("notify", nt.Run)
 	if demo {
 		p.start("sim", s.Run)
 		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st, Broker: consoleBroker(cfg, creds)}
@@ -348,7 +352,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	p.start("devices", mgr.Run)
 	webCfg := cfg.Web
 	webCfg.AnyPortIfTaken = demo
-	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds)}
+	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds), Notifier: nt}
 	if up != nil {
 		webDeps.Uplink = up
 	}

@@ -234,6 +234,37 @@ func (e *Engine) acknowledge(now time.Time, in Input) error {
 	return nil
 }
 
+// alarmSeen logs that a user has seen an alarm's notification, once per area of theirs
+// that is in alarm or holds an alarm memory. Nothing else changes: the siren and the
+// memory are the panel's business.
+func (e *Engine) alarmSeen(now time.Time, in Input) error {
+	if in.Area != 0 {
+		if _, _, err := e.area(in.Area); err != nil {
+			return err
+		}
+	}
+	u, _, err := e.operator(now, in, in.Area, false)
+	if err != nil {
+		return err
+	}
+	seen := false
+	for i := range e.st.Areas {
+		a := &e.st.Areas[i]
+		if (in.Area != 0 && a.Number != in.Area) || !u.mayUseArea(a.Number) {
+			continue
+		}
+		if len(a.Memory) == 0 && len(a.FireMemory) == 0 && a.Mode != ModeTriggered {
+			continue
+		}
+		e.emit(Event{Time: now, Area: a.Number, Kind: KindAlarmSeen, UserNumber: u.Number, User: u.ID, How: in.How, Note: in.Path})
+		seen = true
+	}
+	if !seen {
+		return ErrNothingToAck
+	}
+	return nil
+}
+
 func (e *Engine) panicButton(now time.Time, in Input) error {
 	a, _, err := e.area(in.Area)
 	if err != nil {

@@ -224,6 +224,8 @@ func (e *Engine) Step(now time.Time, in Input) ([]Effect, error) {
 		err = e.bypass(now, in)
 	case InAcknowledge:
 		err = e.acknowledge(now, in)
+	case InAlarmSeen:
+		err = e.alarmSeen(now, in)
 	case InPanic:
 		err = e.panicButton(now, in)
 	case InGrantInstaller:

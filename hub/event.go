@@ -65,6 +65,8 @@ const (
 	// KindScheduleMissed: a schedule did not run: vakt was not running at its time (more
 	// than ScheduleGrace ago), or the area was not as the schedule expects.
 	KindScheduleMissed
+	// KindAlarmSeen: a user has seen an alarm's notification (InAlarmSeen).
+	KindAlarmSeen
 	kindCount
 )
 
@@ -128,6 +130,7 @@ var kinds = [kindCount]kindInfo{
 	KindPhotos:           {"photos", Code{}},
 	KindScheduleWarning:  {"schedule_warning", Code{}},
 	KindScheduleMissed:   {"schedule_missed", Code{}},
+	KindAlarmSeen:        {"alarm_seen", Code{}},
 }
 
 // String returns the kind's name as written in the history and in scenario scripts.

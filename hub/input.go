@@ -79,9 +79,13 @@ const (
 	HowSystem
 	// HowHomeAssistant is a command from Home Assistant over MQTT discovery's entities.
 	HowHomeAssistant
+	// HowSMS and HowPushover are replies to a notification: an SMS answered "OK" from a
+	// user's number, an alarm acknowledged in the Pushover app.
+	HowSMS
+	HowPushover
 )
 
-var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system", "home_assistant"}
+var methodNames = [...]string{"", "code", "tag", "web", "homekit", "keypad", "lock", "remote", "schedule", "system", "home_assistant", "sms", "pushover"}
 
 // String returns the method's name.
 func (h Method) String() string {
@@ -175,6 +179,12 @@ const (
 	// station (Path: what, in words; Area: the alarm's area). The photos themselves never
 	// enter the hub: nobody local sees them (DESIGN §2 item 20).
 	InPhotos
+	// InAlarmSeen says a user has seen an alarm's notification (User, authenticated by the
+	// interface: a reply from the user's phone number, the user's Pushover receipt, a web
+	// session; How says which), for Area or, with Area 0, every area of the user's with an
+	// alarm. It stops the escalation of the notification and is logged; the alarm memory
+	// stays for whoever acknowledges at the panel.
+	InAlarmSeen
 )
 
 // Input is everything that can happen to the engine. It is one flat value rather than an

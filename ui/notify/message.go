@@ -56,6 +56,10 @@ type Message struct {
 	Alarm bool
 	// Tags are ntfy tags (emoji short codes and words).
 	Tags []string
+	// Area is an alarm's area, for its acknowledgement; AckHint tells how to acknowledge
+	// it by SMS reply.
+	Area    int
+	AckHint string
 }
 
 // Names resolves the ids an event carries into the names the family uses.
@@ -85,13 +89,14 @@ type words struct {
 	reminder, reminderBody                                  string
 	battery, hubBattery, missing, missingBack               string
 	pathFault, pathBack, pathFaultBody, pathBackBody, tests string
+	ackHint                                                 string
 }
 
 var lang = map[string]words{
 	"sv": {
 		how: map[hub.Method]string{hub.HowCode: "med kod", hub.HowTag: "med tagg", hub.HowWeb: "i webben", hub.HowHomeKit: "med HomeKit",
 			hub.HowKeypad: "på knappsatsen", hub.HowLock: "med låset", hub.HowRemote: "på distans", hub.HowSchedule: "enligt schema", hub.HowSystem: "automatiskt",
-			hub.HowHomeAssistant: "från Home Assistant"},
+			hub.HowHomeAssistant: "från Home Assistant", hub.HowSMS: "med sms", hub.HowPushover: "i Pushover"},
 		mode:  map[hub.Mode]string{hub.ModeArmedAway: "borta", hub.ModeArmedHome: "hemma (skalskydd)", hub.ModeArmedNight: "natt"},
 		armed: "larmade på", disarmed: "larmade av", at: "",
 		burglary: "INBROTT", fire: "BRAND", panic: "ÖVERFALLSLARM", tamper: "SABOTAGE",
@@ -115,12 +120,12 @@ var lang = map[string]words{
 		missing: "Enhet saknas", missingBack: "Enheten hörs igen",
 		pathFault: "Fel på larmvägen", pathBack: "Larmvägen fungerar igen",
 		pathFaultBody: "Larmvägen %s till larmcentralen fungerar inte %s", pathBackBody: "Larmvägen %s till larmcentralen fungerar igen %s",
-		tests: "Testmeddelande från vakt",
+		tests: "Testmeddelande från vakt", ackHint: "Svara OK för att kvittera.",
 	},
 	"en": {
 		how: map[hub.Method]string{hub.HowCode: "with code", hub.HowTag: "with tag", hub.HowWeb: "from the web", hub.HowHomeKit: "with HomeKit",
 			hub.HowKeypad: "at the keypad", hub.HowLock: "with the lock", hub.HowRemote: "remotely", hub.HowSchedule: "on schedule", hub.HowSystem: "automatically",
-			hub.HowHomeAssistant: "from Home Assistant"},
+			hub.HowHomeAssistant: "from Home Assistant", hub.HowSMS: "by SMS", hub.HowPushover: "in Pushover"},
 		mode:  map[hub.Mode]string{hub.ModeArmedAway: "away", hub.ModeArmedHome: "home", hub.ModeArmedNight: "night"},
 		armed: "armed", disarmed: "disarmed", at: "at ",
 		burglary: "BURGLARY", fire: "FIRE", panic: "PANIC ALARM", tamper: "TAMPER",
@@ -134,7 +139,7 @@ var lang = map[string]words{
 		missing: "Device missing", missingBack: "Device heard again",
 		pathFault: "Station path fault", pathBack: "Station path restored",
 		pathFaultBody: "The path %s to the monitoring station is down at %s", pathBackBody: "The path %s to the monitoring station works again at %s",
-		tests: "Test message from vakt",
+		tests: "Test message from vakt", ackHint: "Reply OK to acknowledge.",
 	},
 }
 
@@ -236,7 +241,7 @@ func (t Text) Message(ev hub.Event) (Message, bool) {
 		case hub.KindTamper:
 			title, tags = w.tamper, []string{"warning"}
 		}
-		return Message{Title: title, Body: join(t.where(ev), w.at+at), Alarm: true, Tags: tags}, true
+		return Message{Title: title, Body: join(t.where(ev), w.at+at), Alarm: true, Tags: tags, Area: ev.Area, AckHint: w.ackHint}, true
 	case ClassNotArmed:
 		if ev.How == hub.HowSchedule {
 			why := t.reasons(strings.TrimPrefix(ev.Note, hub.ScheduleRefusedNote))

@@ -18,9 +18,6 @@ var ErrModem = errors.New("modem fault")
 // bauds are the serial speeds a modem may be set to.
 var bauds = map[int]struct{}{9600: {}, 19200: {}, 38400: {}, 57600: {}, 115200: {}, 230400: {}, 460800: {}, 921600: {}}
 
-// smsMax is how long an SMS may be: one message of the GSM alphabet.
-const smsMax = 160
-
 // Modem sends SMS through a cellular modem's AT commands in text mode: AT+CMGF=1, then
 // AT+CMGS="<number>", the text after the modem's "> " prompt, Ctrl-Z, and the modem's
 // +CMGS: reference and OK. The port is opened for each message and closed after, so a
@@ -31,6 +28,8 @@ type Modem struct {
 	mu  sync.Mutex
 	// pause is the wait between attempts.
 	pause time.Duration
+	// incoming is signalled when the modem announced a received SMS (+CMTI).
+	incoming chan struct{}
 }
 
 var _ Channel = (*Modem)(nil)
@@ -40,7 +39,7 @@ func NewModem(cfg ModemConfig, logger *slog.Logger) *Modem {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Modem{cfg: cfg, log: logger.With("channel", ChannelSMS, "device", cfg.Device), pause: 2 * time.Second}
+	return &Modem{cfg: cfg, log: logger.With("channel", ChannelSMS, "device", cfg.Device), pause: 2 * time.Second, incoming: make(chan struct{}, 1)}
 }
 
 // Send sends the title and body of m as one SMS to number, trying up to cfg.Attempts
@@ -66,23 +65,26 @@ func (md *Modem) Send(ctx context.Context, number string, m Message) error {
 	return fmt.Errorf("sms: %w after %d attempts: %w", ErrModem, max(md.cfg.Attempts, 1), err)
 }
 
-// smsText is the message as one SMS, without the characters that end (Ctrl-Z) or abort
-// (ESC) a message in text mode.
+// smsText is the message as one SMS (fitSMS), without the characters that end (Ctrl-Z)
+// or abort (ESC) a message in text mode.
 func smsText(m Message) string {
-	text := m.Title
+	head := m.Title
 	if m.Body != "" {
-		text += ": " + m.Body
+		head += ": " + m.Body
 	}
-	text = strings.Map(func(r rune) rune {
-		if r == 0x1a || r == 0x1b || r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, text)
-	if r := []rune(text); len(r) > smsMax {
-		text = string(r[:smsMax-1]) + "…"
+	tail := ""
+	if m.Alarm && m.AckHint != "" {
+		tail = ". " + m.AckHint
 	}
-	return text
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == 0x1a || r == 0x1b || r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return fitSMS(clean(head), clean(tail))
 }
 
 func (md *Modem) sendOnce(ctx context.Context, number, text string) error {
@@ -92,14 +94,35 @@ func (md *Modem) sendOnce(ctx context.Context, number, text string) error {
 	}
 	defer f.Close()
 	c := &atConn{f: f, timeout: md.cfg.Timeout.D(), ctx: ctx}
+	enc := encodeSMS(text)
 	if err := c.command("AT+CMGF=1\r", isOK); err != nil {
 		return fmt.Errorf("AT+CMGF=1: %w", err)
 	}
-	if err := c.command(fmt.Sprintf("AT+CMGS=%q\r", number), isPrompt); err != nil {
+	// The character set of the text, and of the number: in UCS2 every string parameter
+	// is hex too. The data coding scheme tells the network which it is.
+	if err := c.command(fmt.Sprintf("AT+CSCS=%q\r", enc.Charset), isOK); err != nil {
+		return fmt.Errorf("AT+CSCS: %w", err)
+	}
+	if err := c.command(fmt.Sprintf("AT+CSMP=17,167,0,%d\r", enc.DCS), isOK); err != nil {
+		return fmt.Errorf("AT+CSMP: %w", err)
+	}
+	to := number
+	if enc.Charset == "UCS2" {
+		to = ucs2Hex(number)
+	}
+	if err := c.command(fmt.Sprintf("AT+CMGS=%q\r", to), isPrompt); err != nil {
 		return fmt.Errorf("AT+CMGS: %w", err)
 	}
-	if err := c.command(text+"\x1a", isSent); err != nil {
+	a, err := c.exchange(enc.Text+"\x1a", isSent)
+	if err != nil {
 		return fmt.Errorf("AT+CMGS text: %w", err)
+	}
+	if strings.Contains(a, "+CMTI:") {
+		// A message arrived meanwhile (the modem's unsolicited notice): read it now.
+		select {
+		case md.incoming <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -114,8 +137,14 @@ type atConn struct {
 // command writes cmd and reads the answer until done says it is complete. ERROR, +CMS
 // ERROR and +CME ERROR end it with an error; so does silence past the timeout.
 func (c *atConn) command(cmd string, done func(answer string) bool) error {
+	_, err := c.exchange(cmd, done)
+	return err
+}
+
+// exchange is command, returning the answer.
+func (c *atConn) exchange(cmd string, done func(answer string) bool) (string, error) {
 	if _, err := c.f.WriteString(cmd); err != nil {
-		return err
+		return "", err
 	}
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
@@ -125,7 +154,7 @@ func (c *atConn) command(cmd string, done func(answer string) bool) error {
 	buf := make([]byte, 256)
 	for {
 		if err := c.ctx.Err(); err != nil {
-			return err
+			return "", err
 		}
 		// Short reads so that a cancelled context is seen within 100 ms.
 		rd := time.Now().Add(100 * time.Millisecond)
@@ -139,17 +168,17 @@ func (c *atConn) command(cmd string, done func(answer string) bool) error {
 		for _, line := range strings.Split(a, "\n") {
 			line = strings.TrimSpace(line)
 			if line == "ERROR" || strings.HasPrefix(line, "+CMS ERROR") || strings.HasPrefix(line, "+CME ERROR") {
-				return fmt.Errorf("modem answered %s", line)
+				return a, fmt.Errorf("modem answered %s", line)
 			}
 		}
 		if done(a) {
-			return nil
+			return a, nil
 		}
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("read modem: %w", err)
+			return a, fmt.Errorf("read modem: %w", err)
 		}
 		if !time.Now().Before(deadline) {
-			return fmt.Errorf("no answer within %s (got %q)", c.timeout, strings.TrimSpace(a))
+			return a, fmt.Errorf("no answer within %s (got %q)", c.timeout, strings.TrimSpace(a))
 		}
 	}
 }

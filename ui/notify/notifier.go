@@ -26,6 +26,7 @@ import (
 
 // Hub is what the notifier needs of *hub.Hub.
 type Hub interface {
+	Do(ctx context.Context, in hub.Input) hub.Result
 	Store() *hub.Store
 	Subscribe() *hub.Subscription
 	Snapshot() *hub.Snapshot
@@ -59,17 +60,27 @@ type Notifier struct {
 	log      *slog.Logger
 	now      func() time.Time
 	loc      *time.Location
+	client   *http.Client
 	channels map[string]Channel
 	pushover *Pushover
-	dests    []*dest
+	modem    *Modem
 	minRetry time.Duration
+	// reload asks Run to build the destinations again from config.yaml and the store.
+	reload chan struct{}
+	// remindWake has the mains reminder measure its time again.
+	remindWake chan struct{}
 
-	mu sync.Mutex // guards every dest's status
+	mu    sync.Mutex // guards dests and every dest's status
+	dests []*dest
+
+	vapid  *vapidStore
+	pushMu sync.Mutex // serialises changes of push subscriptions
 }
 
 // dest is one destination: a channel of a recipient, behind its own cursor.
 type dest struct {
 	destination
+	ch   Channel
 	box  *outbox.Outbox
 	wake chan struct{}
 	st   ChannelStatus
@@ -101,26 +112,92 @@ func New(cfg Config, h Hub, opts Options) (*Notifier, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	n := &Notifier{cfg: cfg, hub: h, log: opts.Logger.With("part", "notify"), now: opts.Now, loc: opts.Loc, channels: map[string]Channel{}, minRetry: minRetry}
+	n := &Notifier{cfg: cfg, hub: h, log: opts.Logger.With("part", "notify"), now: opts.Now, loc: opts.Loc, channels: map[string]Channel{}, minRetry: minRetry,
+		reload: make(chan struct{}, 1), remindWake: make(chan struct{}, 1), client: opts.HTTPClient}
 	if cfg.Ntfy.Server != "" {
 		n.channels[ChannelNtfy] = NewNtfy(cfg.Ntfy, opts.HTTPClient)
 	}
 	if cfg.Pushover.Token != "" {
 		n.pushover = NewPushover(cfg.Pushover, opts.HTTPClient, n.log)
+		n.pushover.OnAck = n.pushoverAck
 		n.channels[ChannelPushover] = n.pushover
 	}
 	if cfg.SMS.Device != "" {
-		n.channels[ChannelSMS] = NewModem(cfg.SMS, n.log)
+		n.modem = NewModem(cfg.SMS, n.log)
+		n.channels[ChannelSMS] = n.modem
 	}
-	for _, dd := range cfg.destinations() {
+	n.vapid = &vapidStore{store: h.Store()}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: httpTimeout}
+	}
+	n.channels[ChannelWebPush] = &WebPush{cfg: cfg.WebPush, store: h.Store(), vapid: n.vapid, client: client, log: n.log.With("channel", ChannelWebPush)}
+	n.dests = n.build(cfg.destinations(), nil)
+	return n, nil
+}
+
+// build makes the destinations, keeping the status of those that were there before.
+func (n *Notifier) build(dds []destination, old []*dest) []*dest {
+	var out []*dest
+	for _, dd := range dds {
 		d := &dest{destination: dd, wake: make(chan struct{}, 1), st: ChannelStatus{User: dd.rcpt.User, Channel: dd.channel, To: dd.to}}
-		d.box = outbox.New(h.Store(), dd.cursor(), n.wants(d), n.log.With("user", dd.rcpt.User, "channel", dd.channel))
+		for _, o := range old {
+			if o.rcpt.User == dd.rcpt.User && o.channel == dd.channel && o.to == dd.to {
+				d.st = o.st
+			}
+		}
+		d.ch = n.channels[dd.channel]
+		if dd.channel == ChannelNtfy {
+			if nc := n.cfg.ntfyConfig(dd.rcpt); nc != n.cfg.Ntfy {
+				d.ch = NewNtfy(nc, n.client) // the user's own server or token
+			}
+		}
+		d.box = outbox.New(n.hub.Store(), dd.cursor(), n.wants(d), n.log.With("user", dd.rcpt.User, "channel", dd.channel))
 		// A message to a person sent twice after a crash is noise: notifications are few,
 		// so each delivered batch moves the saved cursor at once.
 		d.box.SaveEvery = 0
-		n.dests = append(n.dests, d)
+		out = append(out, d)
 	}
-	return n, nil
+	return out
+}
+
+// rebuild builds the destinations from config.yaml's recipients and the store's, opens
+// their cursors (a new one starts at the end of the log) and deletes the cursors of
+// destinations that are gone, so that they hold back no pruning.
+func (n *Notifier) rebuild() ([]*dest, error) {
+	rs, err := Recipients(n.cfg, n.hub.Store(), n.hub.Snapshot().Installation)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	c := n.cfg
+	c.Recipients = rs
+	n.mu.Lock()
+	old := n.dests
+	n.mu.Unlock()
+	dests := n.build(c.destinations(), old)
+	keep := map[string]bool{}
+	for _, d := range dests {
+		if err := d.box.Open(); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+		keep[d.box.Name()] = true
+	}
+	cursors, err := n.hub.Store().Cursors()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	for name := range cursors {
+		if isNotifyCursor(name) && !keep[name] {
+			if err := n.hub.Store().DeleteCursor(name); err != nil {
+				return nil, fmt.Errorf("notify: %w", err)
+			}
+			n.log.Info("notification destination removed", "cursor", name)
+		}
+	}
+	n.mu.Lock()
+	n.dests = dests
+	n.mu.Unlock()
+	return dests, nil
 }
 
 // wants is the destination's policy: the classes its recipient chose, and every alarm
@@ -180,31 +257,47 @@ func (n *Notifier) text(r Recipient) Text {
 	return Text{Lang: r.Lang, Names: names{inst}, Loc: loc}
 }
 
-// Run delivers until ctx ends, then saves the cursors and returns. Opening a cursor is its
-// only error.
+// Run delivers until ctx ends, then saves the cursors and returns. Settings saved in the
+// web UI (SetRecipient) take effect at once: the delivery loops stop, the destinations are
+// built again, and each resumes from its own cursor. Reading the settings or opening a
+// cursor is its only error.
 func (n *Notifier) Run(ctx context.Context) error {
-	for _, d := range n.dests {
-		if err := d.box.Open(); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-	}
 	for _, r := range n.cfg.Recipients {
 		if !slices.ContainsFunc(n.hub.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == r.User }) {
 			n.log.Warn("notification recipient is no user of the installation: gets no alarms as admin", "user", r.User)
 		}
 	}
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	if n.pushover != nil {
 		wg.Go(func() { n.pushover.Run(ctx) })
-	}
-	for _, d := range n.dests {
-		wg.Go(func() { n.deliveryLoop(ctx, d) })
 	}
 	if n.cfg.MainsReminder > 0 {
 		wg.Go(func() { n.remindLoop(ctx) })
 	}
-	wg.Wait()
-	return nil
+	if n.modem != nil && n.cfg.SMS.Poll > 0 {
+		wg.Go(func() { n.inboxLoop(ctx) })
+	}
+	for {
+		dests, err := n.rebuild()
+		if err != nil {
+			return err
+		}
+		gen, cancel := context.WithCancel(ctx)
+		var loops sync.WaitGroup
+		for _, d := range dests {
+			loops.Go(func() { n.deliveryLoop(gen, d) })
+		}
+		select {
+		case <-ctx.Done():
+		case <-n.reload:
+		}
+		cancel()
+		loops.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
 }
 
 // waitError holds an alarm back from SMS until its escalation is due.
@@ -259,7 +352,7 @@ func (n *Notifier) deliver(d *dest) outbox.Deliver {
 				n.setWaiting(d, false)
 				n.log.Warn("alarm unacknowledged: escalating by SMS", "user", d.rcpt.User, "seq", ev.Seq, "kind", ev.Kind.String(), "area", ev.Area)
 			}
-			if err := n.channels[d.channel].Send(ctx, d.to, msg); err != nil {
+			if err := d.ch.Send(ctx, d.to, msg); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -294,7 +387,7 @@ func (n *Notifier) acknowledged(ev hub.Event) (bool, error) {
 		}
 		for _, e := range evs {
 			sameArea := e.Area == ev.Area || ev.Area == 0 || e.Area == 0
-			if (e.Kind == hub.KindAcknowledge && sameArea) || ((e.Kind == hub.KindDisarm || e.Kind == hub.KindSilence) && e.Area == ev.Area) {
+			if ((e.Kind == hub.KindAcknowledge || e.Kind == hub.KindAlarmSeen) && sameArea) || ((e.Kind == hub.KindDisarm || e.Kind == hub.KindSilence) && e.Area == ev.Area) {
 				return true, nil
 			}
 		}
@@ -336,6 +429,8 @@ func (n *Notifier) succeeded(d *dest) {
 // Status is every destination's state, for the UI.
 type Status struct {
 	Channels []ChannelStatus `json:"channels"`
+	// Available are the channels config.yaml sets up (ntfy only with a default server).
+	Available []string `json:"available"`
 }
 
 // Troubles returns the destinations in fault, as "anna/ntfy".
@@ -353,7 +448,7 @@ func (s Status) Troubles() []string {
 func (n *Notifier) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	s := Status{Channels: make([]ChannelStatus, 0, len(n.dests))}
+	s := Status{Channels: make([]ChannelStatus, 0, len(n.dests)), Available: n.Available()}
 	for _, d := range n.dests {
 		s.Channels = append(s.Channels, d.st)
 	}
@@ -366,11 +461,14 @@ var ErrNoChannel = errors.New("no such channel for the user")
 // SendTest sends a test message to user by channel now, outside the log, and records the
 // outcome in Status. A success also wakes a waiting delivery.
 func (n *Notifier) SendTest(ctx context.Context, user, channel string) error {
-	for _, d := range n.dests {
+	n.mu.Lock()
+	dests := n.dests
+	n.mu.Unlock()
+	for _, d := range dests {
 		if d.rcpt.User != user || d.channel != channel {
 			continue
 		}
-		if err := n.channels[channel].Send(ctx, d.to, n.text(d.rcpt).Test(n.now())); err != nil {
+		if err := d.ch.Send(ctx, d.to, n.text(d.rcpt).Test(n.now())); err != nil {
 			n.failed(d, err)
 			return fmt.Errorf("test %s by %s: %w", user, channel, err)
 		}
@@ -382,4 +480,80 @@ func (n *Notifier) SendTest(ctx context.Context, user, channel string) error {
 		return nil
 	}
 	return fmt.Errorf("test %s by %s: %w", user, channel, ErrNoChannel)
+}
+
+// Available returns the channels a user may set up, in a fixed order: ntfy always (on
+// notify.ntfy.server or the user's own), the others when config.yaml sets them up.
+func (n *Notifier) Available() []string {
+	out := []string{ChannelNtfy}
+	for _, c := range []string{ChannelPushover, ChannelSMS, ChannelWebPush} {
+		if _, ok := n.channels[c]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Config returns the notifier's settings from config.yaml.
+func (n *Notifier) Config() Config { return n.cfg }
+
+// Recipient returns the settings in force for user, and where they come from.
+func (n *Notifier) Recipient(user string) (Recipient, Source, error) {
+	r, ok, err := StoredRecipient(n.hub.Store(), user)
+	if err != nil {
+		return Recipient{}, SourceNone, err
+	}
+	if ok {
+		return r, SourceStore, nil
+	}
+	for _, r := range n.cfg.Recipients {
+		if r.User == user {
+			return r, SourceConfig, nil
+		}
+	}
+	return Recipient{User: user}, SourceNone, nil
+}
+
+// SetRecipient checks and stores user's settings as edited in the web UI, and has Run
+// deliver by them from now on, without a restart. Errors are *FieldError (joined).
+func (n *Notifier) SetRecipient(r Recipient) error {
+	if err := n.cfg.ValidateRecipient(r); err != nil {
+		return err
+	}
+	if err := SaveRecipient(n.hub.Store(), r); err != nil {
+		return err
+	}
+
+	n.log.Info("notification settings saved", "user", r.User, "events", r.Events)
+	return n.prepared(r)
+}
+
+// prepared creates the cursors of r's new destinations, so that they get what is logged
+// from now on and not from whenever Run gets to them, and has Run rebuild.
+func (n *Notifier) prepared(r Recipient) error {
+	c := n.cfg
+	c.Recipients = []Recipient{r}
+	for _, name := range c.CursorNames() {
+		if _, ok, err := n.hub.Store().Cursor(name); err != nil {
+			return err
+		} else if !ok {
+			last, err := n.hub.Store().LastSeq()
+			if err != nil {
+				return err
+			}
+			if err := n.hub.Store().SetCursor(name, last); err != nil {
+				return err
+			}
+		}
+	}
+	n.Reload()
+	return nil
+}
+
+// Reload has Run build its destinations again, as after SetRecipient.
+func (n *Notifier) Reload() {
+	select {
+	case n.reload <- struct{}{}:
+	default:
+	}
 }

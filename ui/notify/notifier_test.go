@@ -96,7 +96,11 @@ func startNotifierIn(t *testing.T, cfg Config, h *hub.Hub, clock *hubtest.Clock,
 	}
 	n.minRetry = 10 * time.Millisecond
 	stop := hubtest.Run(t, "notify", n.Run)
-	for _, name := range cfg.CursorNames() {
+	names, err := CursorNames(cfg, h.Store(), h.Snapshot().Installation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
 		hubtest.Eventually(t, "cursor "+name, func() bool {
 			_, ok, _ := h.Store().Cursor(name)
 			return ok

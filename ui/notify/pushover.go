@@ -27,6 +27,10 @@ type Pushover struct {
 	polls   sync.WaitGroup
 	acks    map[string]Receipt // by receipt, once polled to the end
 	running bool
+
+	// OnAck, when set, is called once for an alarm acknowledged in Pushover: the user key
+	// it was sent to, its area, and the receipt. Set it before Run.
+	OnAck func(user string, area int, r Receipt)
 }
 
 var _ Channel = (*Pushover)(nil)
@@ -97,7 +101,7 @@ func (p *Pushover) Send(ctx context.Context, user string, m Message) error {
 		return err
 	}
 	if m.Alarm && reply.Receipt != "" {
-		p.poll(reply.Receipt)
+		p.poll(reply.Receipt, user, m.Area)
 	}
 	return nil
 }
@@ -125,7 +129,7 @@ func (p *Pushover) do(req *http.Request, reply *pushoverReply) error {
 
 // poll polls the receipt of an emergency message until it is acknowledged or expired,
 // logging who acknowledged it.
-func (p *Pushover) poll(receipt string) {
+func (p *Pushover) poll(receipt, user string, area int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.running {
@@ -157,6 +161,9 @@ func (p *Pushover) poll(receipt string) {
 			p.mu.Lock()
 			p.acks[receipt] = r
 			p.mu.Unlock()
+			if r.Acknowledged && p.OnAck != nil {
+				p.OnAck(user, area, r)
+			}
 			return
 		}
 	})

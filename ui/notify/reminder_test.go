@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vakt/hub"
+	"vakt/hub/hubtest"
 )
 
 func TestMainsReminder_SixHours(t *testing.T) {
@@ -62,4 +63,75 @@ func TestMainsReminder_SixHours(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// TestNotifier_MainsReminderAcrossRestarts: the 6 h reminder is timed from the loss as the
+// store holds it, through restarts of the hub and the notifier: not early after a restart
+// at 5 h, at once after a restart past a due time missed while down, and never twice.
+func TestNotifier_MainsReminderAcrossRestarts(t *testing.T) {
+	srv := newNtfyServer(t)
+	clock := hubtest.NewClock(hubtest.T0)
+	path := hubtest.StorePath(t)
+	cfg := ntfyConfig(srv.URL, Recipient{User: "erik", Lang: "en", Events: []string{ClassMains}, Ntfy: "erik"})
+	var stopHub, stopN func()
+	var n *Notifier
+	var h *hub.Hub
+	start := func(inst *hub.Installation) {
+		h, stopHub = hubtest.StartHub(t, path, inst, hub.Options{Now: clock.Now})
+		n, stopN = startNotifier(t, cfg, h, clock)
+	}
+	restart := func() {
+		stopN()
+		stopHub()
+		start(nil)
+	}
+	reminders := func() []string {
+		var out []string
+		for _, r := range srv.got() {
+			if r.Title == "Mains still out" {
+				out = append(out, r.Body)
+			}
+		}
+		return out
+	}
+	settle := func() {
+		n.poke()
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	start(demo())
+	do(t, h, hub.Input{Kind: hub.InMains, Active: true}) // lost at 18:00
+	hubtest.Eventually(t, "mains lost", func() bool { return len(srv.got()) == 1 })
+	clock.Add(5 * time.Hour)
+	restart()
+	settle()
+	if got := reminders(); len(got) != 0 {
+		t.Fatalf("reminded at 5 h: %q", got)
+	}
+	clock.Add(time.Hour)
+	n.poke()
+	hubtest.Eventually(t, "reminder at 6 h after a restart at 5 h", func() bool { return len(reminders()) == 1 })
+	if got := reminders()[0]; got != "Mains has been out for 6 h, since 18:00" {
+		t.Errorf("reminder %q", got)
+	}
+	clock.Add(time.Hour)
+	restart()
+	settle()
+	if got := reminders(); len(got) != 1 {
+		t.Fatalf("reminded again after a restart: %q", got)
+	}
+
+	// Restored, lost again at 02:00, and the notifier is down when its reminder is due.
+	do(t, h, hub.Input{Kind: hub.InMains, Active: false})
+	clock.Add(time.Hour)
+	do(t, h, hub.Input{Kind: hub.InMains, Active: true})
+	hubtest.Eventually(t, "restored and lost again", func() bool { return len(srv.got()) == 4 })
+	stopN()
+	stopHub()
+	clock.Add(7 * time.Hour)
+	start(nil)
+	hubtest.Eventually(t, "the reminder missed while down, at once", func() bool { return len(reminders()) == 2 })
+	if got := reminders()[1]; got != "Mains has been out for 6 h, since 02:00" {
+		t.Errorf("reminder %q", got)
+	}
 }

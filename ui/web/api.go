@@ -65,6 +65,20 @@ func (s *Server) apiDisarm(c *fiber.Ctx) error { return s.apiAreaCommand(c, hub.
 func (s *Server) apiAck(c *fiber.Ctx) error    { return s.apiAreaCommand(c, hub.InAcknowledge) }
 func (s *Server) apiBypass(c *fiber.Ctx) error { return s.apiAreaCommand(c, hub.InBypass) }
 
+// apiSeen: {"area":1} (0: every area of yours in alarm), no PIN; see seen.
+func (s *Server) apiSeen(c *fiber.Ctx) error {
+	var r areaRequest
+	if err := body(c, &r); err != nil {
+		return err
+	}
+	in := sess(c).credential("")
+	in.Kind, in.Area = hub.InAlarmSeen, r.Area
+	if err := s.do(c, in); err != nil {
+		return err
+	}
+	return s.done(c)
+}
+
 // historyAnswer is a page of the history as JSON.
 type historyAnswer struct {
 	Events []hub.Event `json:"events"`

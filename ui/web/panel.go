@@ -176,6 +176,12 @@ func (s *Server) view() panelView {
 		v.Areas = append(v.Areas, av)
 	}
 	v.Troubles = troubles(inst, st)
+	if s.notifier != nil {
+		// A failing notification channel is a trouble to see, never an arming fault.
+		for _, t := range s.notifier.Status().Troubles() {
+			v.Troubles = append(v.Troubles, "notification channel fault: "+t)
+		}
+	}
 	if s.up != nil {
 		for _, rs := range s.up.Status() {
 			sv := stationView{Name: rs.Name, Paths: []pathView{}}
@@ -400,6 +406,22 @@ func (s *Server) areaCommand(kind hub.InputKind) fiber.Handler {
 
 func (s *Server) disarm(c *fiber.Ctx) error { return s.areaCommand(hub.InDisarm)(c) }
 func (s *Server) ack(c *fiber.Ctx) error    { return s.areaCommand(hub.InAcknowledge)(c) }
+
+// seen tells the notifications that the signed-in user has seen the area's alarm: its SMS
+// escalation stops and the history says who, by web. It takes no PIN, for it clears
+// nothing: the alarm memory stays until acknowledged with one.
+func (s *Server) seen(c *fiber.Ctx) error {
+	area, err := formInt(c, "area")
+	if err != nil {
+		return err
+	}
+	in := sess(c).credential("")
+	in.Kind, in.Area = hub.InAlarmSeen, area
+	if err := s.do(c, in); err != nil {
+		return err
+	}
+	return c.Redirect("/", http.StatusSeeOther)
+}
 
 // bypass bypasses one zone for the next armed period.
 func (s *Server) bypass(c *fiber.Ctx) error {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ var templateFuncs = template.FuncMap{
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
 	"deref": func(b *bool) bool { return b != nil && *b },
+	"has":   func(list []string, s string) bool { return slices.Contains(list, s) },
 	"unixms": func(t time.Time) int64 {
 		if t.IsZero() {
 			return 0

@@ -67,6 +67,8 @@ type Deps struct {
 	Broker *Broker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Notifier is the running notifier, for the notifications page; nil shows none.
+	Notifier Notifier
 }
 
 // Server is the web UI. New builds it; Run serves it.
@@ -78,7 +80,9 @@ type Server struct {
 	up    Uplink
 	mqtt  *Broker
 	log   *slog.Logger
-	now   func() time.Time
+	// notifier is the running notifier; nil when none runs.
+	notifier Notifier
+	now      func() time.Time
 
 	app   *fiber.App
 	pages map[string]*template.Template
@@ -124,7 +128,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web.listen %q: plain HTTP is served on loopback only", cfg.Listen)
 	}
 	s := &Server{
-		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
+		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, notifier: deps.Notifier,
 		log: deps.Logger, now: deps.Now,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},

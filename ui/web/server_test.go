@@ -34,6 +34,12 @@ const pw = "correct horse battery"
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, nil)
+}
+
+// newRigWith is newRig with more dependencies: more sets them, given the hub and clock.
+func newRigWith(t *testing.T, more func(h *hub.Hub, clk *hubtest.Clock, d *Deps)) *rig {
+	t.Helper()
 	inst := hub.DemoInstallation([]byte("0123456789abcdef0123456789abcdef"))
 	for i := range inst.Users {
 		if err := inst.Users[i].SetPassword(pw); err != nil {
@@ -43,7 +49,11 @@ func newRig(t *testing.T) *rig {
 	clk := hubtest.NewClock(time.Date(2026, 11, 24, 18, 0, 0, 0, time.Local)) // a Tuesday: lisa's window is open
 	h, _ := hubtest.StartHub(t, hubtest.StorePath(t), inst, hub.Options{Now: clk.Now})
 	mgr := devices.NewManager(h, devices.Options{Now: clk.Now})
-	s, err := New(Config{Listen: "127.0.0.1:0"}, Deps{Hub: h, Devices: mgr, Now: clk.Now})
+	deps := Deps{Hub: h, Devices: mgr, Now: clk.Now}
+	if more != nil {
+		more(h, clk, &deps)
+	}
+	s, err := New(Config{Listen: "127.0.0.1:0"}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,3 +52,35 @@ self.addEventListener("fetch", (e) => {
   }
   // Everything else (state, API, events, history) goes to the network only.
 });
+
+// Web Push: vakt's notifications, decrypted by the browser (RFC 8291), shown as they come;
+// an alarm stays on the screen until touched.
+self.addEventListener("push", (e) => {
+  const home = self.registration.scope; // the panel
+  let m = { title: "vakt", body: "", url: home };
+  try {
+    m = Object.assign(m, e.data ? e.data.json() : {});
+  } catch (err) {
+    m.body = e.data ? e.data.text() : "";
+  }
+  e.waitUntil(self.registration.showNotification(m.title, {
+    body: m.body,
+    icon: "/static/icon-192.png",
+    tag: m.alarm ? "vakt-alarm" : undefined,
+    requireInteraction: !!m.alarm,
+    data: { url: new URL(m.url || "", home).href },
+  }));
+});
+
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  const url = (e.notification.data && e.notification.data.url) || self.registration.scope;
+  e.waitUntil(self.clients.matchAll({ type: "window" }).then((list) => {
+    for (const c of list) {
+      if ("focus" in c) {
+        return c.navigate(url).then((w) => (w || c).focus());
+      }
+    }
+    return self.clients.openWindow(url);
+  }));
+});
