@@ -198,6 +198,10 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 		return false, fmt.Errorf("homekit: %w", err)
 	}
 	srv.Pin, srv.SetupId, srv.Addr = setup.Code, setup.ID, addr
+	gate, err := newVerifyGate(srv, b.log)
+	if err != nil {
+		return false, err
+	}
 	// After hap's own notification of a write, which NewServer registered first.
 	for _, aa := range br.areas {
 		b.stored(aa.a.SecuritySystem.SecuritySystemTargetState.C)
@@ -213,7 +217,7 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- b.listenAndServe(sctx, srv) }()
+	go func() { errc <- b.listenAndServe(sctx, srv, gate) }()
 	b.mu.Lock()
 	b.addr, b.served = addr, br
 	b.mu.Unlock()
@@ -255,9 +259,16 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	}
 }
 
-// listenAndServe serves srv until ctx ends.
-func (b *Bridge) listenAndServe(ctx context.Context, srv *hap.Server) error {
-	return srv.ListenAndServe(ctx)
+// listenAndServe serves srv, and the verified connections its gate takes over, until ctx
+// ends or srv fails.
+func (b *Bridge) listenAndServe(ctx context.Context, srv *hap.Server, gate *verifyGate) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gerr := make(chan error, 1)
+	go func() { gerr <- gate.Run(ctx) }()
+	err := srv.ListenAndServe(ctx)
+	cancel()
+	return errors.Join(err, <-gerr)
 }
 
 // update shows snap and health, leaving alone the characteristics a HomeKit write is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 // rig is a real hub on a real store with the demo installation, and a bridge serving it.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	h     *hub.Hub
 	clock *hubtest.Clock
 	b     *Bridge
@@ -28,12 +29,12 @@ type rig struct {
 	stopBridge func()
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	return newRigWith(t, cfg, nil)
 }
 
-func newRigWith(t *testing.T, cfg Config, dev Devices) *rig {
+func newRigWith(t testing.TB, cfg Config, dev Devices) *rig {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -50,6 +51,13 @@ func (r *rig) start(inst *hub.Installation) {
 	r.b = New(r.cfg, r.h, r.dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
 	hubtest.Eventually(r.t, "the bridge serves", func() bool { return r.served() != nil })
+	hubtest.Eventually(r.t, "the bridge listens", func() bool {
+		c, err := net.Dial("tcp", r.b.Addr())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }
 
 // restart stops the bridge and the hub and starts them again on the same store and address.
