@@ -6,6 +6,7 @@
 //   {"op":"accessories"}
 //   {"op":"get","ids":["aid.iid", …]}
 //   {"op":"set","values":{"aid.iid": value, …}}
+//   {"op":"unpair"}               (removes this controller's own pairing, as "Remove Bridge")
 //   {"op":"fresh","n":N,"ids":["aid.iid"],"patienceMs":5000}
 //        N fresh connections one after the other, each with its own pair-verify and one
 //        read, as an iPhone reconnecting; answers how many hung (no answer within
@@ -46,6 +47,14 @@ async function run(cmd) {
       return plain(await client.setCharacteristics(cmd.values));
     case 'fresh':
       return fresh(cmd);
+    case 'unpair': {
+      // hap closes every connection when the last admin controller goes, before its
+      // answer is out, and hap-controller then waits for that answer for ever: the
+      // caller checks on the bridge's side that the pairing is gone.
+      const removed = client.removePairing(client.getLongTermData().iOSDevicePairingID).then(() => 'answered');
+      removed.catch(() => {});
+      return Promise.race([removed, new Promise((resolve) => setTimeout(() => resolve('connection closed'), 2000))]);
+    }
   }
   throw new Error(`unknown op ${cmd.op}`);
 }

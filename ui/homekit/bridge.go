@@ -68,6 +68,8 @@ type Bridge struct {
 	// resync asks the follower to show the newest snapshot again (after a HomeKit write,
 	// which hap stores only once its callback has returned).
 	resync chan struct{}
+	// resets asks the running bridge to forget every pairing; it answers on the channel.
+	resets chan chan error
 
 	// writes orders the follower's updates with HomeKit's writes: hap reads a value
 	// unlocked when it notifies, so the two must never touch one characteristic at once.
@@ -86,7 +88,7 @@ type Bridge struct {
 // New returns a bridge over the hub and the device manager (nil: no plugs, locks or
 // temperatures).
 func New(cfg Config, h *hub.Hub, dev Devices, logger *slog.Logger) *Bridge {
-	return &Bridge{cfg: cfg, h: h, dev: dev, log: logger.With("part", "homekit"), resync: make(chan struct{}, 1), inflight: map[*characteristic.C]int{}}
+	return &Bridge{cfg: cfg, h: h, dev: dev, log: logger.With("part", "homekit"), resync: make(chan struct{}, 1), resets: make(chan chan error), inflight: map[*characteristic.C]int{}}
 }
 
 // Addr returns the address the bridge listens on, empty until it does.
@@ -107,18 +109,14 @@ func (b *Bridge) Setup() Setup {
 // there are, the bridge is rebuilt (controllers see a new configuration number).
 func (b *Bridge) Run(ctx context.Context) error {
 	haplog.Info.Logger = slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)
-	setup, err := LoadSetup(b.h.Store())
-	if err != nil {
-		return err
-	}
 	addr, err := b.listenAddr()
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	b.setup = setup
-	b.mu.Unlock()
-	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	setup, err := b.loadSetup(addr)
+	if err != nil {
+		return err
+	}
 	if user, err := b.user(); err != nil {
 		b.log.Warn("HomeKit can arm nobody's way: the installation has no admin; set homekit.user", "error", err)
 	} else if !slices.ContainsFunc(b.h.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == user }) {
@@ -128,12 +126,83 @@ func (b *Bridge) Run(ctx context.Context) error {
 	sub := b.h.Subscribe()
 	defer sub.Close()
 	for {
-		rebuild, err := b.serve(ctx, sub, store, setup, addr)
-		if err != nil || !rebuild || ctx.Err() != nil {
+		next, err := b.serve(ctx, sub, store, setup, addr)
+		if err != nil || next == nil || ctx.Err() != nil {
 			return err
+		}
+		if next.reset != nil {
+			err := store.Reset()
+			if err == nil {
+				setup, err = b.loadSetup(addr)
+			}
+			next.reset <- err
+			if err != nil {
+				return err
+			}
+			continue
 		}
 		b.log.Info("HomeKit: accessories changed, restarting the bridge")
 	}
+}
+
+// loadSetup loads (or makes) the setup code and shows it in the log.
+func (b *Bridge) loadSetup(addr string) (Setup, error) {
+	setup, err := LoadSetup(b.h.Store())
+	if err != nil {
+		return Setup{}, err
+	}
+	b.mu.Lock()
+	b.setup = setup
+	b.mu.Unlock()
+	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	return setup, nil
+}
+
+// SetupCode returns the setup code written XXX-XX-XXX and the X-HM:// payload its QR code
+// holds; empty until the bridge has started.
+func (b *Bridge) SetupCode() (code, payload string) {
+	st := b.Setup()
+	if st.Code == "" {
+		return "", ""
+	}
+	return st.Pretty(), st.Payload()
+}
+
+// Paired returns how many controllers (the family's phones, a home hub) are paired.
+func (b *Bridge) Paired() (int, error) {
+	keys, err := NewStore(b.h.Store()).KeysWithSuffix(pairingSuffix)
+	return len(keys), err
+}
+
+// ResetPairings forgets every paired controller and makes a new setup code and bridge
+// identity, so that the Home app must add vakt anew; by (an admin, or a granted installer)
+// is logged in the history. The bridge restarts with the new code before this returns.
+func (b *Bridge) ResetPairings(ctx context.Context, by hub.Input) error {
+	if res := b.h.Configure(ctx, by, "HomeKit: every pairing removed, new setup code", func(*hub.Installation) error { return nil }); res.Err != nil {
+		return res.Err
+	}
+	done := make(chan error, 1)
+	select {
+	case b.resets <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("homekit reset: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("homekit reset: %w", err)
+		}
+		b.log.Info("HomeKit: every pairing removed", "user", by.User)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("homekit reset: %w", ctx.Err())
+	}
+}
+
+// rebuild says why serve returned for the bridge to start again.
+type rebuild struct {
+	// reset, when set, asks Run to forget the pairings first and answer there.
+	reset chan error
 }
 
 // listenAddr fixes the port up front, so that the bridge keeps it across rebuilds and a
@@ -165,9 +234,10 @@ type bridged struct {
 	devices []*deviceAccessory
 }
 
-// serve builds the accessories, shows the current state, serves them until ctx ends or
-// the accessories change (rebuild), and follows the hub meanwhile.
-func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Store, setup Setup, addr string) (rebuild bool, err error) {
+// serve builds the accessories, shows the current state, serves them until ctx ends, the
+// accessories change or the pairings are to be reset (a rebuild), and follows the hub
+// meanwhile.
+func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Store, setup Setup, addr string) (*rebuild, error) {
 	snap := b.h.Snapshot()
 	health := b.health()
 	p := planFor(snap.Installation, health)
@@ -195,12 +265,12 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	bridge := accessory.NewBridge(accessory.Info{Name: name, Manufacturer: "vakt", Model: "vakt bridge"})
 	srv, err := hap.NewServer(store, bridge.A, as...)
 	if err != nil {
-		return false, fmt.Errorf("homekit: %w", err)
+		return nil, fmt.Errorf("homekit: %w", err)
 	}
 	srv.Pin, srv.SetupId, srv.Addr = setup.Code, setup.ID, addr
 	gate, err := newVerifyGate(srv, b.log)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	// After hap's own notification of a write, which NewServer registered first.
 	for _, aa := range br.areas {
@@ -234,26 +304,30 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 		case <-ctx.Done():
 			cancel()
 			<-errc
-			return false, nil
+			return nil, nil
 		case err := <-errc:
 			if ctx.Err() != nil {
-				return false, nil
+				return nil, nil
 			}
-			return false, fmt.Errorf("homekit: %w", err)
+			return nil, fmt.Errorf("homekit: %w", err)
 		case <-sub.C():
 			if u := sub.Next(); u.Closed {
 				cancel()
 				<-errc
-				return false, nil
+				return nil, nil
 			}
 		case <-tick.C:
 		case <-b.resync:
+		case done := <-b.resets:
+			cancel()
+			<-errc
+			return &rebuild{reset: done}, nil
 		}
 		snap, health = b.h.Snapshot(), b.health()
 		if np := planFor(snap.Installation, health); np.key() != p.key() {
 			cancel()
 			<-errc
-			return true, nil
+			return &rebuild{}, nil
 		}
 		b.update(br, snap, health)
 	}

@@ -50,6 +50,12 @@ func (r *rig) start(inst *hub.Installation) {
 	r.h, r.stopHub = hubtest.StartHub(r.t, r.path, inst, hub.Options{Now: r.clock.Now})
 	r.b = New(r.cfg, r.h, r.dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
+	r.waitListening()
+}
+
+// waitListening waits until the bridge serves and accepts connections.
+func (r *rig) waitListening() {
+	r.t.Helper()
 	hubtest.Eventually(r.t, "the bridge serves", func() bool { return r.served() != nil })
 	hubtest.Eventually(r.t, "the bridge listens", func() bool {
 		c, err := net.Dial("tcp", r.b.Addr())

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +34,10 @@ const controllerPatience = 30 * time.Second
 // controller is the real hap-controller (web-tests/homekit-controller.js) talking HAP/IP
 // to the bridge.
 type controller struct {
-	t   testing.TB
-	in  io.Writer
-	out *bufio.Scanner
+	t    testing.TB
+	in   io.Writer
+	out  *bufio.Scanner
+	stop func()
 }
 
 // startController starts the Node controller against addr, or skips the test when Node or
@@ -72,13 +74,14 @@ func startController(t testing.TB, addr string) *controller {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		in.Close()
 		cmd.Wait()
 	})
+	t.Cleanup(stop)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 4<<20)
-	return &controller{t: t, in: in, out: sc}
+	return &controller{t: t, in: in, out: sc, stop: stop}
 }
 
 // answer is one reply of the controller.
@@ -298,5 +301,56 @@ func BenchmarkBridge_HomeKitControllerFreshConnections(b *testing.B) {
 	b.ReportMetric(float64(len(res.Failed)), "failed")
 	if len(res.Hung) > 0 || len(res.Failed) > 0 {
 		b.Fatalf("of %d fresh connections %d hung %v, %d failed %v", b.N, len(res.Hung), res.Hung, len(res.Failed), res.Failed)
+	}
+}
+
+// TestBridge_HomeKitControllerResetPairings: after an admin's reset the paired controller
+// is turned away, and the Home app adds vakt again with the new setup code.
+func TestBridge_HomeKitControllerResetPairings(t *testing.T) {
+	r, c, current := pairedController(t)
+	if n, err := r.b.Paired(); err != nil || n != 1 {
+		t.Fatalf("paired %d %v, want 1", n, err)
+	}
+	old := r.b.Setup()
+	if err := r.b.ResetPairings(t.Context(), hub.Input{User: "anna", How: hub.HowWeb}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitListening()
+	if n, err := r.b.Paired(); err != nil || n != 0 {
+		t.Fatalf("paired %d %v after the reset, want 0", n, err)
+	}
+	c.must(map[string]any{"op": "reconnect"})
+	if a := c.do(map[string]any{"op": "get", "ids": []string{current}}); a.Error == "" {
+		t.Fatalf("the forgotten controller still reads: %s", a.OK)
+	}
+	c.stop() // while it holds a connection, hap refuses a new pair-setup as busy
+	again := startController(t, r.b.Addr())
+	if a := again.do(map[string]any{"op": "pair", "pin": old.Pretty()}); a.Error == "" {
+		t.Fatal("paired with the old setup code")
+	}
+	again.stop() // as the Home app, which drops the connection of a failed pairing
+	again = startController(t, r.b.Addr())
+	again.must(map[string]any{"op": "pair", "pin": r.b.Setup().Pretty()})
+	if got := again.value(characteristicID(t, again.must(map[string]any{"op": "accessories"}), r.area(1).plan.aid, "66")); got != stateDisarmed {
+		t.Fatalf("current state %d after pairing again", got)
+	}
+	if n, err := r.b.Paired(); err != nil || n != 1 {
+		t.Fatalf("paired %d %v after pairing again, want 1", n, err)
+	}
+}
+
+// TestBridge_HomeKitControllerPairsAfterRemoval: a controller that removes its own pairing
+// and goes ("Remove Bridge" in the Home app) leaves no session behind that would make the
+// next pairing "busy".
+func TestBridge_HomeKitControllerPairsAfterRemoval(t *testing.T) {
+	r, c, current := pairedController(t)
+	c.freshConnections(5, current)
+	c.must(map[string]any{"op": "unpair"})
+	c.stop()
+	hubtest.Eventually(t, "the pairing is gone", func() bool { n, err := r.b.Paired(); return err == nil && n == 0 })
+	again := startController(t, r.b.Addr())
+	again.must(map[string]any{"op": "pair", "pin": r.b.Setup().Pretty()})
+	if got := again.value(current); got != stateDisarmed {
+		t.Fatalf("current state %d after pairing again", got)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/brutella/hap"
 	"github.com/go-chi/chi"
@@ -39,16 +41,21 @@ import (
 // Upgrade and the M4 answer, so the switch falls exactly between M4 and the controller's
 // first encrypted byte.
 //
-// hap forgets a connection's session when net/http says the connection closed, which it
-// no longer says for a hijacked one; so a request that arrives on hap's own server for a
-// path that needs a session always came on a connection that was never verified there
-// (verified ones have moved), and the gate refuses it, lest it borrow the session of a
-// closed connection from the same address and port.
+// hap forgets a connection's session when its http.Server says the connection closed,
+// which it never says for a hijacked one. The gate's server passes its own closings on to
+// hap's handler of them (reached through reflection: hap keeps it in an unexported field,
+// checked at start), or stale sessions would pile up and make every later pair-setup
+// "busy". And a request that arrives on hap's own server for a path that needs a session
+// always came on a connection that was never verified there (verified ones have moved), so
+// the gate refuses it, lest it borrow the session of a closed connection from the same
+// address and port.
 type verifyGate struct {
 	mux *chi.Mux
 	log *slog.Logger
 	srv *http.Server
 	ln  *handoffListener
+	// closed is hap's handler of a connection's closing.
+	closed func(net.Conn, http.ConnState)
 }
 
 // verified marks the requests of connections the gate serves, which have a session.
@@ -64,11 +71,20 @@ func newVerifyGate(srv *hap.Server, logger *slog.Logger) (*verifyGate, error) {
 	if !ok {
 		return nil, fmt.Errorf("homekit: hap's handler is a %T, not the chi router the verify gate expects", srv.ServeMux())
 	}
-	g := &verifyGate{mux: mux, log: logger, ln: newHandoffListener()}
+	closed, err := hapConnState(srv)
+	if err != nil {
+		return nil, err
+	}
+	g := &verifyGate{mux: mux, log: logger, ln: newHandoffListener(), closed: closed}
 	g.srv = &http.Server{
 		Handler:     mux,
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context { return context.WithValue(ctx, verified{}, true) },
-		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed(c, st) // hap forgets the connection's session
+			}
+		},
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	wrapped := false
 	for _, r := range mux.Routes() {
@@ -99,6 +115,21 @@ func (g *verifyGate) Run(ctx context.Context) error {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// hapConnState returns hap's handler of its connections' states (which forgets a closed
+// connection's session): the ConnState of the http.Server that hap v0.0.35 keeps in its
+// Server's unexported field ss.
+func hapConnState(srv *hap.Server) (func(net.Conn, http.ConnState), error) {
+	f := reflect.ValueOf(srv).Elem().FieldByName("ss")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[*http.Server]() {
+		return nil, errors.New("homekit: hap.Server has no field ss *http.Server for the verify gate (a hap other than v0.0.35?)")
+	}
+	hs := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*http.Server)
+	if hs == nil || hs.ConnState == nil {
+		return nil, errors.New("homekit: hap's http.Server has no ConnState for the verify gate")
+	}
+	return hs.ConnState, nil
 }
 
 // protect refuses a request for a session's path on a connection the gate does not serve.
@@ -142,6 +173,7 @@ func (g *verifyGate) pairVerify(h http.Handler) http.Handler {
 			// The controller sent more before its M4: no HAP controller does.
 			g.log.Debug("HomeKit: bytes after pair-verify M3, connection closed", "remote", req.RemoteAddr)
 			conn.Close()
+			g.closed(conn, http.StateClosed)
 			return
 		}
 		ans := &heldAnswer{header: http.Header{}}
@@ -154,8 +186,11 @@ func (g *verifyGate) pairVerify(h http.Handler) http.Handler {
 			Body:          io.NopCloser(bytes.NewReader(ans.body.Bytes())),
 			ContentLength: int64(ans.body.Len()),
 		}
-		if err := res.Write(conn); err != nil {
+		if err := res.Write(conn); err != nil || tlvItem(ans.body.Bytes(), 7) != nil {
+			// A failed pair-verify leaves nothing to serve (hap would keep the connection,
+			// and with it a session that makes pair-setup "busy").
 			conn.Close()
+			g.closed(conn, http.StateClosed)
 			return
 		}
 		g.ln.handoff(conn)

@@ -98,5 +98,10 @@ func TestVerifyGate_RefusesUnverified(t *testing.T) {
 	if code := pairVerify(append([]byte{6, 1, 3, 5, 20}, bytes.Repeat([]byte{1}, 20)...)); code != http.StatusOK {
 		t.Fatalf("M3 that does not authenticate: status %d", code)
 	}
-	refused("an M3 that does not authenticate")
+	// a failed pair-verify leaves nothing to serve: the connection is closed
+	req, _ := http.NewRequest(http.MethodGet, "http://vakt/accessories", nil)
+	req.Write(conn)
+	if res, err := http.ReadResponse(br, req); err == nil {
+		t.Fatalf("after a failed pair-verify the connection answered %d", res.StatusCode)
+	}
 }
