@@ -326,13 +326,20 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		}
 		p.start("notify", nt.Run)
 	}
+	var bridge *homekit.Bridge // shown in the console and the installer tools
+	if cfg.HomeKit != nil {
+		bridge = homekit.New(*cfg.HomeKit, h, mgr, logger)
+	}
 	if demo {
 		p.start("sim", s.Run)
 		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st, Broker: consoleBroker(cfg, creds)}
+		if bridge != nil {
+			parts.HomeKit = bridge
+		}
 		p.start("console", console.New(parts, a.opts.Stdin, stdout).Run)
 	}
-	if cfg.HomeKit != nil {
-		p.start("homekit", homekit.New(*cfg.HomeKit, h, mgr, logger).Run)
+	if bridge != nil {
+		p.start("homekit", bridge.Run)
 	}
 	p.start("devices", mgr.Run)
 	webCfg := cfg.Web
@@ -340,6 +347,9 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds)}
 	if up != nil {
 		webDeps.Uplink = up
+	}
+	if bridge != nil {
+		webDeps.HomeKit = bridge
 	}
 	srv, err := web.New(webCfg, webDeps)
 	if err != nil {

@@ -96,6 +96,7 @@ func (s *Server) routeTable() []route {
 		{get, "/installer/installation.yaml", installers, s.granted(s.export)},
 		{post, "/installer/import", installers, s.granted(s.importPost)},
 		{post, "/installer/import/apply", installers, s.granted(s.importApplyPost)},
+		{post, "/installer/homekit/reset", admins, s.homekitResetPost},
 		{get, "/api/v1/devices/detail", everyone, s.apiDeviceList},
 		{post, "/api/v1/devices/:id", installers, s.granted(s.apiDeviceEdit)},
 		{post, "/api/v1/devices/:id/remove", installers, s.granted(s.apiDeviceRemove)},
@@ -115,6 +116,7 @@ func (s *Server) routeTable() []route {
 		{get, "/api/v1/installer/installation.yaml", installers, s.granted(s.export)},
 		{post, "/api/v1/installer/import", installers, s.granted(s.importPost)},
 		{post, "/api/v1/installer/import/apply", installers, s.granted(s.importApplyPost)},
+		{post, "/api/v1/installer/homekit/reset", admins, s.apiHomeKitReset},
 	}
 }
 

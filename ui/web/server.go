@@ -64,6 +64,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Broker is the MQTT broker for the installer's tools; nil shows none.
 	Broker *Broker
+	// HomeKit is the HomeKit bridge for the installer's tools; nil shows none.
+	HomeKit HomeKit
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -76,8 +78,10 @@ type Server struct {
 	dev   *devices.Manager
 	up    Uplink
 	mqtt  *Broker
-	log   *slog.Logger
-	now   func() time.Time
+	// homekit is the HomeKit bridge, nil without one.
+	homekit HomeKit
+	log     *slog.Logger
+	now     func() time.Time
 
 	app    *fiber.App
 	pages  map[string]*template.Template
@@ -121,7 +125,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web.listen %q: plain HTTP is served on loopback only", cfg.Listen)
 	}
 	s := &Server{
-		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
+		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, homekit: deps.HomeKit,
 		log: deps.Logger, now: deps.Now,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
