@@ -6,6 +6,10 @@
 //   {"op":"accessories"}
 //   {"op":"get","ids":["aid.iid", …]}
 //   {"op":"set","values":{"aid.iid": value, …}}
+//   {"op":"subscribe","ids":["aid.iid", …]}
+//        events on those characteristics, on a connection of their own; each event is
+//        written as a line {"event":{"characteristics":[{"aid","iid","value"}]}} when it
+//        arrives, between answers.
 //   {"op":"unpair"}               (removes this controller's own pairing, as "Remove Bridge")
 //   {"op":"fresh","n":N,"ids":["aid.iid"],"patienceMs":5000}
 //        N fresh connections one after the other, each with its own pair-verify and one
@@ -47,6 +51,11 @@ async function run(cmd) {
       return plain(await client.setCharacteristics(cmd.values));
     case 'fresh':
       return fresh(cmd);
+    case 'subscribe':
+      if (!client.listenerCount('event')) {
+        client.on('event', (ev) => process.stdout.write(JSON.stringify({ event: plain(ev) }) + '\n'));
+      }
+      return plain(await client.subscribeCharacteristics(cmd.ids));
     case 'unpair': {
       // hap closes every connection when the last admin controller goes, before its
       // answer is out, and hap-controller then waits for that answer for ever: the

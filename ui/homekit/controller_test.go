@@ -10,6 +10,7 @@ package homekit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,8 +37,19 @@ const controllerPatience = 30 * time.Second
 type controller struct {
 	t    testing.TB
 	in   io.Writer
-	out  *bufio.Scanner
 	stop func()
+	// answers are the controller's replies, one per command, in order; events the HAP
+	// events it received, each when it arrived.
+	answers chan []byte
+	events  chan hapEvent
+}
+
+// hapEvent is a HAP event notification the controller received: one characteristic's new
+// value.
+type hapEvent struct {
+	ID    string // aid.iid
+	Value json.Number
+	At    time.Time // when the test read it
 }
 
 // startController starts the Node controller against addr, or skips the test when Node or
@@ -79,9 +91,58 @@ func startController(t testing.TB, addr string) *controller {
 		cmd.Wait()
 	})
 	t.Cleanup(stop)
+	c := &controller{t: t, in: in, stop: stop, answers: make(chan []byte, 1), events: make(chan hapEvent, 4096)}
+	go c.read(out)
+	return c
+}
+
+// read sorts the controller's lines into answers and events until it ends.
+func (c *controller) read(out io.Reader) {
+	defer close(c.answers)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(nil, 4<<20)
-	return &controller{t: t, in: in, out: sc, stop: stop}
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasPrefix(line, []byte(`{"event":`)) {
+			c.answers <- bytes.Clone(line)
+			continue
+		}
+		at := time.Now()
+		var ev struct {
+			Event struct {
+				Characteristics []struct {
+					AID   json.Number `json:"aid"`
+					IID   json.Number `json:"iid"`
+					Value json.Number `json:"value"`
+				} `json:"characteristics"`
+			} `json:"event"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		for _, ch := range ev.Event.Characteristics {
+			select {
+			case c.events <- hapEvent{ID: ch.AID.String() + "." + ch.IID.String(), Value: ch.Value, At: at}:
+			default: // nobody reads them: this test does not follow events
+			}
+		}
+	}
+}
+
+// awaitEvent waits for an event of characteristic id with value want, skipping others.
+func (c *controller) awaitEvent(id string, want int) hapEvent {
+	c.t.Helper()
+	timeout := time.After(controllerPatience)
+	for {
+		select {
+		case ev := <-c.events:
+			if ev.ID == id && ev.Value.String() == strconv.Itoa(want) {
+				return ev
+			}
+		case <-timeout:
+			c.t.Fatalf("no event %s = %d within %v", id, want, controllerPatience)
+		}
+	}
 }
 
 // answer is one reply of the controller.
@@ -103,19 +164,19 @@ func (c *controller) doWithin(cmd map[string]any, patience time.Duration) answer
 	if _, err := c.in.Write(append(b, '\n')); err != nil {
 		c.t.Fatal(err)
 	}
-	scanned := make(chan bool, 1)
-	go func() { scanned <- c.out.Scan() }()
+	var line []byte
 	select {
-	case ok := <-scanned:
+	case l, ok := <-c.answers:
 		if !ok {
-			c.t.Fatalf("controller ended: %v", c.out.Err())
+			c.t.Fatalf("%v: the controller ended", cmd)
 		}
+		line = l
 	case <-time.After(patience):
 		c.t.Fatalf("%v: no answer from the controller within %v", cmd, patience)
 	}
 	var a answer
-	if err := json.Unmarshal(c.out.Bytes(), &a); err != nil {
-		c.t.Fatalf("controller said %s: %v", c.out.Bytes(), err)
+	if err := json.Unmarshal(line, &a); err != nil {
+		c.t.Fatalf("controller said %s: %v", line, err)
 	}
 	return a
 }
@@ -353,4 +414,68 @@ func TestBridge_HomeKitControllerPairsAfterRemoval(t *testing.T) {
 	if got := again.value(current); got != stateDisarmed {
 		t.Fatalf("current state %d after pairing again", got)
 	}
+}
+
+// subscribed pairs a controller and subscribes it to area 1's current and target states
+// and the living room window's contact; it returns their ids.
+func subscribed(tb testing.TB) (r *rig, c *controller, current, target, window string) {
+	tb.Helper()
+	r = newRig(tb, Config{AllowDisarm: true})
+	c = startController(tb, r.b.Addr())
+	c.must(map[string]any{"op": "pair", "pin": r.b.Setup().Pretty()})
+	acc := c.must(map[string]any{"op": "accessories"})
+	aid := r.area(1).plan.aid
+	current, target = characteristicID(tb, acc, aid, "66"), characteristicID(tb, acc, aid, "67")
+	window = characteristicID(tb, acc, r.device("living_window").plan.aid, "6A")
+	c.must(map[string]any{"op": "subscribe", "ids": []string{current, target, window}})
+	return r, c, current, target, window
+}
+
+// TestBridge_HomeKitControllerEvents: a subscribed controller hears of a door opening, of
+// an exit delay cancelled (target back to Disarm: the tile stops saying "Arming") and of an
+// alarm (current state 4), each as a HAP event, without asking.
+func TestBridge_HomeKitControllerEvents(t *testing.T) {
+	r, c, current, target, window := subscribed(t)
+	r.report("living_window", hub.SignalContact, true)
+	c.awaitEvent(window, 1)
+	r.report("living_window", hub.SignalContact, false)
+	c.awaitEvent(window, 0)
+
+	// arming from the web UI (not this controller) shows as the target; a zone cancels it
+	if res := r.h.Do(t.Context(), hub.Input{Kind: hub.InArm, Area: 1, Mode: hub.ModeArmedAway, User: "anna", How: hub.HowWeb}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	c.awaitEvent(target, targetAway)
+	r.report("living_motion", hub.SignalMotion, true)
+	c.awaitEvent(target, targetDisarm)
+	r.report("living_motion", hub.SignalMotion, false)
+
+	// armed away, the front door, the entry delay runs out: AlarmTriggered
+	c.must(map[string]any{"op": "set", "values": map[string]any{target: targetAway}})
+	r.advance(61 * time.Second)
+	c.awaitEvent(current, stateAway)
+	r.report("front_door", hub.SignalContact, true)
+	r.advance(31 * time.Second)
+	c.awaitEvent(current, stateTriggered)
+}
+
+// BenchmarkBridge_HomeKitControllerEventLatency measures a sensor report submitted to the
+// hub (committed, then shown by the bridge) until the real controller has the HAP event:
+// p50 and p99 over b.N reports (run it with -benchtime=1000x).
+func BenchmarkBridge_HomeKitControllerEventLatency(b *testing.B) {
+	r, c, _, _, window := subscribed(b)
+	lat := make([]float64, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		open := i%2 == 0
+		start := time.Now()
+		r.report("living_window", hub.SignalContact, open)
+		ev := c.awaitEvent(window, boolInt(open))
+		lat = append(lat, float64(ev.At.Sub(start).Microseconds())/1000)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
+	b.ReportMetric(lat[len(lat)-1], "max-ms")
 }
