@@ -42,6 +42,11 @@ type Config struct {
 	// AllowDisarm lets HomeKit disarm, and unlock a lock of an armed area. Off by default:
 	// anyone with the phone unlocked could otherwise disarm.
 	AllowDisarm bool `yaml:"allow_disarm"`
+	// Interfaces are the network interfaces (eth0, wlan0) where the bridge announces
+	// itself over mDNS, so that phones on the home network find it and no other network
+	// (an uplink's cellular modem) hears of it; empty: every interface. A listen address
+	// with a host must then belong to one of them.
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // Devices is what the bridge needs of the device manager: health (temperatures, plug and
@@ -111,6 +116,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	haplog.Info.Logger = slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)
 	addr, err := b.listenAddr()
 	if err != nil {
+		return err
+	}
+	if err := checkInterfaces(b.cfg.Interfaces, addr); err != nil {
 		return err
 	}
 	setup, err := b.loadSetup(addr)
@@ -227,6 +235,37 @@ func (b *Bridge) listenAddr() (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// checkInterfaces checks that every interface mDNS is to announce on exists, and that a
+// listen address with a host is on one of them (else the phones that find the bridge could
+// not reach it).
+func checkInterfaces(names []string, addr string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	onOne := host == "" || ip == nil || ip.IsUnspecified()
+	for _, name := range names {
+		iface, err := net.InterfaceByName(name)
+		if err != nil {
+			return fmt.Errorf("homekit.interfaces: %s: %w", name, err)
+		}
+		addrs, err := iface.Addrs()
+		if err != nil {
+			return fmt.Errorf("homekit.interfaces: %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+				onOne = true
+			}
+		}
+	}
+	if !onOne {
+		return fmt.Errorf("homekit.listen: %s is on none of homekit.interfaces %v", host, names)
+	}
+	return nil
+}
+
 // bridged is a running bridge's accessories.
 type bridged struct {
 	plan    plan
@@ -267,7 +306,7 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	if err != nil {
 		return nil, fmt.Errorf("homekit: %w", err)
 	}
-	srv.Pin, srv.SetupId, srv.Addr = setup.Code, setup.ID, addr
+	srv.Pin, srv.SetupId, srv.Addr, srv.Ifaces = setup.Code, setup.ID, addr, b.cfg.Interfaces
 	gate, err := newVerifyGate(srv, b.log)
 	if err != nil {
 		return nil, err
