@@ -24,6 +24,7 @@ browser=() # without these the browser tests skip (outside CI)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || browser+=(chromium)
 command -v node >/dev/null || browser+=(nodejs)
 command -v npm >/dev/null || browser+=(npm)
+command -v ip >/dev/null || browser+=(iproute2) # the HomeKit mDNS test's private network
 
 apt=("${need[@]}" "${browser[@]}")
 if [ ${#apt[@]} -gt 0 ]; then

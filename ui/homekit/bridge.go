@@ -50,15 +50,14 @@ type Config struct {
 }
 
 // Devices is what the bridge needs of the device manager: health (temperatures, plug and
-// lock states) and the plug and lock commands.
+// lock states), told of each change so that the Home app hears of it at once, and the plug
+// and lock commands.
 type Devices interface {
 	Health() map[string]devices.Health
+	WatchHealth() (changes <-chan struct{}, stop func())
 	Switch(ctx context.Context, by hub.Input, id string, on bool) error
 	Lock(ctx context.Context, by hub.Input, id string, locked bool) error
 }
-
-// healthEvery is how often the bridge reads the devices' health, which no snapshot carries.
-const healthEvery = 5 * time.Second
 
 // commandTimeout bounds how long a HomeKit write waits for the hub's answer.
 const commandTimeout = 10 * time.Second
@@ -336,8 +335,12 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 		b.mu.Unlock()
 	}()
 
-	tick := time.NewTicker(healthEvery)
-	defer tick.Stop()
+	var healthChanged <-chan struct{} // nil without a device manager: never ready
+	if b.dev != nil {
+		changes, stop := b.dev.WatchHealth()
+		defer stop()
+		healthChanged = changes
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -355,7 +358,7 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 				<-errc
 				return nil, nil
 			}
-		case <-tick.C:
+		case <-healthChanged:
 		case <-b.resync:
 		case done := <-b.resets:
 			cancel()

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"vakt/devices"
 	"vakt/hub"
 	"vakt/hub/hubtest"
 )
@@ -47,8 +48,8 @@ type controller struct {
 // hapEvent is a HAP event notification the controller received: one characteristic's new
 // value.
 type hapEvent struct {
-	ID    string // aid.iid
-	Value json.Number
+	ID    string    // aid.iid
+	Value string    // as sent; a bool as 1 or 0
 	At    time.Time // when the test read it
 }
 
@@ -111,9 +112,9 @@ func (c *controller) read(out io.Reader) {
 		var ev struct {
 			Event struct {
 				Characteristics []struct {
-					AID   json.Number `json:"aid"`
-					IID   json.Number `json:"iid"`
-					Value json.Number `json:"value"`
+					AID   json.Number     `json:"aid"`
+					IID   json.Number     `json:"iid"`
+					Value json.RawMessage `json:"value"`
 				} `json:"characteristics"`
 			} `json:"event"`
 		}
@@ -121,8 +122,12 @@ func (c *controller) read(out io.Reader) {
 			continue
 		}
 		for _, ch := range ev.Event.Characteristics {
+			v := map[string]string{"true": "1", "false": "0"}[string(ch.Value)]
+			if v == "" {
+				v = string(ch.Value)
+			}
 			select {
-			case c.events <- hapEvent{ID: ch.AID.String() + "." + ch.IID.String(), Value: ch.Value, At: at}:
+			case c.events <- hapEvent{ID: ch.AID.String() + "." + ch.IID.String(), Value: v, At: at}:
 			default: // nobody reads them: this test does not follow events
 			}
 		}
@@ -136,7 +141,7 @@ func (c *controller) awaitEvent(id string, want int) hapEvent {
 	for {
 		select {
 		case ev := <-c.events:
-			if ev.ID == id && ev.Value.String() == strconv.Itoa(want) {
+			if ev.ID == id && ev.Value == strconv.Itoa(want) {
 				return ev
 			}
 		case <-timeout:
@@ -478,4 +483,49 @@ func BenchmarkBridge_HomeKitControllerEventLatency(b *testing.B) {
 	b.ReportMetric(lat[len(lat)/2], "p50-ms")
 	b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
 	b.ReportMetric(lat[len(lat)-1], "max-ms")
+}
+
+// TestBridge_HomeKitControllerPlugsAndLocks: the controller switches a plug and locks a
+// lock through the hub (logged as HomeKit), and hears at once, as events, of what the
+// devices then report, and of changes made at the devices themselves: their states are
+// pushed to the bridge, not polled.
+func TestBridge_HomeKitControllerPlugsAndLocks(t *testing.T) {
+	r := newRigWithSim(t, Config{})
+	c := startController(t, r.b.Addr())
+	c.must(map[string]any{"op": "pair", "pin": r.b.Setup().Pretty()})
+	acc := c.must(map[string]any{"op": "accessories"})
+	plug := characteristicID(t, acc, r.device("coffee_plug").plan.aid, "25")
+	lockCurrent := characteristicID(t, acc, r.device("front_lock").plan.aid, "1D")
+	lockTarget := characteristicID(t, acc, r.device("front_lock").plan.aid, "1E")
+	c.must(map[string]any{"op": "subscribe", "ids": []string{plug, lockCurrent, lockTarget}})
+	mgr := r.dev.(*devices.Manager)
+
+	// from the Home app
+	c.must(map[string]any{"op": "set", "values": map[string]any{plug: true}})
+	hubtest.Eventually(t, "the plug reports on", func() bool { h := mgr.Health()["coffee_plug"]; return h.Switch != nil && *h.Switch })
+	c.must(map[string]any{"op": "set", "values": map[string]any{lockTarget: 1}})
+	c.awaitEvent(lockCurrent, 1) // secured, as the lock reported
+	evs, err := r.h.Store().Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands []string
+	for _, ev := range evs {
+		if ev.Kind == hub.KindDeviceCommand {
+			commands = append(commands, ev.User+" "+ev.How.String()+" "+ev.Device)
+		}
+	}
+	if want := []string{"anna homekit coffee_plug", "anna homekit front_lock"}; !slices.Equal(commands, want) {
+		t.Fatalf("device commands in the history %q, want %q", commands, want)
+	}
+
+	// at the devices: the plug's own button, a key in the lock
+	off := false
+	mgr.Report(devices.Report{Driver: "sim", Address: "coffee_plug", Switch: &off})
+	c.awaitEvent(plug, 0)
+	mgr.Report(devices.Report{Driver: "sim", Address: "front_lock", Lock: "unlocked"})
+	c.awaitEvent(lockCurrent, 0)
+	c.awaitEvent(lockTarget, 0)
+	mgr.Report(devices.Report{Driver: "sim", Address: "front_lock", Lock: "jammed"})
+	c.awaitEvent(lockCurrent, 2)
 }
