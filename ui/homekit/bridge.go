@@ -27,6 +27,11 @@ import (
 // Errors a HomeKit write can meet before it reaches the hub.
 var (
 	ErrDisarmNotAllowed = errors.New("homekit: disarming from HomeKit is off (homekit.allow_disarm)")
+	// ErrSwitchNotAllowed: a switch between armed modes disarms before it arms again, so it
+	// follows homekit.allow_disarm too.
+	ErrSwitchNotAllowed = errors.New("homekit: switching armed modes from HomeKit disarms first, and disarming from HomeKit is off (homekit.allow_disarm)")
+	// ErrSwitchNow: no switch during an entry delay or an alarm; someone must disarm.
+	ErrSwitchNow = errors.New("homekit: no switch of armed modes during an entry delay or an alarm")
 	ErrNoUser           = errors.New("homekit: no user to act as (homekit.user, or an admin)")
 )
 
@@ -488,12 +493,72 @@ func (b *Bridge) controlArea(ctx context.Context, aa *areaAccessory) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
+		if was := b.areaState(area); in.Kind == hub.InArm && was.Set.Armed() && was.Set != mode {
+			return b.switchMode(cctx, in, was)
+		}
 		if res := b.h.Do(cctx, in); res.Err != nil {
 			b.log.Warn("HomeKit command refused", "area", area, "mode", mode.String(), "user", user, "error", res.Err)
 			return res.Err
 		}
 		return nil
 	})
+}
+
+// switchMode switches an armed area to another armed mode, which the hub does as a
+// disarming and a new arming (with its exit delay). A switch to away is refused before
+// anything is disarmed when the area is not ready for it; should the new arming still be
+// refused, the old mode is armed again, so that a refusal never leaves the house disarmed.
+func (b *Bridge) switchMode(ctx context.Context, arm hub.Input, was hub.AreaState) error {
+	log := b.log.With("area", arm.Area, "from", was.Set.String(), "to", arm.Mode.String(), "user", arm.User)
+	if !b.cfg.AllowDisarm {
+		log.Warn("HomeKit mode switch refused: homekit.allow_disarm is off")
+		return ErrSwitchNotAllowed
+	}
+	if was.Mode == hub.ModePending || alarmed(&was) {
+		log.Warn("HomeKit mode switch refused during an entry delay or an alarm")
+		return ErrSwitchNow
+	}
+	if arm.Mode == hub.ModeArmedAway {
+		var blocking []hub.Reason
+		for _, r := range b.h.Snapshot().Ready[arm.Area] {
+			if !r.Warn {
+				blocking = append(blocking, r)
+			}
+		}
+		if len(blocking) > 0 {
+			err := &hub.ArmRefusedError{Area: arm.Area, Reasons: blocking}
+			log.Warn("HomeKit mode switch refused", "error", err)
+			return err
+		}
+	}
+	disarm := arm
+	disarm.Kind = hub.InDisarm
+	if res := b.h.Do(ctx, disarm); res.Err != nil {
+		log.Warn("HomeKit mode switch refused", "error", res.Err)
+		return res.Err
+	}
+	res := b.h.Do(ctx, arm)
+	if res.Err == nil {
+		return nil
+	}
+	back := arm
+	back.Mode = was.Set
+	if bres := b.h.Do(ctx, back); bres.Err != nil {
+		log.Error("HomeKit mode switch refused, and the old mode could not be armed again: the area is DISARMED", "error", res.Err, "rearm_error", bres.Err)
+		return res.Err
+	}
+	log.Warn("HomeKit mode switch refused; the old mode is armed again", "error", res.Err)
+	return res.Err
+}
+
+// areaState returns the area's state now (zero if there is no such area).
+func (b *Bridge) areaState(area int) hub.AreaState {
+	for _, a := range b.h.Snapshot().State.Areas {
+		if a.Number == area {
+			return a
+		}
+	}
+	return hub.AreaState{}
 }
 
 // controlDevice forwards plug and lock writes to the device manager, which has the hub
