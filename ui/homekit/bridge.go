@@ -32,7 +32,7 @@ var (
 	ErrSwitchNotAllowed = errors.New("homekit: switching armed modes from HomeKit disarms first, and disarming from HomeKit is off (homekit.allow_disarm)")
 	// ErrSwitchNow: no switch during an entry delay or an alarm; someone must disarm.
 	ErrSwitchNow = errors.New("homekit: no switch of armed modes during an entry delay or an alarm")
-	ErrNoUser           = errors.New("homekit: no user to act as (homekit.user, or an admin)")
+	ErrNoUser    = errors.New("homekit: no user to act as (homekit.user, or an admin)")
 )
 
 // Config is the homekit section of config.yaml.
