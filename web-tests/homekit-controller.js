@@ -10,6 +10,9 @@
 //        events on those characteristics, on a connection of their own; each event is
 //        written as a line {"event":{"characteristics":[{"aid","iid","value"}]}} when it
 //        arrives, between answers.
+//   {"op":"discover","iface":"eth0"}
+//        browses for HAP bridges over mDNS (on that interface), answers the first one
+//        ready to pair, and talks to it from then on at the address it announced
 //   {"op":"unpair"}               (removes this controller's own pairing, as "Remove Bridge")
 //   {"op":"fresh","n":N,"ids":["aid.iid"],"patienceMs":5000}
 //        N fresh connections one after the other, each with its own pair-verify and one
@@ -19,10 +22,10 @@
 'use strict';
 
 const readline = require('node:readline');
-const { HttpClient, PairMethods } = require('hap-controller');
+const { HttpClient, IPDiscovery, PairMethods } = require('hap-controller');
 const HttpConnection = require('hap-controller/lib/transport/ip/http-connection').default;
 
-const [host, port] = [process.argv[2], Number(process.argv[3])];
+let [host, port] = [process.argv[2], Number(process.argv[3])];
 let client = new HttpClient('vakt-test', host, port);
 
 // json-bigint numbers (aid, iid) become plain numbers: HAP's ids fit in 53 bits.
@@ -77,6 +80,21 @@ async function run(cmd) {
         client.on('event', (ev) => process.stdout.write(JSON.stringify({ event: plain(ev) }) + '\n'));
       }
       return plain(await client.subscribeCharacteristics(cmd.ids));
+    case 'discover': {
+      const discovery = new IPDiscovery(cmd.iface);
+      const found = await new Promise((resolve) => {
+        discovery.on('serviceUp', (svc) => {
+          if (svc.availableToPair && svc.ci === 2) {
+            resolve(svc);
+          }
+        });
+        discovery.start();
+      });
+      discovery.stop();
+      [host, port] = [found.address, found.port];
+      client = new HttpClient('vakt-test', host, port);
+      return found;
+    }
     case 'unpair': {
       // hap closes every connection when the last admin controller goes, before its
       // answer is out, and hap-controller then waits for that answer for ever: the

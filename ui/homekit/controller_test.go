@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -528,4 +529,31 @@ func TestBridge_HomeKitControllerPlugsAndLocks(t *testing.T) {
 	c.awaitEvent(lockTarget, 0)
 	mgr.Report(devices.Report{Driver: "sim", Address: "front_lock", Lock: "jammed"})
 	c.awaitEvent(lockCurrent, 2)
+}
+
+// TestBridge_HomeKitControllerDiscovers: the real controller finds the bridge over mDNS on
+// the home network (in a private network namespace, see inNetns), ready to pair, and pairs
+// with it at the address it announced.
+func TestBridge_HomeKitControllerDiscovers(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	r := newRig(t, Config{Listen: "10.9.1.1:0", Interfaces: []string{"v0"}})
+	c := startController(t, r.b.Addr())
+	var found struct {
+		Address string `json:"address"`
+		Port    int    `json:"port"`
+		ID      string `json:"id"`
+	}
+	if err := json.Unmarshal(c.must(map[string]any{"op": "discover", "iface": "v1"}), &found); err != nil {
+		t.Fatal(err)
+	}
+	if got := net.JoinHostPort(found.Address, strconv.Itoa(found.Port)); got != r.b.Addr() {
+		t.Fatalf("discovered %s (%+v), the bridge is at %s", got, found, r.b.Addr())
+	}
+	c.must(map[string]any{"op": "pair", "pin": r.b.Setup().Pretty()})
+	current := characteristicID(t, c.must(map[string]any{"op": "accessories"}), r.area(1).plan.aid, "66")
+	if got := c.value(current); got != stateDisarmed {
+		t.Fatalf("current state %d", got)
+	}
 }

@@ -51,6 +51,38 @@ func TestBridge_BadInterfaceStopsIt(t *testing.T) {
 	}
 }
 
+// inNetns runs the calling test again inside a private network namespace made by netnsSetup
+// (unshare -n, as root) and returns false; there, it returns true and the test goes on.
+// Without root, unshare or ip the test skips, naming what is missing (in CI it fails).
+func inNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("VAKT_TEST_NETNS") != "" {
+		return true
+	}
+	missing := ""
+	if _, err := exec.LookPath("unshare"); err != nil {
+		missing = "unshare (util-linux) is not installed"
+	} else if _, err := exec.LookPath("ip"); err != nil {
+		missing = "ip (iproute2) is not installed"
+	} else if os.Geteuid() != 0 {
+		missing = "a private network namespace needs root"
+	}
+	if missing != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(missing)
+		}
+		t.Skip(missing)
+	}
+	cmd := exec.CommandContext(t.Context(), "unshare", "-n", "sh", "-c", netnsSetup+`exec "$0" -test.run "^$1$" -test.count=1 -test.v`, os.Args[0], t.Name())
+	cmd.Env = append(os.Environ(), "VAKT_TEST_NETNS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("in a network namespace: %v\n%s", err, out)
+	}
+	t.Logf("in a network namespace:\n%s", out)
+	return false
+}
+
 // netnsSetup makes, in a private network namespace, two links of veth pairs: v0 (10.9.1.1)
 // to v1 (10.9.1.2), the home network, and w0 (10.9.2.1) to w1 (10.9.2.2), another network.
 const netnsSetup = `set -e
@@ -69,31 +101,9 @@ ip route add 224.0.0.0/4 dev v0 || true
 // service, announced on every interface by the test, shows that the other network carries
 // mDNS: once it has been heard there, the bridge would have been too.
 func TestBridge_MDNSOnlyOnInterfaces(t *testing.T) {
-	if os.Getenv("VAKT_TEST_NETNS") == "" {
-		missing := ""
-		if _, err := exec.LookPath("unshare"); err != nil {
-			missing = "unshare (util-linux) is not installed"
-		} else if _, err := exec.LookPath("ip"); err != nil {
-			missing = "ip (iproute2) is not installed"
-		} else if os.Geteuid() != 0 {
-			missing = "a private network namespace needs root"
-		}
-		if missing != "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(missing)
-			}
-			t.Skip(missing)
-		}
-		cmd := exec.CommandContext(t.Context(), "unshare", "-n", "sh", "-c", netnsSetup+`exec "$0" -test.run '^TestBridge_MDNSOnlyOnInterfaces$' -test.count=1 -test.v`, os.Args[0])
-		cmd.Env = append(os.Environ(), "VAKT_TEST_NETNS=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("in a network namespace: %v\n%s", err, out)
-		}
-		t.Logf("in a network namespace:\n%s", out)
+	if !inNetns(t) {
 		return
 	}
-
 	r := newRig(t, Config{Listen: "10.9.1.1:0", Interfaces: []string{"v0"}})
 	_, port, _ := net.SplitHostPort(r.b.Addr())
 	bridgePort, _ := strconv.Atoi(port)
