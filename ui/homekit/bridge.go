@@ -33,6 +33,9 @@ var (
 	// ErrSwitchNow: no switch during an entry delay or an alarm; someone must disarm.
 	ErrSwitchNow = errors.New("homekit: no switch of armed modes during an entry delay or an alarm")
 	ErrNoUser    = errors.New("homekit: no user to act as (homekit.user, or an admin)")
+	// ErrNotServing: the bridge is not running (not started yet, or stopped by an error
+	// in the log), so there is nothing to reset now.
+	ErrNotServing = errors.New("homekit: the bridge is not running")
 )
 
 // Config is the homekit section of config.yaml.
@@ -190,6 +193,11 @@ func (b *Bridge) Paired() (int, error) {
 // identity, so that the Home app must add vakt anew; by (an admin, or a granted installer)
 // is logged in the history. The bridge restarts with the new code before this returns.
 func (b *Bridge) ResetPairings(ctx context.Context, by hub.Input) error {
+	if b.Addr() == "" {
+		return ErrNotServing
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
 	if res := b.h.Configure(ctx, by, "HomeKit: every pairing removed, new setup code", func(*hub.Installation) error { return nil }); res.Err != nil {
 		return res.Err
 	}

@@ -2,6 +2,8 @@ package homekit
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"testing"
 
 	"vakt/hub"
@@ -10,6 +12,10 @@ import (
 // TestBridge_ResetPairings: only an admin (or a granted installer) may reset; a reset makes
 // a new setup code, is in the history with who, and the bridge serves again at once.
 func TestBridge_ResetPairings(t *testing.T) {
+	stopped := New(Config{}, nil, nil, slog.New(slog.DiscardHandler))
+	if err := stopped.ResetPairings(context.Background(), hub.Input{User: "anna", How: hub.HowWeb}); !errors.Is(err, ErrNotServing) {
+		t.Fatalf("reset of a bridge not running: %v, want ErrNotServing", err)
+	}
 	r := newRig(t, Config{})
 	before := r.b.Setup()
 	if n, err := r.b.Paired(); err != nil || n != 0 {

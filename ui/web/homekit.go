@@ -84,7 +84,9 @@ func (s *Server) resetHomeKit(c *fiber.Ctx, confirmed bool) error {
 		return invalidKey("confirm", "homekit_confirm")
 	}
 	if err := s.homekit.ResetPairings(c.UserContext(), sess(c).credential("")); err != nil {
-		return configErr(err)
+		// The hub's refusals keep their own status (classify sees them first); anything
+		// else is the bridge not answering (not running: its error is in the log).
+		return fmt.Errorf("%w: %w", fiber.ErrServiceUnavailable, configErr(err))
 	}
 	s.log.Info("HomeKit pairings reset", "user", sess(c).User)
 	return nil

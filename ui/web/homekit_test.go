@@ -42,6 +42,11 @@ func TestInstaller_HomeKit(t *testing.T) {
 	if res, _ := r.req(anna, "POST", "/installer/homekit/reset", anna.form("confirm", "1")); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("reset without a bridge: %d, want 404", res.StatusCode)
 	}
+	// a bridge that is not running (stopped by an error in the log): 503, nothing reset
+	r.s.homekit = homekit.New(homekit.Config{}, r.h, nil, slog.New(slog.DiscardHandler))
+	if res, _ := r.req(anna, "POST", "/installer/homekit/reset", anna.form("confirm", "1")); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("reset with the bridge down: %d, want 503", res.StatusCode)
+	}
 	b := r.withHomeKit()
 	code, payload := b.SetupCode()
 	_, body := r.req(anna, "GET", "/installer", nil)
