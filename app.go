@@ -337,13 +337,20 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		return err
 	}
 	p.start("notify", nt.Run)
+	var bridge *homekit.Bridge // shown in the console and the installer tools
+	if cfg.HomeKit != nil {
+		bridge = homekit.New(*cfg.HomeKit, h, mgr, logger)
+	}
 	if demo {
 		p.start("sim", s.Run)
 		parts := console.Parts{Hub: h, Manager: mgr, Sim: s, Wired: wired, Uplink: up, Station: st, Broker: consoleBroker(cfg, creds)}
+		if bridge != nil {
+			parts.HomeKit = bridge
+		}
 		p.start("console", console.New(parts, a.opts.Stdin, stdout).Run)
 	}
-	if cfg.HomeKit != nil {
-		p.start("homekit", homekit.New(*cfg.HomeKit, h, mgr, logger).Run)
+	if bridge != nil {
+		p.start("homekit", bridge.Run)
 	}
 	// Home Assistant MQTT discovery, on the sensor bus's broker (off unless configured).
 	if cfg.HomeAssistant != nil {
@@ -355,6 +362,9 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds), Notifier: nt}
 	if up != nil {
 		webDeps.Uplink = up
+	}
+	if bridge != nil {
+		webDeps.HomeKit = bridge
 	}
 	srv, err := web.New(webCfg, webDeps)
 	if err != nil {

@@ -5,10 +5,12 @@ go 1.25.0
 require (
 	filippo.io/age v1.3.2
 	github.com/SherClockHolmes/webpush-go v1.4.0
+	github.com/brutella/dnssd v1.2.14
 	github.com/brutella/hap v0.0.35
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/eclipse/paho.mqtt.golang v1.5.0
+	github.com/go-chi/chi v1.5.4
 	github.com/gofiber/fiber/v2 v2.52.9
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
@@ -24,8 +26,6 @@ require (
 require (
 	filippo.io/hpke v0.4.0 // indirect
 	github.com/andybalholm/brotli v1.1.0 // indirect
-	github.com/brutella/dnssd v1.2.14 // indirect
-	github.com/go-chi/chi v1.5.4 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/golang-jwt/jwt/v5 v5.2.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -212,15 +213,15 @@ func startDemo(t *testing.T) (out *hubtest.Buffer, stdin io.Writer, step func(cm
 	return startDemoIn(t, t.TempDir())
 }
 
-// startDemoIn is startDemo with the data directory dir.
-func startDemoIn(t *testing.T, dir string) (out *hubtest.Buffer, stdin io.Writer, step func(cmd, want string), quit func()) {
+// startDemoIn is startDemo with the data directory dir, and more arguments.
+func startDemoIn(t *testing.T, dir string, args ...string) (out *hubtest.Buffer, stdin io.Writer, step func(cmd, want string), quit func()) {
 	t.Helper()
 	out = &hubtest.Buffer{}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--demo", "--data", dir}, pr, out, out) }()
+	go func() { done <- run(ctx, append([]string{"--demo", "--data", dir}, args...), pr, out, out) }()
 	step = func(cmd, want string) {
 		t.Helper()
 		io.WriteString(pw, cmd+"\n")
@@ -520,4 +521,38 @@ func TestApp_HomeAssistant(t *testing.T) {
 	}
 	wait("homeassistant/alarm_control_panel/vakt/area_1/config {")
 	wait("vakt/status online")
+}
+
+// TestRun_DemoHomeKit: the console's homekit command prints the setup code, the QR code's
+// payload and the QR code; without a homekit section it says how to turn HomeKit on.
+func TestRun_DemoHomeKit(t *testing.T) {
+	_, _, step, quit := startDemo(t)
+	step("homekit", "HomeKit is off (add a homekit section to config.yaml)")
+	quit()
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vakt.yaml")
+	if err := os.WriteFile(cfg, []byte("homekit:\n  listen: 127.0.0.1:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, pw, _, quit := startDemoIn(t, dir, "--config", cfg)
+	// the bridge may still be starting: ask until it answers
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "paired controllers: 0"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("homekit: no setup code in:\n%s", out.String())
+		}
+		io.WriteString(pw, "homekit\n")
+	}
+	m := regexp.MustCompile(`HomeKit setup code (\d{3}-\d{2}-\d{3}) .*\n\s+payload (X-HM://[0-9A-Z]{13})\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no setup code and payload in:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "█") {
+		t.Errorf("no QR code in:\n%s", out.String())
+	}
+	// the log line says the same
+	if !strings.Contains(out.String(), "code="+m[1]) || !strings.Contains(out.String(), "payload="+m[2]) {
+		t.Errorf("the log does not show code %s and payload %s", m[1], m[2])
+	}
+	quit()
 }

@@ -90,3 +90,31 @@ func (m *Manager) Health() map[string]Health {
 	}
 	return out
 }
+
+// WatchHealth returns a channel that receives, coalesced, whenever a device's switch, lock
+// or temperature changes or a missing device is heard again: what the HomeKit bridge shows
+// at once rather than polling for it. stop ends the watch.
+func (m *Manager) WatchHealth() (changes <-chan struct{}, stop func()) {
+	ch := make(chan struct{}, 1)
+	m.mu.Lock()
+	if m.watchers == nil {
+		m.watchers = map[chan struct{}]struct{}{}
+	}
+	m.watchers[ch] = struct{}{}
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.watchers, ch)
+		m.mu.Unlock()
+	}
+}
+
+// healthChanged tells the watchers, never waiting for one; the caller holds mu.
+func (m *Manager) healthChanged() {
+	for ch := range m.watchers {
+		select {
+		case ch <- struct{}{}:
+		default: // one is pending already: the watcher reads the newest health anyway
+		}
+	}
+}

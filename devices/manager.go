@@ -42,10 +42,12 @@ type Manager struct {
 	discovered map[key]*Discovered
 	unknown    unknownDevices // unadopted addresses already logged, bounded
 	limits     map[limitKey]*logLimit
-	pairUntil  time.Time
-	pairArea   int
-	index      *hub.Installation
-	byAddr     map[key]*hub.Device
+	// watchers hear of health changes a snapshot does not carry; see WatchHealth.
+	watchers  map[chan struct{}]struct{}
+	pairUntil time.Time
+	pairArea  int
+	index     *hub.Installation
+	byAddr    map[key]*hub.Device
 	// actions are the devices with keypad or lock actions being carried out, in order;
 	// see act. actx ends them when Run returns, which waits for actors.
 	actions       map[key]*actionQueue
@@ -149,17 +151,24 @@ func (m *Manager) Report(r Report) {
 	if r.LinkQuality != nil {
 		h.LinkQuality = r.LinkQuality
 	}
+	changed := wasMissing
 	if r.Temperature != nil {
+		changed = changed || h.Temperature == nil || *h.Temperature != *r.Temperature
 		h.Temperature = r.Temperature
 	}
 	if r.Switch != nil {
+		changed = changed || h.Switch == nil || *h.Switch != *r.Switch
 		h.Switch = r.Switch
 	}
 	if r.Power != nil {
 		h.Power = r.Power
 	}
 	if r.Lock != "" {
+		changed = changed || h.Lock != r.Lock
 		h.Lock = r.Lock
+	}
+	if changed {
+		m.healthChanged()
 	}
 	id, area := d.ID, d.Area
 	m.mu.Unlock()

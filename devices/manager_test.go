@@ -238,6 +238,50 @@ func TestManager_PlugsAndLocks(t *testing.T) {
 	}
 }
 
+// TestManager_WatchHealth: a watcher hears of a plug switched, a lock moved and a new
+// temperature (here as the simulated devices report their new state after a command), not
+// of a report that changes none of them; it stops hearing once stopped.
+func TestManager_WatchHealth(t *testing.T) {
+	r := start(t)
+	changes, stop := r.mgr.WatchHealth()
+	heard := func() bool {
+		select {
+		case <-changes:
+			return true
+		default:
+			return false
+		}
+	}
+	if err := r.mgr.Switch(context.Background(), anna, "coffee_plug", true); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.mgr.Health()["coffee_plug"]; h.Switch == nil || !*h.Switch || !heard() {
+		t.Fatalf("after switching on: health %+v", h)
+	}
+	on := true
+	r.mgr.Report(devices.Report{Driver: "sim", Address: "coffee_plug", Switch: &on})
+	if heard() {
+		t.Fatal("a report of the same state was heard as a change")
+	}
+	if err := r.mgr.Lock(context.Background(), anna, "front_lock", true); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.mgr.Health()["front_lock"]; h.Lock != "locked" || !heard() {
+		t.Fatalf("after locking: health %+v", h)
+	}
+	temp := 21.5
+	r.mgr.Report(devices.Report{Driver: "sim", Address: "garage_smoke", Temperature: &temp})
+	if !heard() {
+		t.Fatal("a new temperature was not heard")
+	}
+	stop()
+	temp = 22
+	r.mgr.Report(devices.Report{Driver: "sim", Address: "garage_smoke", Temperature: &temp})
+	if heard() {
+		t.Fatal("heard after stop")
+	}
+}
+
 // anna is the demo's admin, signed in (the web UI and HomeKit pass users like this).
 var anna = hub.Input{User: "anna", How: hub.HowWeb}
 

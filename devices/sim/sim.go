@@ -135,8 +135,11 @@ func (s *Sim) Send(_ context.Context, c devices.Command) error {
 		fmt.Fprintf(s.out, "  ♪ %s: ding-dong\n", c.Address)
 	case devices.CmdSwitch:
 		fmt.Fprintf(s.out, "  🔌 %s: switched %s\n", c.Address, map[bool]string{true: "on", false: "off"}[c.On])
+		on := c.On
+		s.sink.Report(devices.Report{Driver: Name, Address: c.Address, Switch: &on}) // as a real plug reports its new state
 	case devices.CmdLock:
 		fmt.Fprintf(s.out, "  🔐 %s: %s\n", c.Address, map[bool]string{true: "locked", false: "unlocked"}[c.Locked])
+		s.sink.Report(devices.Report{Driver: Name, Address: c.Address, Lock: map[bool]string{true: "locked", false: "unlocked"}[c.Locked]})
 	default:
 		return fmt.Errorf("sim: command %d not supported", c.Kind)
 	}

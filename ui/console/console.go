@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/skip2/go-qrcode"
+
 	"vakt/devices"
 	"vakt/devices/sim"
 	"vakt/hub"
@@ -30,6 +32,7 @@ type Console struct {
 	uplink  *uplink.Uplink   // nil without a station
 	station *station.Station // the demo's station, nil without one
 	broker  Broker
+	homekit HomeKit // nil without a bridge
 	in      io.Reader
 	out     io.Writer
 	mu      sync.Mutex // serialises writes to out
@@ -59,11 +62,19 @@ type Parts struct {
 	// Broker is shown by the broker command, for the admin at the console only: the
 	// password never goes to the log.
 	Broker Broker
+	// HomeKit is the HomeKit bridge the homekit command shows; nil without one.
+	HomeKit HomeKit
+}
+
+// HomeKit is the HomeKit bridge as the console shows it (ui/homekit's Bridge).
+type HomeKit interface {
+	SetupCode() (code, payload string)
+	Paired() (int, error)
 }
 
 // New returns a console over the parts, reading commands from in and printing to out.
 func New(p Parts, in io.Reader, out io.Writer) *Console {
-	return &Console{hub: p.Hub, mgr: p.Manager, sim: p.Sim, wired: p.Wired, uplink: p.Uplink, station: p.Station, broker: p.Broker, in: in, out: out, now: time.Now}
+	return &Console{hub: p.Hub, mgr: p.Manager, sim: p.Sim, wired: p.Wired, uplink: p.Uplink, station: p.Station, broker: p.Broker, homekit: p.HomeKit, in: in, out: out, now: time.Now}
 }
 
 func (c *Console) printf(format string, a ...any) {
@@ -130,7 +141,7 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 	case "quit", "exit":
 		return true
 	case "help", "?":
-		c.printf("%s\n%s\n  status    history [N]    broker    wait DURATION    help    quit\n", hub.ScriptHelp, pairingHelp)
+		c.printf("%s\n%s\n  status    history [N]    broker    homekit    wait DURATION    help    quit\n", hub.ScriptHelp, pairingHelp)
 		return false
 	case "battery":
 		n := -1
@@ -167,6 +178,9 @@ func (c *Console) command(ctx context.Context, line string) (quit bool) {
 		return false
 	case "broker":
 		c.printf("%s", c.broker)
+		return false
+	case "homekit":
+		c.printf("%s", homekitText(c.homekit))
 		return false
 	case "wait":
 		// Lets a pasted walk-through wait for a delay; countdowns print meanwhile.
@@ -521,6 +535,29 @@ func status(s *hub.Snapshot, now time.Time) string {
 }
 
 // String shows the broker as the broker command prints it.
+// homekitText is how to add vakt to the Home app: the setup code, the QR code's payload
+// and the QR code itself in text, which a phone's camera reads off the terminal.
+func homekitText(hk HomeKit) string {
+	if hk == nil {
+		return "  ✗ HomeKit is off (add a homekit section to config.yaml)\n"
+	}
+	code, payload := hk.SetupCode()
+	if code == "" {
+		return "  ⏳ the HomeKit bridge is starting; try again in a moment\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  🏠 HomeKit setup code %s (Home app: Add Accessory, scan or type it)\n     payload %s\n", code, payload)
+	if n, err := hk.Paired(); err != nil {
+		fmt.Fprintf(&b, "     ✗ paired controllers: %v\n", err)
+	} else {
+		fmt.Fprintf(&b, "     paired controllers: %d\n", n)
+	}
+	if q, err := qrcode.New(payload, qrcode.Medium); err == nil {
+		b.WriteString(q.ToSmallString(false))
+	}
+	return b.String()
+}
+
 func (b Broker) String() string {
 	switch {
 	case b.URL == "":

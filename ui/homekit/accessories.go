@@ -138,12 +138,10 @@ type areaAccessory struct {
 	fault     *characteristic.StatusFault
 	tampered  *characteristic.StatusTampered
 	alarmType *characteristic.SecuritySystemAlarmType
-	// current is the current state shown, kept through an exit delay.
-	current int
 }
 
 func newAreaAccessory(p areaPlan) *areaAccessory {
-	aa := &areaAccessory{plan: p, current: stateDisarmed}
+	aa := &areaAccessory{plan: p}
 	aa.a = accessory.NewSecuritySystem(accessory.Info{Name: p.name, Manufacturer: "vakt", Model: "area", SerialNumber: fmt.Sprintf("area-%d", p.number)})
 	aa.a.Id = p.aid
 	aa.fault = characteristic.NewStatusFault()
@@ -163,8 +161,7 @@ func (aa *areaAccessory) update(snap *hub.Snapshot, busy func(*characteristic.C)
 		return
 	}
 	a := &snap.State.Areas[i]
-	cur, tgt := areaStates(a, aa.current)
-	aa.current = cur
+	cur, tgt := areaStates(a)
 	s := aa.a.SecuritySystem
 	if !busy(s.SecuritySystemTargetState.C) {
 		s.SecuritySystemTargetState.SetValue(tgt)

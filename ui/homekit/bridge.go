@@ -27,7 +27,15 @@ import (
 // Errors a HomeKit write can meet before it reaches the hub.
 var (
 	ErrDisarmNotAllowed = errors.New("homekit: disarming from HomeKit is off (homekit.allow_disarm)")
-	ErrNoUser           = errors.New("homekit: no user to act as (homekit.user, or an admin)")
+	// ErrSwitchNotAllowed: a switch between armed modes disarms before it arms again, so it
+	// follows homekit.allow_disarm too.
+	ErrSwitchNotAllowed = errors.New("homekit: switching armed modes from HomeKit disarms first, and disarming from HomeKit is off (homekit.allow_disarm)")
+	// ErrSwitchNow: no switch during an entry delay or an alarm; someone must disarm.
+	ErrSwitchNow = errors.New("homekit: no switch of armed modes during an entry delay or an alarm")
+	ErrNoUser    = errors.New("homekit: no user to act as (homekit.user, or an admin)")
+	// ErrNotServing: the bridge is not running (not started yet, or stopped by an error
+	// in the log), so there is nothing to reset now.
+	ErrNotServing = errors.New("homekit: the bridge is not running")
 )
 
 // Config is the homekit section of config.yaml.
@@ -42,18 +50,22 @@ type Config struct {
 	// AllowDisarm lets HomeKit disarm, and unlock a lock of an armed area. Off by default:
 	// anyone with the phone unlocked could otherwise disarm.
 	AllowDisarm bool `yaml:"allow_disarm"`
+	// Interfaces are the network interfaces (eth0, wlan0) where the bridge announces
+	// itself over mDNS, so that phones on the home network find it and no other network
+	// (an uplink's cellular modem) hears of it; empty: every interface. A listen address
+	// with a host must then belong to one of them.
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // Devices is what the bridge needs of the device manager: health (temperatures, plug and
-// lock states) and the plug and lock commands.
+// lock states), told of each change so that the Home app hears of it at once, and the plug
+// and lock commands.
 type Devices interface {
 	Health() map[string]devices.Health
+	WatchHealth() (changes <-chan struct{}, stop func())
 	Switch(ctx context.Context, by hub.Input, id string, on bool) error
 	Lock(ctx context.Context, by hub.Input, id string, locked bool) error
 }
-
-// healthEvery is how often the bridge reads the devices' health, which no snapshot carries.
-const healthEvery = 5 * time.Second
 
 // commandTimeout bounds how long a HomeKit write waits for the hub's answer.
 const commandTimeout = 10 * time.Second
@@ -68,6 +80,8 @@ type Bridge struct {
 	// resync asks the follower to show the newest snapshot again (after a HomeKit write,
 	// which hap stores only once its callback has returned).
 	resync chan struct{}
+	// resets asks the running bridge to forget every pairing; it answers on the channel.
+	resets chan chan error
 
 	// writes orders the follower's updates with HomeKit's writes: hap reads a value
 	// unlocked when it notifies, so the two must never touch one characteristic at once.
@@ -86,7 +100,7 @@ type Bridge struct {
 // New returns a bridge over the hub and the device manager (nil: no plugs, locks or
 // temperatures).
 func New(cfg Config, h *hub.Hub, dev Devices, logger *slog.Logger) *Bridge {
-	return &Bridge{cfg: cfg, h: h, dev: dev, log: logger.With("part", "homekit"), resync: make(chan struct{}, 1), inflight: map[*characteristic.C]int{}}
+	return &Bridge{cfg: cfg, h: h, dev: dev, log: logger.With("part", "homekit"), resync: make(chan struct{}, 1), resets: make(chan chan error), inflight: map[*characteristic.C]int{}}
 }
 
 // Addr returns the address the bridge listens on, empty until it does.
@@ -107,18 +121,17 @@ func (b *Bridge) Setup() Setup {
 // there are, the bridge is rebuilt (controllers see a new configuration number).
 func (b *Bridge) Run(ctx context.Context) error {
 	haplog.Info.Logger = slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)
-	setup, err := LoadSetup(b.h.Store())
-	if err != nil {
-		return err
-	}
 	addr, err := b.listenAddr()
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	b.setup = setup
-	b.mu.Unlock()
-	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	if err := checkInterfaces(b.cfg.Interfaces, addr); err != nil {
+		return err
+	}
+	setup, err := b.loadSetup(addr)
+	if err != nil {
+		return err
+	}
 	if user, err := b.user(); err != nil {
 		b.log.Warn("HomeKit can arm nobody's way: the installation has no admin; set homekit.user", "error", err)
 	} else if !slices.ContainsFunc(b.h.Snapshot().Installation.Users, func(u hub.User) bool { return u.ID == user }) {
@@ -128,12 +141,88 @@ func (b *Bridge) Run(ctx context.Context) error {
 	sub := b.h.Subscribe()
 	defer sub.Close()
 	for {
-		rebuild, err := b.serve(ctx, sub, store, setup, addr)
-		if err != nil || !rebuild || ctx.Err() != nil {
+		next, err := b.serve(ctx, sub, store, setup, addr)
+		if err != nil || next == nil || ctx.Err() != nil {
 			return err
+		}
+		if next.reset != nil {
+			err := store.Reset()
+			if err == nil {
+				setup, err = b.loadSetup(addr)
+			}
+			next.reset <- err
+			if err != nil {
+				return err
+			}
+			continue
 		}
 		b.log.Info("HomeKit: accessories changed, restarting the bridge")
 	}
+}
+
+// loadSetup loads (or makes) the setup code and shows it in the log.
+func (b *Bridge) loadSetup(addr string) (Setup, error) {
+	setup, err := LoadSetup(b.h.Store())
+	if err != nil {
+		return Setup{}, err
+	}
+	b.mu.Lock()
+	b.setup = setup
+	b.mu.Unlock()
+	b.log.Info("HomeKit: add vakt in the Home app with this setup code, or a QR code of the payload", "code", setup.Pretty(), "payload", setup.Payload(), "addr", addr)
+	return setup, nil
+}
+
+// SetupCode returns the setup code written XXX-XX-XXX and the X-HM:// payload its QR code
+// holds; empty until the bridge has started.
+func (b *Bridge) SetupCode() (code, payload string) {
+	st := b.Setup()
+	if st.Code == "" {
+		return "", ""
+	}
+	return st.Pretty(), st.Payload()
+}
+
+// Paired returns how many controllers (the family's phones, a home hub) are paired.
+func (b *Bridge) Paired() (int, error) {
+	keys, err := NewStore(b.h.Store()).KeysWithSuffix(pairingSuffix)
+	return len(keys), err
+}
+
+// ResetPairings forgets every paired controller and makes a new setup code and bridge
+// identity, so that the Home app must add vakt anew; by (an admin, or a granted installer)
+// is logged in the history. The bridge restarts with the new code before this returns.
+func (b *Bridge) ResetPairings(ctx context.Context, by hub.Input) error {
+	if b.Addr() == "" {
+		return ErrNotServing
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if res := b.h.Configure(ctx, by, "HomeKit: every pairing removed, new setup code", func(*hub.Installation) error { return nil }); res.Err != nil {
+		return res.Err
+	}
+	done := make(chan error, 1)
+	select {
+	case b.resets <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("homekit reset: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("homekit reset: %w", err)
+		}
+		b.log.Info("HomeKit: every pairing removed", "user", by.User)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("homekit reset: %w", ctx.Err())
+	}
+}
+
+// rebuild says why serve returned for the bridge to start again.
+type rebuild struct {
+	// reset, when set, asks Run to forget the pairings first and answer there.
+	reset chan error
 }
 
 // listenAddr fixes the port up front, so that the bridge keeps it across rebuilds and a
@@ -158,6 +247,37 @@ func (b *Bridge) listenAddr() (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// checkInterfaces checks that every interface mDNS is to announce on exists, and that a
+// listen address with a host is on one of them (else the phones that find the bridge could
+// not reach it).
+func checkInterfaces(names []string, addr string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	onOne := host == "" || ip == nil || ip.IsUnspecified()
+	for _, name := range names {
+		iface, err := net.InterfaceByName(name)
+		if err != nil {
+			return fmt.Errorf("homekit.interfaces: %s: %w", name, err)
+		}
+		addrs, err := iface.Addrs()
+		if err != nil {
+			return fmt.Errorf("homekit.interfaces: %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+				onOne = true
+			}
+		}
+	}
+	if !onOne {
+		return fmt.Errorf("homekit.listen: %s is on none of homekit.interfaces %v", host, names)
+	}
+	return nil
+}
+
 // bridged is a running bridge's accessories.
 type bridged struct {
 	plan    plan
@@ -165,9 +285,10 @@ type bridged struct {
 	devices []*deviceAccessory
 }
 
-// serve builds the accessories, shows the current state, serves them until ctx ends or
-// the accessories change (rebuild), and follows the hub meanwhile.
-func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Store, setup Setup, addr string) (rebuild bool, err error) {
+// serve builds the accessories, shows the current state, serves them until ctx ends, the
+// accessories change or the pairings are to be reset (a rebuild), and follows the hub
+// meanwhile.
+func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Store, setup Setup, addr string) (*rebuild, error) {
 	snap := b.h.Snapshot()
 	health := b.health()
 	p := planFor(snap.Installation, health)
@@ -195,9 +316,13 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	bridge := accessory.NewBridge(accessory.Info{Name: name, Manufacturer: "vakt", Model: "vakt bridge"})
 	srv, err := hap.NewServer(store, bridge.A, as...)
 	if err != nil {
-		return false, fmt.Errorf("homekit: %w", err)
+		return nil, fmt.Errorf("homekit: %w", err)
 	}
-	srv.Pin, srv.SetupId, srv.Addr = setup.Code, setup.ID, addr
+	srv.Pin, srv.SetupId, srv.Addr, srv.Ifaces = setup.Code, setup.ID, addr, b.cfg.Interfaces
+	gate, err := newVerifyGate(srv, b.log)
+	if err != nil {
+		return nil, err
+	}
 	// After hap's own notification of a write, which NewServer registered first.
 	for _, aa := range br.areas {
 		b.stored(aa.a.SecuritySystem.SecuritySystemTargetState.C)
@@ -213,7 +338,7 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- b.listenAndServe(sctx, srv) }()
+	go func() { errc <- b.listenAndServe(sctx, srv, gate) }()
 	b.mu.Lock()
 	b.addr, b.served = addr, br
 	b.mu.Unlock()
@@ -223,41 +348,56 @@ func (b *Bridge) serve(ctx context.Context, sub *hub.Subscription, store hap.Sto
 		b.mu.Unlock()
 	}()
 
-	tick := time.NewTicker(healthEvery)
-	defer tick.Stop()
+	var healthChanged <-chan struct{} // nil without a device manager: never ready
+	if b.dev != nil {
+		changes, stop := b.dev.WatchHealth()
+		defer stop()
+		healthChanged = changes
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			cancel()
 			<-errc
-			return false, nil
+			return nil, nil
 		case err := <-errc:
 			if ctx.Err() != nil {
-				return false, nil
+				return nil, nil
 			}
-			return false, fmt.Errorf("homekit: %w", err)
+			return nil, fmt.Errorf("homekit: %w", err)
 		case <-sub.C():
 			if u := sub.Next(); u.Closed {
 				cancel()
 				<-errc
-				return false, nil
+				return nil, nil
 			}
-		case <-tick.C:
+		case <-healthChanged:
 		case <-b.resync:
+		case done := <-b.resets:
+			cancel()
+			<-errc
+			return &rebuild{reset: done}, nil
 		}
 		snap, health = b.h.Snapshot(), b.health()
 		if np := planFor(snap.Installation, health); np.key() != p.key() {
 			cancel()
 			<-errc
-			return true, nil
+			return &rebuild{}, nil
 		}
 		b.update(br, snap, health)
 	}
 }
 
-// listenAndServe serves srv until ctx ends.
-func (b *Bridge) listenAndServe(ctx context.Context, srv *hap.Server) error {
-	return srv.ListenAndServe(ctx)
+// listenAndServe serves srv, and the verified connections its gate takes over, until ctx
+// ends or srv fails.
+func (b *Bridge) listenAndServe(ctx context.Context, srv *hap.Server, gate *verifyGate) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gerr := make(chan error, 1)
+	go func() { gerr <- gate.Run(ctx) }()
+	err := srv.ListenAndServe(ctx)
+	cancel()
+	return errors.Join(err, <-gerr)
 }
 
 // update shows snap and health, leaving alone the characteristics a HomeKit write is
@@ -361,12 +501,72 @@ func (b *Bridge) controlArea(ctx context.Context, aa *areaAccessory) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
+		if was := b.areaState(area); in.Kind == hub.InArm && was.Set.Armed() && was.Set != mode {
+			return b.switchMode(cctx, in, was)
+		}
 		if res := b.h.Do(cctx, in); res.Err != nil {
 			b.log.Warn("HomeKit command refused", "area", area, "mode", mode.String(), "user", user, "error", res.Err)
 			return res.Err
 		}
 		return nil
 	})
+}
+
+// switchMode switches an armed area to another armed mode, which the hub does as a
+// disarming and a new arming (with its exit delay). A switch to away is refused before
+// anything is disarmed when the area is not ready for it; should the new arming still be
+// refused, the old mode is armed again, so that a refusal never leaves the house disarmed.
+func (b *Bridge) switchMode(ctx context.Context, arm hub.Input, was hub.AreaState) error {
+	log := b.log.With("area", arm.Area, "from", was.Set.String(), "to", arm.Mode.String(), "user", arm.User)
+	if !b.cfg.AllowDisarm {
+		log.Warn("HomeKit mode switch refused: homekit.allow_disarm is off")
+		return ErrSwitchNotAllowed
+	}
+	if was.Mode == hub.ModePending || alarmed(&was) {
+		log.Warn("HomeKit mode switch refused during an entry delay or an alarm")
+		return ErrSwitchNow
+	}
+	if arm.Mode == hub.ModeArmedAway {
+		var blocking []hub.Reason
+		for _, r := range b.h.Snapshot().Ready[arm.Area] {
+			if !r.Warn {
+				blocking = append(blocking, r)
+			}
+		}
+		if len(blocking) > 0 {
+			err := &hub.ArmRefusedError{Area: arm.Area, Reasons: blocking}
+			log.Warn("HomeKit mode switch refused", "error", err)
+			return err
+		}
+	}
+	disarm := arm
+	disarm.Kind = hub.InDisarm
+	if res := b.h.Do(ctx, disarm); res.Err != nil {
+		log.Warn("HomeKit mode switch refused", "error", res.Err)
+		return res.Err
+	}
+	res := b.h.Do(ctx, arm)
+	if res.Err == nil {
+		return nil
+	}
+	back := arm
+	back.Mode = was.Set
+	if bres := b.h.Do(ctx, back); bres.Err != nil {
+		log.Error("HomeKit mode switch refused, and the old mode could not be armed again: the area is DISARMED", "error", res.Err, "rearm_error", bres.Err)
+		return res.Err
+	}
+	log.Warn("HomeKit mode switch refused; the old mode is armed again", "error", res.Err)
+	return res.Err
+}
+
+// areaState returns the area's state now (zero if there is no such area).
+func (b *Bridge) areaState(area int) hub.AreaState {
+	for _, a := range b.h.Snapshot().State.Areas {
+		if a.Number == area {
+			return a
+		}
+	}
+	return hub.AreaState{}
 }
 
 // controlDevice forwards plug and lock writes to the device manager, which has the hub

@@ -4,36 +4,54 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/brutella/hap/characteristic"
 
+	"vakt/devices"
+	"vakt/devices/sim"
 	"vakt/hub"
 	"vakt/hub/hubtest"
 )
 
 // rig is a real hub on a real store with the demo installation, and a bridge serving it.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	h     *hub.Hub
 	clock *hubtest.Clock
 	b     *Bridge
 
-	path       string
-	cfg        Config
-	dev        Devices
+	path string
+	cfg  Config
+	dev  Devices
+	// withSim gives the bridge a real device manager with the simulated driver (sim),
+	// made anew with each start.
+	withSim    bool
+	sim        *sim.Sim
 	stopHub    func()
 	stopBridge func()
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	return newRigWith(t, cfg, nil)
 }
 
-func newRigWith(t *testing.T, cfg Config, dev Devices) *rig {
+// newRigWithSim is newRig with the real device manager and simulated devices.
+func newRigWithSim(t testing.TB, cfg Config) *rig {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	r := &rig{t: t, clock: hubtest.NewClock(hubtest.T0), path: hubtest.StorePath(t), cfg: cfg, withSim: true}
+	r.start(hub.DemoInstallation(make([]byte, 32)))
+	return r
+}
+
+func newRigWith(t testing.TB, cfg Config, dev Devices) *rig {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -47,9 +65,29 @@ func newRigWith(t *testing.T, cfg Config, dev Devices) *rig {
 func (r *rig) start(inst *hub.Installation) {
 	r.t.Helper()
 	r.h, r.stopHub = hubtest.StartHub(r.t, r.path, inst, hub.Options{Now: r.clock.Now})
+	if r.withSim {
+		mgr := devices.NewManager(r.h, devices.Options{Now: r.clock.Now})
+		r.sim = sim.New(mgr, io.Discard)
+		mgr.AddDriver(r.sim)
+		hubtest.Run(r.t, "devices", mgr.Run)
+		r.dev = mgr
+	}
 	r.b = New(r.cfg, r.h, r.dev, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.stopBridge = hubtest.Run(r.t, "bridge", r.b.Run)
+	r.waitListening()
+}
+
+// waitListening waits until the bridge serves and accepts connections.
+func (r *rig) waitListening() {
+	r.t.Helper()
 	hubtest.Eventually(r.t, "the bridge serves", func() bool { return r.served() != nil })
+	hubtest.Eventually(r.t, "the bridge listens", func() bool {
+		c, err := net.Dial("tcp", r.b.Addr())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }
 
 // restart stops the bridge and the hub and starts them again on the same store and address.

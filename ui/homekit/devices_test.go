@@ -33,6 +33,9 @@ func (f *fakeDevices) Health() map[string]devices.Health {
 	return out
 }
 
+// WatchHealth is never told of a change: these tests set the health before the bridge starts.
+func (f *fakeDevices) WatchHealth() (<-chan struct{}, func()) { return nil, func() {} }
+
 func (f *fakeDevices) record(by hub.Input, what string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -57,16 +57,17 @@ func alarmed(a *hub.AreaState) bool {
 // areaStates returns an area's HomeKit current and target state. Target is the mode the
 // user set: during the exit delay the mode asked for, and after a failed or cancelled
 // arming the disarmed mode again, so that it equals current. Current is AlarmTriggered
-// while an alarm sounds or is unacknowledged; during the exit delay it stays where it was
-// before (before: the current state before the arming started); during the entry delay the
-// area is still armed.
-func areaStates(a *hub.AreaState, before int) (current, target int) {
+// while an alarm sounds or is unacknowledged; during the exit delay Disarm, which is what
+// the area is until the delay ends (also when switching from another armed mode, which the
+// hub does by disarming first; and the same after a restart, which needs no memory of
+// before); during the entry delay the area is still armed.
+func areaStates(a *hub.AreaState) (current, target int) {
 	target = stateOf(a.Set)
 	switch {
 	case alarmed(a):
 		current = stateTriggered
 	case a.Mode == hub.ModeArming:
-		current = before
+		current = stateDisarmed
 	default:
 		current = stateOf(a.Set)
 	}

@@ -16,6 +16,9 @@ import (
 // driverName is the name under which the bridge keeps its data in the store's driver data.
 const driverName = "homekit"
 
+// pairingSuffix ends the keys of hap's pairings, one per paired controller.
+const pairingSuffix = ".pairing"
+
 // keysKey lists the keys hap has stored, since the driver data cannot be listed.
 const keysKey = "_keys"
 
@@ -87,6 +90,29 @@ func (st *Store) KeysWithSuffix(suffix string) ([]string, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(keys, func(k string) bool { return !strings.HasSuffix(k, suffix) }), nil
+}
+
+// Reset forgets everything hap stored (the paired controllers, the bridge's key pair and
+// device id) and the setup code: the next start is a new accessory with a new code. Only
+// while no hap server runs on the store.
+func (st *Store) Reset() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	keys, err := st.keys()
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := st.s.SaveDriverData(driverName, "hap/"+k, nil); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{keysKey, "setup_code", "setup_id"} {
+		if err := st.s.SaveDriverData(driverName, k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (st *Store) keys() ([]string, error) {

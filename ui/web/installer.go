@@ -36,11 +36,14 @@ type installerView struct {
 	HasStation bool                    `json:"has_station"`
 	Test       *uplink.TestResult      `json:"test,omitempty"`
 	Broker     *Broker                 `json:"broker,omitempty"`
-	Areas      []hub.Area              `json:"-"`
-	ZoneTypes  []string                `json:"-"`
-	Reasons    []string                `json:"-"`
-	HasDevices bool                    `json:"-"`
-	Imported   bool                    `json:"-"`
+	HomeKit    *homekitView            `json:"homekit,omitempty"`
+	// HomeKitReset says the page follows a reset of the pairings.
+	HomeKitReset bool       `json:"-"`
+	Areas        []hub.Area `json:"-"`
+	ZoneTypes    []string   `json:"-"`
+	Reasons      []string   `json:"-"`
+	HasDevices   bool       `json:"-"`
+	Imported     bool       `json:"-"`
 	formNotice
 }
 
@@ -127,11 +130,16 @@ func (s *Server) installerView(n formNotice) installerView {
 		v.HasStation = true
 		v.Station = s.up.Status()
 	}
+	if hk, err := s.homekitView(); err != nil {
+		s.log.Warn("HomeKit card", "error", err)
+	} else {
+		v.HomeKit = hk
+	}
 	return v
 }
 
 func (s *Server) installerPage(c *fiber.Ctx) error {
-	return s.renderInstaller(c, http.StatusOK, installerView{Imported: c.Query("imported") == "1"}, formNotice{})
+	return s.renderInstaller(c, http.StatusOK, installerView{Imported: c.Query("imported") == "1", HomeKitReset: c.Query("homekit") == "reset"}, formNotice{})
 }
 
 // renderInstaller shows the tools; a transmission test's answer rides along in with.
@@ -139,6 +147,7 @@ func (s *Server) renderInstaller(c *fiber.Ctx, status int, with installerView, n
 	v := s.installerView(n)
 	v.Test = with.Test
 	v.Imported = with.Imported
+	v.HomeKitReset = with.HomeKitReset
 	return s.render(c, status, "installer", page{Title: translate(lang(c), "installer"), Data: v})
 }
 

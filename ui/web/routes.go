@@ -119,6 +119,7 @@ func (s *Server) routeTable() []route {
 		{post, "/schedules/timezone", installers, s.granted(s.timezonePost)},
 		{get, "/api/v1/schedules", installers, s.granted(s.apiSchedules)},
 		{post, "/api/v1/schedules", installers, s.granted(s.apiSchedulesSet)},
+		{post, "/installer/homekit/reset", admins, s.homekitResetPost},
 		{get, "/api/v1/devices/detail", everyone, s.apiDeviceList},
 		{post, "/api/v1/devices/:id", installers, s.granted(s.apiDeviceEdit)},
 		{post, "/api/v1/devices/:id/remove", installers, s.granted(s.apiDeviceRemove)},
@@ -140,6 +141,7 @@ func (s *Server) routeTable() []route {
 		{get, "/api/v1/installer/installation.yaml", installers, s.granted(s.export)},
 		{post, "/api/v1/installer/import", installers, s.granted(s.importPost)},
 		{post, "/api/v1/installer/import/apply", installers, s.granted(s.importApplyPost)},
+		{post, "/api/v1/installer/homekit/reset", admins, s.apiHomeKitReset},
 	}
 }
 

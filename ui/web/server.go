@@ -65,6 +65,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Broker is the MQTT broker for the installer's tools; nil shows none.
 	Broker *Broker
+	// HomeKit is the HomeKit bridge for the installer's tools; nil shows none.
+	HomeKit HomeKit
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Notifier is the running notifier, for the notifications page; nil shows none.
@@ -79,10 +81,12 @@ type Server struct {
 	dev   *devices.Manager
 	up    Uplink
 	mqtt  *Broker
-	log   *slog.Logger
 	// notifier is the running notifier; nil when none runs.
 	notifier Notifier
-	now      func() time.Time
+	// homekit is the HomeKit bridge, nil without one.
+	homekit HomeKit
+	log     *slog.Logger
+	now     func() time.Time
 
 	app   *fiber.App
 	pages map[string]*template.Template
@@ -128,7 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web.listen %q: plain HTTP is served on loopback only", cfg.Listen)
 	}
 	s := &Server{
-		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, notifier: deps.Notifier,
+		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, notifier: deps.Notifier, homekit: deps.HomeKit,
 		log: deps.Logger, now: deps.Now,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
