@@ -166,7 +166,7 @@ func TestSchema_OldStoresMigrate(t *testing.T) {
 func TestSchema_NewerStoreIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name, value, want string
-		newer            bool
+		newer             bool
 	}{
 		{"newer", "3", "store schema 3 is newer than this vakt (2): upgrade vakt or restore a backup", true},
 		{"much newer", "117", "store schema 117 is newer than this vakt (2)", true},
