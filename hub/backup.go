@@ -61,19 +61,48 @@ func (s *Store) Backup(w io.Writer, passphrase string) error {
 	if err := CheckBackupPassphrase(passphrase); err != nil {
 		return err
 	}
+	if err := s.flushStaged(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return backupDB(s.db, w, passphrase)
+}
+
+// BackupStore is Backup of the store at path while no vakt runs on it: it opens the store
+// read-only and changes nothing in it, not even a migration. A store a running vakt holds
+// is ErrStoreLocked (back it up through that vakt instead); a damaged one a *DamageError.
+func BackupStore(path string, w io.Writer, passphrase string) error {
+	if err := CheckBackupPassphrase(passphrase); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := inspectStore(path); err != nil {
+		return err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("backup %s: %w", path, ErrStoreLocked)
+	}
+	if err != nil {
+		return fmt.Errorf("backup %s: %w", path, err)
+	}
+	defer db.Close()
+	return backupDB(db, w, passphrase)
+}
+
+// backupDB writes db, as one read transaction sees it, to w, encrypted with passphrase.
+func backupDB(db *bolt.DB, w io.Writer, passphrase string) error {
 	rcpt, err := age.NewScryptRecipient(passphrase)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	rcpt.SetWorkFactor(backupWorkFactor)
-	if err := s.flushStaged(); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
 	aw, err := age.Encrypt(w, rcpt)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		_, err := tx.WriteTo(aw)
 		return err
 	})
@@ -87,18 +116,26 @@ func (s *Store) Backup(w io.Writer, passphrase string) error {
 }
 
 // BackupFile writes a backup to path through a temporary file in the same directory, so
-// that path is either the whole backup or not there; it returns the backup's size.
+// that path is either the whole backup or not there; it returns the backup's size. An
+// existing file at path is replaced.
 func (s *Store) BackupFile(path, passphrase string) (int64, error) {
 	if err := CheckBackupPassphrase(passphrase); err != nil {
 		return 0, err
 	}
+	return WriteFileAtomic(path, func(w io.Writer) error { return s.Backup(w, passphrase) })
+}
+
+// WriteFileAtomic writes what write writes to path through a temporary file in the same
+// directory, synced and renamed into place: path is the whole of it or as it was. It
+// returns the size written.
+func WriteFileAtomic(path string, write func(io.Writer) error) (int64, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
+		return 0, err
 	}
 	tmp := f.Name()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	err = s.Backup(bw, passphrase)
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -117,7 +154,7 @@ func (s *Store) BackupFile(path, passphrase string) (int64, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("backup to %s: %w", path, err)
+		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
 	syncDir(filepath.Dir(path))
 	return size, nil
