@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -124,7 +122,7 @@ func storePath(dir string, demo bool) string {
 // stay in the shell's history.
 func readPassphrase(stdin io.Reader, stderr io.Writer, file string, confirm bool) (string, error) {
 	if file != "" {
-		pass, err := readPassphraseFile(file)
+		pass, err := hub.ReadPassphraseFile(file)
 		if err != nil {
 			return "", err
 		}
@@ -161,21 +159,6 @@ func readPassphrase(stdin io.Reader, stderr io.Writer, file string, confirm bool
 		return "", errors.New("the two passphrases differ; nothing written")
 	}
 	return p1, nil
-}
-
-// readPassphraseFile reads the first line of a passphrase file (for scheduled backups and
-// scripts), saying which file when it cannot.
-func readPassphraseFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("backup passphrase file: %w", err)
-	}
-	defer f.Close()
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", fmt.Errorf("backup passphrase file %s: empty", path)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // checkBackupPassphrase refuses a short passphrase for a new backup; a restore tries

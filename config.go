@@ -59,6 +59,8 @@ type Config struct {
 	Notify notify.Config `yaml:"notify"`
 	// HomeKit, when present, runs the HomeKit bridge for Apple's Home app.
 	HomeKit *homekit.Config `yaml:"homekit"`
+	// Backup makes encrypted backups of the store into a directory on a schedule.
+	Backup hub.BackupConfig `yaml:"backup"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -99,6 +101,7 @@ func defaultConfig() Config {
 		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
 		Web:         web.Config{Listen: web.DefaultListen},
 		Notify:      notify.DefaultConfig(),
+		Backup:      hub.DefaultBackupConfig(),
 	}
 }
 
@@ -331,6 +334,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("devices.bus_fault_after: %s, want 1s to 1h", d)
 	}
 	if err := c.Notify.Validate("notify"); err != nil {
+		return err
+	}
+	if err := c.Backup.Validate("backup"); err != nil {
 		return err
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.

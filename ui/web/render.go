@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"vakt/hub"
 )
 
 // errTemplate is a page that could not be rendered: a clean 500, the cause logged.
@@ -26,7 +28,10 @@ type page struct {
 	CSRF  string
 	// NoPIN: the signed-in user arms and disarms on the panel without a PIN.
 	NoPIN bool
-	Data  any
+	// Version and Schema are vakt's version and its store's schema, for admins' footer.
+	Version string
+	Schema  int
+	Data    any
 }
 
 // T translates a message key into the page's language.
@@ -80,6 +85,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	if p.Lang == "" {
 		p.Lang = lang(c)
 	}
+	p.Version, p.Schema = s.version, hub.SchemaVersion
 	if sess, ok := c.Locals(localSession).(*session); ok && sess != nil {
 		p.User, p.CSRF, p.Role, p.NoPIN = sess.User, sess.CSRF, sess.role.String(), sess.noPIN
 	}

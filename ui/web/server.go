@@ -66,6 +66,10 @@ type Deps struct {
 	Broker *Broker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Backups is the scheduled backups' status for the Backup page; nil shows them off.
+	Backups Backups
+	// Version is vakt's version, shown to admins.
+	Version string
 }
 
 // Server is the web UI. New builds it; Run serves it.
@@ -78,6 +82,9 @@ type Server struct {
 	mqtt  *Broker
 	log   *slog.Logger
 	now   func() time.Time
+	// backups and version are for the Backup page.
+	backups Backups
+	version string
 
 	app    *fiber.App
 	pages  map[string]*template.Template
@@ -122,7 +129,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
-		log: deps.Logger, now: deps.Now,
+		log: deps.Logger, now: deps.Now, backups: deps.Backups, version: deps.Version,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
 		quit:    make(chan struct{}),
@@ -133,6 +140,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.log = s.log.With("part", "web")
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.version == "" {
+		s.version = "dev"
 	}
 	if s.pages, err = parsePages(templateFS); err != nil {
 		return nil, err
