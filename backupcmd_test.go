@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"vakt/hub"
 	"vakt/hub/hubtest"
 )
@@ -151,5 +153,80 @@ func TestBackupCmd_Refusals(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(store); string(after) != string(held) {
 		t.Error("the store in use changed")
+	}
+}
+
+// TestRun_OldStoreMigratesAndNewerIsRefused: vakt started on a store the last release
+// before schema versions wrote migrates it, says so, and is ready with the current schema;
+// a backup of it taken before restores and migrates the same way; a store a newer vakt
+// wrote stops the start with what to do, unchanged.
+func TestRun_OldStoreMigratesAndNewerIsRefused(t *testing.T) {
+	old, err := os.ReadFile("hub/testdata/store-v1-last.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(dir, 0o700)
+	store := filepath.Join(dir, "vakt.db")
+	os.WriteFile(store, old, 0o600)
+	const pass = "a long enough backup passphrase"
+	t.Setenv(passphraseEnv, pass)
+	var out hubtest.Buffer
+	file := filepath.Join(t.TempDir(), "v1.age")
+	if err := run(context.Background(), []string{"backup", "-data", dir, "-o", file}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(store); string(b) != string(old) {
+		t.Fatal("backing up an old store changed it")
+	}
+	var logs hubtest.Buffer
+	if err := run(context.Background(), []string{"-data", dir, "-exit-when-ready"}, nil, &out, &logs); err != nil {
+		t.Fatalf("start on an old store: %v\n%s", err, logs.String())
+	}
+	for _, want := range []string{"msg=\"store migrated\" from_schema=1 schema=2", "msg=ready", "schema=2", "installation=\"Demo family\""} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	// The old backup restores over the migrated store (vakt stopped) and migrates again.
+	out.Reset()
+	if err := run(context.Background(), []string{"restore", "-data", dir, file}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "schema 1") || !strings.Contains(out.String(), "kept as "+store+".before-restore-") {
+		t.Errorf("restore says: %s", out.String())
+	}
+	logs.Reset()
+	if err := run(context.Background(), []string{"-data", dir, "-exit-when-ready"}, nil, &out, &logs); err != nil || !strings.Contains(logs.String(), "from_schema=1") {
+		t.Fatalf("start on the restored old store: %v\n%s", err, logs.String())
+	}
+
+	// A newer vakt's store.
+	db, err := hub.OpenStore(store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	setSchemaRaw(t, store, "3")
+	before, _ := os.ReadFile(store)
+	err = run(context.Background(), []string{"-data", dir, "-exit-when-ready"}, nil, &out, &logs)
+	if err == nil || !strings.Contains(err.Error(), "store schema 3 is newer than this vakt (2): upgrade vakt or restore a backup") {
+		t.Errorf("start on a newer store: %v", err)
+	}
+	if after, _ := os.ReadFile(store); string(after) != string(before) {
+		t.Error("the newer store changed")
+	}
+}
+
+// setSchemaRaw writes the store's schema version with bbolt directly, as a newer vakt would.
+func setSchemaRaw(t *testing.T, path, v string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(v)) }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -362,3 +362,28 @@ func TestBackup_WhileCommitting(t *testing.T) {
 		}
 	}
 }
+
+// TestRestore_OverADamagedStore: what a backup is for. The damaged store vakt refuses to
+// start on is replaced (and kept beside), and vakt opens the restored one.
+func TestRestore_OverADamagedStore(t *testing.T) {
+	backup := backupOf(t, fullStore(t), testPassphrase)
+	path := filepath.Join(t.TempDir(), "vakt.db")
+	if err := os.WriteFile(path, bytes.Repeat([]byte{0xde, 0xad}, 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenStore(path, 0); !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), "vakt restore -data "+filepath.Dir(path)+" BACKUPFILE") {
+		t.Fatalf("damaged store: %v", err)
+	}
+	rep, err := Restore(path, bytes.NewReader(backup), testPassphrase, scenarioStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := mustRead(t, rep.Previous); !bytes.Equal(b, bytes.Repeat([]byte{0xde, 0xad}, 8192)) {
+		t.Error("the damaged store is not kept")
+	}
+	s := mustOpenStore(t, path, 0)
+	defer s.Close()
+	if inst, _ := s.Installation(); inst == nil || inst.Name != "Demo family" {
+		t.Errorf("restored installation %+v", inst)
+	}
+}

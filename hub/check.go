@@ -38,10 +38,10 @@ func (e *DamageError) Error() string {
 		demo = " -demo"
 	}
 	return fmt.Sprintf("store %s is damaged: %s. vakt does not start on a damaged store and does not replace it. "+
-		"Restore %s from a backup, or run `vakt store check -data %s%s` to see what is wrong and "+
+		"Restore a backup with `vakt restore -data %s%s BACKUPFILE`, or run `vakt store check -data %s%s` to see what is wrong and "+
 		"`vakt store salvage -data %s%s -o NEWFILE` to copy every readable event, the installation, the state, "+
 		"the secrets and the cursors into NEWFILE, then move NEWFILE to %s",
-		e.Path, e.Problem, e.Path, dir, demo, dir, demo, e.Path)
+		e.Path, e.Problem, dir, demo, dir, demo, dir, demo, e.Path)
 }
 
 // Is makes errors.Is(err, ErrStoreDamaged) true.
