@@ -15,8 +15,8 @@
 //   - store-v1-last.db: schema 1 as the last release before schema versions wrote it: the
 //     present layout without the schema key.
 //
-// Run it again only to add a store of a release that is about to become old; the files in
-// testdata are kept as they are, since they stand for releases already out.
+// Files that exist are kept as they are, since they stand for releases already out; -force
+// writes them again. Add a variant here for each release whose layout is about to become old.
 package main
 
 import (
@@ -37,12 +37,17 @@ import (
 
 func main() {
 	out := flag.String("o", "hub/testdata", "the `directory` to write the stores to")
+	force := flag.Bool("force", false, "write stores that exist again")
 	flag.Parse()
 	for _, v := range []struct {
 		name  string
 		first bool
 	}{{"store-v1-first.db", true}, {"store-v1-last.db", false}} {
 		path := filepath.Join(*out, v.name)
+		if _, err := os.Stat(path); err == nil && !*force {
+			fmt.Println("kept", path)
+			continue
+		}
 		if err := write(path, v.first); err != nil {
 			fmt.Fprintln(os.Stderr, "genstore:", err)
 			os.Exit(1)
