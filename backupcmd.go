@@ -59,7 +59,11 @@ func backupCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	} else {
 		var size int64
 		if size, err = hub.WriteFileAtomic(*out, write); err == nil {
-			fmt.Fprintf(stderr, "backed up %s to %s (%d bytes); restore it with `vakt restore -data %s %s`\n", path, *out, size, *dir, *out)
+			demoFlag := ""
+			if *demo {
+				demoFlag = " -demo"
+			}
+			fmt.Fprintf(stderr, "backed up %s to %s (%d bytes); restore it with `vakt restore%s -data %s %s`\n", path, *out, size, demoFlag, *dir, *out)
 		}
 	}
 	if errors.Is(err, hub.ErrStoreLocked) {
