@@ -178,7 +178,7 @@ func TestServer_BackupPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, body = r.req(anna, "GET", "/backup", nil)
-	if !strings.Contains(body, rec.File) || !strings.Contains(body, `<span id="version">v1.2.3</span>`) || strings.Contains(body, "backup-failed") {
+	if !strings.Contains(body, rec.File) || !strings.Contains(body, `<span id="version">v1.2.3</span>`) || strings.Contains(body, "backup-failed") || strings.Contains(body, "backup-notice") {
 		t.Errorf("page after a scheduled backup lacks it: %s", body)
 	}
 	os.Remove(pf)
@@ -186,6 +186,13 @@ func TestServer_BackupPage(t *testing.T) {
 	_, body = r.req(anna, "GET", "/backup", nil)
 	if !strings.Contains(body, `id="backup-failed"`) || !strings.Contains(body, "backup passphrase file") || !strings.Contains(body, rec.File) {
 		t.Errorf("page after a failed backup does not say so: %s", body)
+	}
+	// Every admin page says so, linking here; a user's do not.
+	if _, body := r.req(anna, "GET", "/", nil); !strings.Contains(body, `id="backup-notice"><a href="/backup">The last scheduled backup failed`) {
+		t.Error("the panel does not tell an admin that the backup failed")
+	}
+	if _, body := r.req(erik, "GET", "/", nil); strings.Contains(body, "backup-notice") {
+		t.Error("a user is told about backups")
 	}
 	// JSON twin.
 	res, body = r.api(anna, "GET", "/api/v1/backup", "")

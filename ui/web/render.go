@@ -31,7 +31,9 @@ type page struct {
 	// Version and Schema are vakt's version and its store's schema, for admins' footer.
 	Version string
 	Schema  int
-	Data    any
+	// BackupFailed: the last scheduled backup failed; admins see it on every page.
+	BackupFailed bool
+	Data         any
 }
 
 // T translates a message key into the page's language.
@@ -88,6 +90,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	p.Version, p.Schema = s.version, hub.SchemaVersion
 	if sess, ok := c.Locals(localSession).(*session); ok && sess != nil {
 		p.User, p.CSRF, p.Role, p.NoPIN = sess.User, sess.CSRF, sess.role.String(), sess.noPIN
+		p.BackupFailed = sess.role == hub.RoleAdmin && s.backups != nil && s.backups.Status().Error != ""
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
