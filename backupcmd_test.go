@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -228,5 +230,47 @@ func setSchemaRaw(t *testing.T, path, v string) {
 	defer db.Close()
 	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(v)) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestApp_BackupFailureNeverStopsVakt: scheduled backups to a USB stick that is not
+// mounted are a logged failure at start; vakt runs on and stops cleanly.
+func TestApp_BackupFailureNeverStopsVakt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := defaultConfig()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MQTT.Broker.Listen = addr
+	cfg.Web.Listen = "127.0.0.1:0"
+	pf := filepath.Join(t.TempDir(), "passphrase")
+	os.WriteFile(pf, []byte("a long enough backup passphrase\n"), 0o600)
+	cfg.Backup = hub.BackupConfig{Dir: filepath.Join(t.TempDir(), "media", "usb"), Every: hub.Duration(24 * time.Hour), Keep: 7, PassphraseFile: pf}
+	var logs hubtest.Buffer
+	app, err := New(cfg, Options{Stdout: &logs, Stderr: &logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(context.Background()) }()
+	hubtest.Eventually(t, "the backup failure logged", func() bool {
+		return strings.Contains(logs.String(), "scheduled backup failed") && strings.Contains(logs.String(), "is the USB stick mounted?")
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("vakt stopped on a backup failure: %v", err)
+	default:
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(cfg.Backup.Dir)); !os.IsNotExist(err) {
+		t.Error("vakt made the mount point's directory")
 	}
 }

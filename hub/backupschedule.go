@@ -201,15 +201,23 @@ func (b *BackupSchedule) BackupNow(now time.Time) (*BackupRecord, error) {
 	return rec, nil
 }
 
-func (b *BackupSchedule) backup(now time.Time) (*BackupRecord, error) {
+// checkDir says what is wrong with the backup directory, if anything.
+func (b *BackupSchedule) checkDir() error {
 	info, err := os.Stat(b.cfg.Dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("backup directory %s does not exist: is the USB stick mounted? (vakt does not create it)", b.cfg.Dir)
+		return fmt.Errorf("backup directory %s does not exist: is the USB stick mounted? (vakt does not create it)", b.cfg.Dir)
 	case err != nil:
-		return nil, fmt.Errorf("backup directory: %w", err)
+		return fmt.Errorf("backup directory: %w", err)
 	case !info.IsDir():
-		return nil, fmt.Errorf("backup directory %s is not a directory", b.cfg.Dir)
+		return fmt.Errorf("backup directory %s is not a directory", b.cfg.Dir)
+	}
+	return nil
+}
+
+func (b *BackupSchedule) backup(now time.Time) (*BackupRecord, error) {
+	if err := b.checkDir(); err != nil {
+		return nil, err
 	}
 	pass, err := ReadPassphraseFile(b.cfg.PassphraseFile)
 	if err != nil {
@@ -265,6 +273,9 @@ func (b *BackupSchedule) backups() ([]BackupRecord, error) {
 
 // newest is the newest backup in the directory, nil when there is none.
 func (b *BackupSchedule) newest() (*BackupRecord, error) {
+	if err := b.checkDir(); err != nil {
+		return nil, err
+	}
 	all, err := b.backups()
 	if err != nil {
 		return nil, fmt.Errorf("backup directory: %w", err)
