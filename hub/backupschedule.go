@@ -151,6 +151,9 @@ func (b *BackupSchedule) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	if info, err := os.Stat(b.cfg.PassphraseFile); err == nil && info.Mode().Perm()&0o077 != 0 {
+		b.log.Warn("other users may read the backups' passphrase: chmod 600", "path", b.cfg.PassphraseFile, "mode", info.Mode().String())
+	}
 	now := b.now()
 	next := now.Add(backupFirstAfter)
 	if last, err := b.newest(); err != nil {

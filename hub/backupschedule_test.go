@@ -178,6 +178,32 @@ func TestBackupSchedule_Run(t *testing.T) {
 	})
 }
 
+// TestBackupSchedule_WarnsLoosePassphrase: a passphrase file others may read is a warning
+// at start that names it; backups still run.
+func TestBackupSchedule_WarnsLoosePassphrase(t *testing.T) {
+	s, cfg := scheduleFixture(t, 3)
+	os.Chmod(cfg.PassphraseFile, 0o644)
+	var log bytes.Buffer
+	b := NewBackupSchedule(s, cfg, testLogger(&log), nil)
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		time.Sleep(backupFirstAfter + time.Second)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !strings.Contains(log.String(), "other users may read the backups' passphrase") || !strings.Contains(log.String(), cfg.PassphraseFile) {
+		t.Errorf("no warning: %s", log.String())
+	}
+	if st := b.Status(); st.Last == nil || st.Error != "" {
+		t.Errorf("the backup did not run: %+v", st)
+	}
+}
+
 func TestBackupConfig_Validate(t *testing.T) {
 	ok := BackupConfig{Dir: "/media/usb/vakt", Every: Duration(24 * time.Hour), Keep: 7, PassphraseFile: "/etc/vakt/backup-passphrase"}
 	if err := ok.Validate("backup"); err != nil {
