@@ -195,9 +195,21 @@ func (r *RestoreReport) WriteTo(w io.Writer) (int64, error) {
 // backup, a file that is no vakt backup, or a store in use by a running vakt (stop vakt
 // first) is an error that changes nothing at path. now names the kept store.
 func Restore(path string, r io.Reader, passphrase string, now time.Time) (*RestoreReport, error) {
+	done := false // the new store is in place
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// A fresh install: the data directory is made, and removed again (while still
+		// empty) when the restore fails.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		ok := false
+		defer func() {
+			if !ok {
+				os.Remove(dir)
+			}
+		}()
+		defer func() { ok = done }()
 	}
 	// Refuse early a store in use, before the scrypt work; checked again under the lock.
 	if unlock, err := lockForRestore(path); err != nil {
@@ -232,15 +244,17 @@ func Restore(path string, r io.Reader, passphrase string, now time.Time) (*Resto
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	tmp := f.Name()
-	done := false
 	defer func() {
 		if !done {
 			os.Remove(tmp)
 		}
 	}()
-	_, err = io.Copy(f, dr)
-	if err != nil {
+	tw := &trackWriter{w: f}
+	if _, err := io.Copy(tw, dr); err != nil {
 		f.Close()
+		if tw.err != nil { // the disk, not the backup
+			return nil, fmt.Errorf("restore: write %s: %w", tmp, err)
+		}
 		return nil, fmt.Errorf("restore: %w: it is cut short or altered (%v)", ErrBackupDamaged, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -282,6 +296,20 @@ func Restore(path string, r io.Reader, passphrase string, now time.Time) (*Resto
 	done = true
 	syncDir(dir)
 	return rep, nil
+}
+
+// trackWriter remembers its writer's error, to tell a full disk from a damaged backup.
+type trackWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *trackWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		t.err = err
+	}
+	return n, err
 }
 
 // checkRestored checks the decrypted store at tmp: a sound bbolt file holding a vakt store

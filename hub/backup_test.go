@@ -387,3 +387,28 @@ func TestRestore_OverADamagedStore(t *testing.T) {
 		t.Errorf("restored installation %+v", inst)
 	}
 }
+
+// TestRestore_FreshInstallFailureLeavesNoDirectory: a failed restore onto a fresh install
+// does not leave the data directory it made.
+func TestRestore_FreshInstallFailureLeavesNoDirectory(t *testing.T) {
+	backup := backupOf(t, fullStore(t), testPassphrase)
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := Restore(filepath.Join(dir, "vakt.db"), bytes.NewReader(backup), "the wrong passphrase", scenarioStart); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data directory was left: %v", err)
+	}
+	if _, err := Restore(filepath.Join(dir, "vakt.db"), bytes.NewReader(backup[:len(backup)/2]), testPassphrase, scenarioStart); !errors.Is(err, ErrBackupDamaged) {
+		t.Fatalf("half a backup: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data directory was left: %v", err)
+	}
+	if _, err := Restore(filepath.Join(dir, "vakt.db"), bytes.NewReader(backup), testPassphrase, scenarioStart); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("data directory after the restore: %v %v", info, err)
+	}
+}
