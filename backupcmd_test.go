@@ -274,3 +274,14 @@ func TestApp_BackupFailureNeverStopsVakt(t *testing.T) {
 		t.Error("vakt made the mount point's directory")
 	}
 }
+
+// TestRun_Version: --version says vakt's version and the store schema it writes.
+func TestRun_Version(t *testing.T) {
+	var out hubtest.Buffer
+	if err := run(context.Background(), []string{"--version"}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "vakt " + buildVersion() + " (store schema 2)\n"; out.String() != want {
+		t.Errorf("--version: %q, want %q", out.String(), want)
+	}
+}

@@ -94,7 +94,7 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 		return fmt.Errorf("unknown subcommand %q", fs.Arg(0))
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, "vakt", buildVersion())
+		fmt.Fprintf(stdout, "vakt %s (store schema %d)\n", buildVersion(), hub.SchemaVersion)
 		return nil
 	}
 	cfg, err := loadConfig(*configPath)
