@@ -213,6 +213,9 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	if err != nil {
 		return err
 	}
+	if from := store.OpenedSchema(); from != 0 && from < hub.SchemaVersion {
+		logger.Info("store migrated", "from_schema", from, "schema", hub.SchemaVersion, "store", store.Path())
+	}
 	for _, lp := range hub.LoosePermissions(store.Path()) {
 		logger.Warn("other users may read the store and the secrets in it: chmod "+fmt.Sprintf("%o", lp.Want().Perm()), "path", lp.Path, "mode", lp.Mode.String())
 	}
@@ -232,7 +235,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	last, _ := store.LastSeq()
 	logger.Info("ready", "store", store.Path(), "installation", snap.Installation.Name,
 		"areas", len(snap.Installation.Areas), "devices", len(snap.Installation.Devices),
-		"users", len(snap.Installation.Users), "events", last, "took", time.Since(a.opts.Started).Round(time.Microsecond), "version", buildVersion())
+		"users", len(snap.Installation.Users), "events", last, "took", time.Since(a.opts.Started).Round(time.Microsecond), "version", buildVersion(), "schema", hub.SchemaVersion)
 	if a.opts.ExitWhenReady {
 		fmt.Fprintf(stdout, "ready_ms=%.2f events=%d\n", float64(time.Since(a.opts.Started).Microseconds())/1000, last)
 		return errReady
@@ -357,9 +360,12 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		p.start("homeassistant", homeassistant.New(*cfg.HomeAssistant, bus, h, mgr, homeassistant.Options{Logger: logger, Version: buildVersion()}).Run)
 	}
 	p.start("devices", mgr.Run)
+	backups := hub.NewBackupSchedule(store, cfg.Backup, logger, nil)
+	p.start("backup", backups.Run)
 	webCfg := cfg.Web
 	webCfg.AnyPortIfTaken = demo
-	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds), Notifier: nt}
+	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds), Notifier: nt,
+		Backups: backups, Version: buildVersion()}
 	if up != nil {
 		webDeps.Uplink = up
 	}

@@ -66,6 +66,8 @@ type Config struct {
 	// HomeAssistant, when present, announces vakt to Home Assistant by MQTT discovery on
 	// the sensor bus's broker.
 	HomeAssistant *homeassistant.Config `yaml:"homeassistant"`
+	// Backup makes encrypted backups of the store into a directory on a schedule.
+	Backup hub.BackupConfig `yaml:"backup"`
 }
 
 // MQTTConfig says which broker the drivers use.
@@ -106,6 +108,7 @@ func defaultConfig() Config {
 		Zigbee2MQTT: zigbee2mqtt.Config{BaseTopic: zigbee2mqtt.DefaultBaseTopic},
 		Web:         web.Config{Listen: web.DefaultListen},
 		Notify:      notify.DefaultConfig(),
+		Backup:      hub.DefaultBackupConfig(),
 	}
 }
 
@@ -349,6 +352,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.validateHomeAssistant(); err != nil {
+		return err
+	}
+	if err := c.Backup.Validate("backup"); err != nil {
 		return err
 	}
 	// The pins wait for HostInit at start; every number and duration is checked now.

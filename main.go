@@ -37,6 +37,8 @@ func main() {
 var subcommands = []struct{ name, help string }{
 	{"installation export|import", "write the installation (areas, zones, devices, users) as YAML, or set it from a file"},
 	{"store check|salvage", "check the store for damage, or salvage a damaged one into a new file"},
+	{"backup -o FILE", "write an encrypted backup of a stopped vakt's store (a running one: its web UI)"},
+	{"restore FILE", "put the store from a backup in place (vakt stopped; the old store is kept)"},
 	{"user reset-password NAME", "set a user's web password at the box (vakt stopped), read from the terminal"},
 	{"gen-history", "fill a demo store with a long ordinary history, for benchmarks"},
 	{"help", "print this help"},
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
+		case "backup":
+			return backupCmd(args[1:], stdin, stdout, stderr)
+		case "restore":
+			return restoreCmd(args[1:], stdin, stdout, stderr)
 		case "gen-history":
 			return genHistory(args[1:], stdout, stderr)
 		case "installation":
@@ -91,7 +97,7 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 		return fmt.Errorf("unknown subcommand %q", fs.Arg(0))
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, "vakt", buildVersion())
+		fmt.Fprintf(stdout, "vakt %s (store schema %d)\n", buildVersion(), hub.SchemaVersion)
 		return nil
 	}
 	cfg, err := loadConfig(*configPath)

@@ -38,10 +38,10 @@ func (e *DamageError) Error() string {
 		demo = " -demo"
 	}
 	return fmt.Sprintf("store %s is damaged: %s. vakt does not start on a damaged store and does not replace it. "+
-		"Restore %s from a backup, or run `vakt store check -data %s%s` to see what is wrong and "+
+		"Restore a backup with `vakt restore -data %s%s BACKUPFILE`, or run `vakt store check -data %s%s` to see what is wrong and "+
 		"`vakt store salvage -data %s%s -o NEWFILE` to copy every readable event, the installation, the state, "+
 		"the secrets and the cursors into NEWFILE, then move NEWFILE to %s",
-		e.Path, e.Problem, e.Path, dir, demo, dir, demo, e.Path)
+		e.Path, e.Problem, dir, demo, dir, demo, dir, demo, e.Path)
 }
 
 // Is makes errors.Is(err, ErrStoreDamaged) true.
@@ -105,35 +105,54 @@ func lockStore(path string) (io.Closer, error) {
 	return db, nil
 }
 
-// openBolt opens the store for writing and creates its buckets. Should bbolt still panic
-// or fault on damage inspectStore did not see, that is a *DamageError too.
-func openBolt(path string) (db *bolt.DB, err error) {
+// openBolt opens the store for writing, creates its buckets and migrates it from the
+// schema version it had, which it returns (0 for a new store), to SchemaVersion, all in
+// one transaction.
+// Should bbolt still panic or fault on damage inspectStore did not see, that is a
+// *DamageError too.
+func openBolt(path string) (db *bolt.DB, from int, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			db, err = nil, &DamageError{Path: path, Problem: fmt.Sprintf("bbolt: %v", r)}
+			db, from, err = nil, 0, &DamageError{Path: path, Problem: fmt.Sprintf("bbolt: %v", r)}
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open store %s: %w", path, ErrStoreLocked)
+		return nil, 0, fmt.Errorf("open store %s: %w", path, ErrStoreLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// A store this vakt cannot read is refused before anything writes to it, so that the
+	// newer vakt it came from finds it as it left it.
+	if err := db.View(func(tx *bolt.Tx) error { _, err := checkSchema(tx, path); return err }); err != nil {
+		db.Close()
+		return nil, 0, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		fresh := tx.Bucket(bucketMeta) == nil
 		for _, b := range [][]byte{bucketMeta, bucketEvents, bucketCursors} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		if from, err = checkSchema(tx, path); err != nil {
+			return err
+		}
+		if err := migrate(tx, from); err != nil {
+			return err
+		}
+		if fresh {
+			from = 0
+		}
 		return nil
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return db, nil
+	return db, from, nil
 }
 
 // storeContents is what a walk of a store file read: buckets and their keys and values in
@@ -453,6 +472,13 @@ func checkContents(c *storeContents) (*State, []string) {
 		problems = append(problems, "the installation is missing")
 	} else if _, err := decodeInstallation(v); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if v := c.get(bucketMeta, keySchema); v != nil {
+		if n, ok := parseSchema(v); !ok {
+			problems = append(problems, fmt.Sprintf("the schema version %q does not read", v))
+		} else if n > SchemaVersion {
+			problems = append(problems, fmt.Sprintf("store schema %d is newer than this vakt (%d): upgrade vakt", n, SchemaVersion))
+		}
 	}
 	var st *State
 	if v := c.get(bucketMeta, keyState); v != nil {

@@ -35,6 +35,8 @@ var ErrStoreLocked = errors.New("store is in use by another process")
 type Store struct {
 	db  *bolt.DB
 	cap uint64
+	// migratedFrom is the schema version the store had when it was opened.
+	migratedFrom int
 
 	// staged is driver data waiting to go with the next commit (StageDriverData).
 	stageMu sync.Mutex
@@ -50,15 +52,19 @@ func OpenStore(path string, logCap int) (*Store, error) {
 	if err := inspectStore(path); err != nil {
 		return nil, err
 	}
-	db, err := openBolt(path)
+	db, from, err := openBolt(path)
 	if err != nil {
 		return nil, err
 	}
 	if logCap <= 0 {
 		logCap = DefaultLogCap
 	}
-	return &Store{db: db, cap: uint64(logCap)}, nil
+	return &Store{db: db, cap: uint64(logCap), migratedFrom: from}, nil
 }
+
+// OpenedSchema returns the schema version the store had when OpenStore opened it: below
+// SchemaVersion when it was migrated, 0 when it was created new.
+func (s *Store) OpenedSchema() int { return s.migratedFrom }
 
 // Close closes the store; close it after everything that writes to it has stopped.
 func (s *Store) Close() error {

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,4 +72,44 @@ func BenchmarkRestore(b *testing.B) {
 		}
 		s.Close()
 	}
+}
+
+// BenchmarkBackup backs up, and restores, a store holding 100 000 events: what a scheduled
+// backup or a download costs a full gateway, and how long a restore takes. It reports the
+// store's and the backup's size.
+func BenchmarkBackup(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "vakt.db")
+	s := mustOpenStore(b, path, 200_000)
+	if err := GenerateHistory(s, DemoInstallation(testKey), 100_000, scenarioStart.Add(-5*365*24*time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	info, _ := os.Stat(path)
+	backup := filepath.Join(b.TempDir(), "backup.age")
+	var size int64
+	b.Run("backup", func(b *testing.B) {
+		for b.Loop() {
+			var err error
+			if size, err = s.BackupFile(backup, testPassphrase); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(info.Size())/1e6, "store_MB")
+		b.ReportMetric(float64(size)/1e6, "backup_MB")
+	})
+	b.Run("restore", func(b *testing.B) {
+		dir := b.TempDir()
+		for b.Loop() {
+			f, err := os.Open(backup)
+			if err != nil {
+				b.Fatal(err)
+			}
+			to := filepath.Join(dir, "vakt.db")
+			os.Remove(to)
+			if _, err := Restore(to, f, testPassphrase, scenarioStart); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
 }

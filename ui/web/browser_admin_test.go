@@ -60,3 +60,30 @@ func TestBrowser_InstallerPairsADevice(t *testing.T) {
 	b.Axe(t)
 	b.Screenshot("devices-desktop", 1280, 800)
 }
+
+// TestBrowser_BackupPage: an admin finds the Backup page in the menu; it passes axe-core,
+// a mistyped passphrase is refused on the page with why, and the footer shows the version
+// and the store schema.
+func TestBrowser_BackupPage(t *testing.T) {
+	b := browsertest.Start(t)
+	if os.Getenv("VAKT_SCREENSHOTS") == "" {
+		b.ScreenshotDir = filepath.Join("testdata", "screenshots")
+	}
+	r := newRig(t)
+	base := r.serve()
+	b.Visit(base + "/login")
+	b.Type(`input[name="name"]`, "anna")
+	b.Type(`input[name="password"]`, pw)
+	b.Click(`form button.primary`)
+	b.WaitText(`header nav`, "anna")
+	b.Click(`header nav a[href="/backup"]`)
+	b.WaitText(`main h1`, "Backup")
+	b.WaitText(`footer.about`, "store schema 2")
+	b.Axe(t)
+	b.Type(`input[name="passphrase"]`, "four random words here")
+	b.Type(`input[name="passphrase_again"]`, "four random words there")
+	b.Click(`#backup-download button.primary`)
+	b.WaitText(`p.problem`, "The two passphrases differ")
+	b.Axe(t)
+	b.Screenshot("backup-phone", 390, 844)
+}

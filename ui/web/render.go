@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"vakt/hub"
 )
 
 // errTemplate is a page that could not be rendered: a clean 500, the cause logged.
@@ -27,7 +29,12 @@ type page struct {
 	CSRF  string
 	// NoPIN: the signed-in user arms and disarms on the panel without a PIN.
 	NoPIN bool
-	Data  any
+	// Version and Schema are vakt's version and its store's schema, for admins' footer.
+	Version string
+	Schema  int
+	// BackupFailed: the last scheduled backup failed; admins see it on every page.
+	BackupFailed bool
+	Data         any
 }
 
 // T translates a message key into the page's language.
@@ -82,8 +89,10 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p page) error {
 	if p.Lang == "" {
 		p.Lang = lang(c)
 	}
+	p.Version, p.Schema = s.version, hub.SchemaVersion
 	if sess, ok := c.Locals(localSession).(*session); ok && sess != nil {
 		p.User, p.CSRF, p.Role, p.NoPIN = sess.User, sess.CSRF, sess.role.String(), sess.noPIN
+		p.BackupFailed = sess.role == hub.RoleAdmin && s.backups != nil && s.backups.Status().Error != ""
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {

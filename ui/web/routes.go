@@ -89,6 +89,12 @@ func (s *Server) routeTable() []route {
 		{post, "/api/v1/tokens", everyone, s.apiNewToken},
 		{post, "/api/v1/users/:id/password", admins, s.apiSetPassword},
 
+		// Backup (backuppage.go): a backup holds every secret of the house, so admins only.
+		{get, "/backup", admins, s.backupPage},
+		{post, "/backup/download", admins, s.backupDownload},
+		{get, "/api/v1/backup", admins, s.apiBackup},
+		{post, "/api/v1/backup", admins, s.apiBackupDownload},
+
 		// Devices, users and the installer's tools (admin.go, devicespage.go, users.go, installer.go).
 		{get, "/devices", everyone, s.devicesPage},
 		{post, "/devices/:id/edit", installers, s.granted(s.deviceEditPost)},

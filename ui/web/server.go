@@ -71,6 +71,10 @@ type Deps struct {
 	Now func() time.Time
 	// Notifier is the running notifier, for the notifications page; nil shows none.
 	Notifier Notifier
+	// Backups is the scheduled backups' status for the Backup page; nil shows them off.
+	Backups Backups
+	// Version is vakt's version, shown to admins.
+	Version string
 }
 
 // Server is the web UI. New builds it; Run serves it.
@@ -87,6 +91,9 @@ type Server struct {
 	homekit HomeKit
 	log     *slog.Logger
 	now     func() time.Time
+	// backups and version are for the Backup page.
+	backups Backups
+	version string
 
 	app   *fiber.App
 	pages map[string]*template.Template
@@ -133,7 +140,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, notifier: deps.Notifier, homekit: deps.HomeKit,
-		log: deps.Logger, now: deps.Now,
+		log: deps.Logger, now: deps.Now, backups: deps.Backups, version: deps.Version,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
 		quit:    make(chan struct{}),
@@ -144,6 +151,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.log = s.log.With("part", "web")
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.version == "" {
+		s.version = "dev"
 	}
 	if s.pages, err = parsePages(templateFS); err != nil {
 		return nil, err
