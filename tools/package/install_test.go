@@ -16,6 +16,9 @@ import (
 	"vakt/ops/sdnotify/sdnotifytest"
 )
 
+// wants is the link that enables the unit.
+const wants = "etc/systemd/system/multi-user.target.wants/vakt.service"
+
 // dpkgRoot is a throwaway root that dpkg installs into, with maintainer scripts run
 // outside a chroot under DPKG_ROOT: the host's users and services are never touched.
 type dpkgRoot struct {
@@ -98,7 +101,8 @@ func (r *dpkgRoot) id(file, name string, field int) uint32 {
 // as the unit would (its ExecStart, as vakt with its groups, the admin's edited config)
 // with a notify socket and a watchdog, and says READY=1 and feeds the watchdog, then
 // STOPPING=1 on SIGTERM. An upgrade keeps the edited conffile and the data; removal keeps
-// the data, the user and the config; purge removes them. The host's own users are the same
+// the data, the user, the config and the enablement, and a reinstall carries on with them;
+// purge removes them. The host's own users are the same
 // before and after.
 func TestPackage_InstallRunRemovePurge(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -131,7 +135,7 @@ func TestPackage_InstallRunRemovePurge(t *testing.T) {
 	}
 	checkOwner(t, r.at(DataDir), uid, gid, os.ModeDir|0o700)
 	checkOwner(t, r.at(ConfigPath), 0, gid, 0o640)
-	if target, err := os.Readlink(r.at("etc/systemd/system/multi-user.target.wants/vakt.service")); err != nil || target != UnitPath {
+	if target, err := os.Readlink(r.at(wants)); err != nil || target != UnitPath {
 		t.Errorf("unit not enabled: %q, %v", target, err)
 	}
 
@@ -178,14 +182,14 @@ func TestPackage_InstallRunRemovePurge(t *testing.T) {
 		t.Fatal("an upgrade lost the store")
 	}
 
-	// Removal keeps the data, the user and the config; the service is gone.
+	// Removal keeps the data, the user, the config and the enablement; the service is gone.
 	r.dpkg("--remove", "vakt")
-	for _, gone := range []string{BinPath, UnitPath, "etc/systemd/system/multi-user.target.wants/vakt.service"} {
+	for _, gone := range []string{BinPath, UnitPath} {
 		if r.exists(gone) {
 			t.Errorf("removal left %s", gone)
 		}
 	}
-	for _, kept := range []string{DataDir + "/vakt.db", ConfigPath} {
+	for _, kept := range []string{DataDir + "/vakt.db", ConfigPath, wants} {
 		if !r.exists(kept) {
 			t.Errorf("removal took %s", kept)
 		}
@@ -193,10 +197,23 @@ func TestPackage_InstallRunRemovePurge(t *testing.T) {
 	if r.entry("passwd", "vakt") == nil {
 		t.Error("removal took the vakt user (its files stay)")
 	}
+	// A reinstall carries on: the same user, the edited config, the store, enabled.
+	r.dpkg("-i", deb)
+	if r.id("passwd", "vakt", 2) != uid {
+		t.Error("a reinstall made another vakt user")
+	}
+	if got, _ := os.ReadFile(r.at(ConfigPath)); string(got) != edited {
+		t.Error("a reinstall replaced the edited conffile")
+	}
+	// The link is absolute, as in the root: read, not followed on the host.
+	if target, err := os.Readlink(r.at(wants)); err != nil || target != UnitPath || !r.exists(UnitPath) || !r.exists(DataDir+"/vakt.db") {
+		t.Errorf("after a reinstall: unit not enabled (%q, %v) or store lost", target, err)
+	}
+	r.dpkg("--remove", "vakt")
 
 	// Purge removes them.
 	r.dpkg("--purge", "vakt")
-	for _, gone := range []string{DataDir, ConfigPath} {
+	for _, gone := range []string{DataDir, ConfigPath, wants} {
 		if r.exists(gone) {
 			t.Errorf("purge left %s", gone)
 		}
