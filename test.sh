@@ -20,9 +20,11 @@ can_root() { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }
 need=() # without these the tests cannot run
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v rtl_433 >/dev/null || need+=(rtl-433)
-# tools/package: systemd-analyze verifies the unit; dpkg-deb and dpkg (Debian's own) read
-# and install the .deb into a throwaway root, whose postinst runs useradd (passwd).
+# tools/package: systemd-analyze verifies the unit, shellcheck the maintainer scripts;
+# dpkg-deb and dpkg (Debian's own) read and install the .deb into a throwaway root, whose
+# postinst runs useradd (passwd).
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v useradd >/dev/null || need+=(passwd)
 browser=() # without these the browser tests skip (outside CI)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || browser+=(chromium)

@@ -272,3 +272,15 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestScripts_Shellcheck: the maintainer scripts are POSIX sh (dash runs them) with nothing
+// shellcheck warns of.
+func TestScripts_Shellcheck(t *testing.T) {
+	args := []string{"--shell=sh"}
+	for _, s := range []string{"postinst", "prerm", "postrm"} {
+		args = append(args, filepath.Join("../../packaging", s))
+	}
+	if out, err := exec.Command("shellcheck", args...).CombinedOutput(); err != nil {
+		t.Fatalf("shellcheck: %v\n%s", err, out)
+	}
+}
