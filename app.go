@@ -21,6 +21,7 @@ import (
 	"vakt/devices/sim"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ops/sdnotify"
 	"vakt/ui/console"
 	"vakt/ui/homeassistant"
 	"vakt/ui/homekit"
@@ -380,6 +381,12 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	if !demo {
 		p.start("log", func(ctx context.Context) error { return logEvents(ctx, h, logger) })
 	}
+
+	// systemd (Type=notify): ready now that the state is restored and every part started;
+	// the watchdog is fed only while the hub's loop answers, STOPPING=1 at shutdown.
+	status := fmt.Sprintf("running: %s, %d areas, %d devices, %d users, %d events restored", snap.Installation.Name,
+		len(snap.Installation.Areas), len(snap.Installation.Devices), len(snap.Installation.Users), last)
+	p.start("sdnotify", func(ctx context.Context) error { return sdnotify.Serve(ctx, h.Alive, status, logger) })
 	return nil
 }
 

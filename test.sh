@@ -20,6 +20,12 @@ can_root() { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }
 need=() # without these the tests cannot run
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v rtl_433 >/dev/null || need+=(rtl-433)
+# tools/package: systemd-analyze verifies the unit, shellcheck the maintainer scripts;
+# dpkg-deb and dpkg (Debian's own) read and install the .deb into a throwaway root, whose
+# postinst runs useradd (passwd).
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v useradd >/dev/null || need+=(passwd)
 browser=() # without these the browser tests skip (outside CI)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || browser+=(chromium)
 command -v node >/dev/null || browser+=(nodejs)
@@ -51,7 +57,7 @@ if command -v npm >/dev/null && ! cmp -s web-tests/package-lock.json web-tests/n
   cp web-tests/package-lock.json web-tests/node_modules/.vakt-package-lock.json
 fi
 
-go test -race -count=1 ./...
+go test -race -count=1 -timeout 30m ./...  # tools/package cross-compiles vakt three times
 # HomeKit over HAP with the real controller (pairing, 200 fresh connections): dnssd races
 # inside the library under -race when a pairing rewrites the mDNS TXT record.
 go test -count=1 -run HomeKitController ./ui/homekit/

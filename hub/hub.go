@@ -62,6 +62,8 @@ type Hub struct {
 
 	reqs chan request
 	done chan struct{}
+	// pings is how Alive reaches the loop: taking one proves the loop turns.
+	pings chan struct{}
 	// restored says New bounded the stored state's deadlines, so the first turn of the
 	// loop stores it.
 	restored bool
@@ -149,6 +151,7 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		now:   opts.Now,
 		reqs:  make(chan request, maxBatch),
 		done:  make(chan struct{}),
+		pings: make(chan struct{}),
 		subs:  map[*Subscription]struct{}{},
 		// One commit in flight: handing one over never blocks the loop.
 		jobs:      make(chan *commitJob, 1),
@@ -244,6 +247,23 @@ func (h *Hub) call(ctx context.Context, r request) Result {
 	}
 }
 
+// Alive returns nil as soon as the run loop takes a ping, which it does between turns: a
+// loop stuck in a step, or never started, never does, and Alive returns ctx's error (or
+// ErrStopped once the loop has ended). A watchdog (systemd's WatchdogSec) is fed only while
+// Alive succeeds, so a stuck loop gets vakt restarted. A busy loop answers too: its select
+// picks a waiting ping among the inputs. Alive says nothing of the disk; a failing one is
+// the disk fault, and the loop goes on (see Run).
+func (h *Hub) Alive(ctx context.Context) error {
+	select {
+	case h.pings <- struct{}{}:
+		return nil
+	case <-h.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // CloneInstallation returns a deep copy of inst.
 func CloneInstallation(inst *Installation) (*Installation, error) {
 	b, err := json.Marshal(inst)
@@ -320,6 +340,9 @@ func (h *Hub) Run(ctx context.Context) error {
 				continue
 			case r := <-h.reqs:
 				batch = append(batch, r)
+			case <-h.pings:
+				timer.Stop()
+				continue
 			case <-timer.C:
 			}
 			timer.Stop()

@@ -175,3 +175,28 @@ func TestProxy_ForwardsUntilCut(t *testing.T) {
 		t.Fatalf("after the cut: %q, %v", buf, err)
 	}
 }
+
+// TestGate: an open gate reads the time; a shut one holds its reader, says so, and lets it
+// go when opened; opening twice is harmless, and the gate can be shut again.
+func TestGate(t *testing.T) {
+	var g hubtest.Gate
+	if g.Now().IsZero() {
+		t.Fatal("open gate: zero time")
+	}
+	g.Open()
+	for range 2 {
+		stuck := g.Shut()
+		read := make(chan time.Time)
+		go func() { read <- g.Now() }()
+		<-stuck
+		select {
+		case <-read:
+			t.Fatal("a shut gate let its reader through")
+		default:
+		}
+		g.Open()
+		if (<-read).IsZero() {
+			t.Fatal("released reader got a zero time")
+		}
+	}
+}
