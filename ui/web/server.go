@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -66,18 +67,22 @@ type Deps struct {
 	Broker *Broker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics serves Prometheus's text format at /metrics, to admins (an API token for
+	// the scraper); nil serves no /metrics.
+	Metrics http.Handler
 }
 
 // Server is the web UI. New builds it; Run serves it.
 type Server struct {
-	cfg   Config
-	hub   *hub.Hub
-	store *hub.Store
-	dev   *devices.Manager
-	up    Uplink
-	mqtt  *Broker
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     Config
+	hub     *hub.Hub
+	store   *hub.Store
+	dev     *devices.Manager
+	up      Uplink
+	mqtt    *Broker
+	metrics http.Handler
+	log     *slog.Logger
+	now     func() time.Time
 
 	app    *fiber.App
 	pages  map[string]*template.Template
@@ -122,7 +127,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker,
-		log: deps.Logger, now: deps.Now,
+		metrics: deps.Metrics, log: deps.Logger, now: deps.Now,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
 		quit:    make(chan struct{}),
