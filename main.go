@@ -33,6 +33,7 @@ func main() {
 // subcommands are vakt's verbs besides running, each with its one line of help.
 var subcommands = []struct{ name, help string }{
 	{"installation export|import", "write the installation (areas, zones, devices, users) as YAML, or set it from a file"},
+	{"doctor", "check the box (clock, disk, SD wear, GPIO, broker, station paths, certificates, ports, store) and say what to fix"},
 	{"store check|salvage", "check the store for damage, or salvage a damaged one into a new file"},
 	{"user reset-password NAME", "set a user's web password at the box (vakt stopped), read from the terminal"},
 	{"gen-history", "fill a demo store with a long ordinary history, for benchmarks"},
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
+		case "doctor":
+			return doctorCmd(ctx, args[1:], stdout, stderr)
 		case "gen-history":
 			return genHistory(args[1:], stdout, stderr)
 		case "installation":

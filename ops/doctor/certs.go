@@ -1,0 +1,118 @@
+package doctor
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Certificates end: warn this long before.
+const (
+	certWarnBefore = 30 * 24 * time.Hour
+	caWarnBefore   = 180 * 24 * time.Hour
+)
+
+// certificates checks the web UI's certificates: an installer's own (web.cert), or vakt's
+// local CA and the server certificate it issued, which live in the store.
+func (d *doctor) certificates() []Check {
+	now := d.cfg.Now()
+	if d.cfg.WebCert != "" {
+		c := Check{What: "web certificate " + d.cfg.WebCert}
+		cert, err := readCert(d.cfg.WebCert)
+		if err != nil {
+			c.Status, c.Detail = Fail, err.Error()
+			c.Fix = "check web.cert: a PEM certificate file readable by vakt"
+			return []Check{c}
+		}
+		c = validity(c, cert, now, certWarnBefore)
+		if c.Status != OK {
+			c.Fix = "get a new certificate and key, and point web.cert and web.key at them"
+		}
+		return []Check{c}
+	}
+	switch {
+	case d.running:
+		return []Check{{What: "web certificates", Detail: "vakt's local CA and server certificate are in the store the running vakt holds; it renews the server certificate 30 days before its end"}}
+	case d.store == nil:
+		return []Check{{What: "web certificates", Detail: "no store to read them from: vakt makes its local CA at first start"}}
+	}
+	var out []Check
+	for _, k := range []struct{ key, what string }{{"ca_cert", "web local CA"}, {"server_cert", "web server certificate"}} {
+		c := Check{What: k.what}
+		der, err := d.store.DriverData("web", k.key)
+		if err != nil {
+			c.Status, c.Detail = Fail, err.Error()
+			out = append(out, c)
+			continue
+		}
+		if der == nil {
+			c.Detail = "not made yet: vakt makes it at start"
+			out = append(out, c)
+			continue
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			c.Status, c.Detail = Fail, "unreadable: "+err.Error()
+			c.Fix = "vakt makes a new one at start; phones must then trust the new CA (see /ca)"
+			out = append(out, c)
+			continue
+		}
+		if k.key == "ca_cert" {
+			c = validity(c, cert, now, caWarnBefore)
+			if c.Status != OK {
+				c.Fix = "the family's phones trust this CA: plan a new one, or use an installer's certificate (web.cert, web.key)"
+			}
+		} else {
+			c = validity(c, cert, now, 0)
+			switch {
+			case c.Status == Fail:
+				c.Status, c.Fix = Warn, "vakt makes a new one at start: start vakt"
+			case now.Add(certWarnBefore).After(cert.NotAfter):
+				c.Detail += "; vakt renews it at start"
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// validity says how long cert has left: FAIL when it has ended or not yet begun, WARN
+// within warn of its end.
+func validity(c Check, cert *x509.Certificate, now time.Time, warn time.Duration) Check {
+	left := cert.NotAfter.Sub(now)
+	days := int(left.Hours() / 24)
+	switch {
+	case now.Before(cert.NotBefore):
+		c.Status, c.Detail = Fail, fmt.Sprintf("not valid before %s (is the clock right?)", cert.NotBefore.Format(time.DateOnly))
+	case left <= 0:
+		c.Status, c.Detail = Fail, fmt.Sprintf("expired on %s, %d days ago", cert.NotAfter.Format(time.DateOnly), -days)
+	case left < warn:
+		c.Status, c.Detail = Warn, fmt.Sprintf("%d days left (ends %s)", days, cert.NotAfter.Format(time.DateOnly))
+	default:
+		c.Detail = fmt.Sprintf("%d days left (ends %s)", days, cert.NotAfter.Format(time.DateOnly))
+	}
+	if cn := cert.Subject.CommonName; cn != "" {
+		c.Detail = cn + ": " + c.Detail
+	}
+	return c
+}
+
+// readCert reads the first certificate of a PEM file.
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+		}
+		if blk.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(blk.Bytes)
+		}
+	}
+}

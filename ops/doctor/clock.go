@@ -1,0 +1,90 @@
+package doctor
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ClockState is what the kernel says of its clock discipline (adjtimex(2)).
+type ClockState struct {
+	// Synced is false while the kernel flags the clock unsynchronised (STA_UNSYNC): no
+	// NTP daemon has disciplined it lately.
+	Synced bool
+	// MaxError and EstError are the kernel's maximum and estimated error of the time;
+	// Offset is the correction still being applied (how far off the clock was found).
+	MaxError, EstError, Offset time.Duration
+	// Source says where this came from: "adjtimex" or "timedatectl".
+	Source string
+}
+
+// kernelClock reads the clock discipline with adjtimex(2) (read-only: no modes set), and
+// with timedatectl where adjtimex is refused.
+func kernelClock() (ClockState, error) {
+	var tx unix.Timex
+	state, err := unix.Adjtimex(&tx)
+	if err != nil {
+		out, terr := exec.Command("timedatectl", "show", "-p", "NTPSynchronized", "--value").Output()
+		if terr != nil {
+			return ClockState{}, fmt.Errorf("adjtimex: %w; timedatectl: %w", err, terr)
+		}
+		return ClockState{Synced: strings.TrimSpace(string(out)) == "yes", Source: "timedatectl"}, nil
+	}
+	unit := time.Microsecond
+	if tx.Status&unix.STA_NANO != 0 {
+		unit = time.Nanosecond
+	}
+	return ClockState{
+		Synced:   tx.Status&unix.STA_UNSYNC == 0 && state != unix.TIME_ERROR,
+		MaxError: time.Duration(int64(tx.Maxerror)) * time.Microsecond,
+		EstError: time.Duration(int64(tx.Esterror)) * time.Microsecond,
+		Offset:   time.Duration(int64(tx.Offset)) * unit,
+		Source:   "adjtimex",
+	}, nil
+}
+
+// maxClockError is the error past which a synchronised clock is still a warning: a DC-09
+// receiver refuses (NAKs) messages whose time is off by more than 20–40 s, and the
+// history should be right to the second.
+const maxClockError = time.Second
+
+func (d *doctor) clock() Check {
+	c := Check{What: "clock"}
+	st, err := d.cfg.Clock()
+	if err != nil {
+		c.Status, c.Detail = Warn, "cannot tell whether it is synchronised: "+err.Error()
+		c.Fix = "check that NTP runs: timedatectl status"
+		return c
+	}
+	if !st.Synced {
+		c.Status, c.Detail = Fail, "not synchronised"
+		if st.Source == "adjtimex" {
+			c.Detail += fmt.Sprintf(" (the kernel flags it unsynchronised; maximum error %s)", round(st.MaxError))
+		}
+		c.Fix = "turn on NTP (timedatectl set-ntp true) and check the network: a gateway without a battery-backed clock starts wrong after a power cut, and the station refuses messages more than 20–40 s off"
+		return c
+	}
+	c.Detail = "synchronised"
+	if st.Source == "adjtimex" {
+		c.Detail += fmt.Sprintf(" (off by %s, estimated error %s, at most %s)", round(st.Offset.Abs()), round(st.EstError), round(st.MaxError))
+		if st.MaxError > maxClockError {
+			c.Status = Warn
+			c.Fix = "the time may be off by more than a second: check the NTP servers (timedatectl timesync-status)"
+		}
+	}
+	return c
+}
+
+// round shortens a duration for a person.
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
