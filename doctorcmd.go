@@ -83,7 +83,7 @@ func plural(n int, one, many string) string {
 // embedded broker from the credentials file, and the configured accounts' passwords.
 func doctorConfig(cfg Config, demo bool) (doctor.Config, error) {
 	dc := doctor.Config{DataDir: cfg.DataDir, StoreFile: "vakt.db", MinFreeMB: cfg.GPIO.Disk.MinFreeMB,
-		GPIO: cfg.GPIO, Uplink: cfg.Uplink, WebCert: cfg.Web.Cert}
+		GPIO: cfg.GPIO, Uplink: cfg.Uplink, WebCert: cfg.Web.Cert, WebHTTPS: cfg.Web.HTTPSListen}
 	if demo {
 		dc.StoreFile = "demo.db"
 	}

@@ -54,9 +54,15 @@ func TestDoctor_StoppedAndRunning(t *testing.T) {
 	}
 	brokerAddr := free.Addr().String()
 	free.Close()
-	base := fmt.Sprintf("data_dir: %s\nmqtt:\n  broker:\n    listen: %q\nweb:\n  listen: \"127.0.0.1:0\"\n"+
+	free, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpsAddr := free.Addr().String()
+	free.Close()
+	base := fmt.Sprintf("data_dir: %s\nmqtt:\n  broker:\n    listen: %q\nweb:\n  listen: \"127.0.0.1:0\"\n  https_listen: %q\n"+
 		"uplink:\n  receivers:\n    - name: arc\n      account: %q\n      primary: {network: tcp, addr: %q, key: %q}\n      backup: {network: udp, addr: %q, key: %q}\n",
-		data, brokerAddr, station.Account, rc.Primary.Addr, rc.Primary.Key, rc.Backup.Addr, rc.Backup.Key)
+		data, brokerAddr, httpsAddr, station.Account, rc.Primary.Addr, rc.Primary.Key, rc.Backup.Addr, rc.Backup.Key)
 	config := writeConfig(t, dir, base+fmt.Sprintf("homekit:\n  listen: %q\n", held.Addr().String()))
 
 	// A first start makes the store; vakt is stopped again.
@@ -97,7 +103,9 @@ func TestDoctor_StoppedAndRunning(t *testing.T) {
 			t.Errorf("vakt: %v", err)
 		}
 	}()
-	hubtest.Eventually(t, "vakt's broker up", func() bool { return strings.Contains(logs.String(), "embedded MQTT broker") })
+	hubtest.Eventually(t, "vakt's broker and HTTPS up", func() bool {
+		return strings.Contains(logs.String(), "embedded MQTT broker") && strings.Contains(logs.String(), "web UI (HTTPS)")
+	})
 	out.Reset()
 	err = run(ctx, []string{"doctor", "-config", config, "-timeout", "2s"}, nil, &out, &out)
 	report = out.String()
@@ -105,8 +113,10 @@ func TestDoctor_StoppedAndRunning(t *testing.T) {
 	for _, want := range []string{
 		"ok    embedded MQTT broker " + brokerAddr + ": account vakt logs in",
 		"ok    store " + filepath.Join(data, "vakt.db") + ": in use by the running vakt",
-		"WARN  station arc: not polled from here: the running vakt polls its paths itself",
+		"ok    station arc: not polled from here while vakt runs",
 		"ok    HomeKit: not configured",
+		"ok    web server certificate (served on " + httpsAddr + "): ",
+		"ok    web local CA (served on " + httpsAddr + "): vakt local CA",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)

@@ -1,9 +1,11 @@
 package doctor
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"time"
 )
@@ -33,8 +35,10 @@ func (d *doctor) certificates() []Check {
 		return []Check{c}
 	}
 	switch {
+	case d.running && d.cfg.WebHTTPS != "":
+		return d.servedCertificates(now)
 	case d.running:
-		return []Check{{What: "web certificates", Detail: "vakt's local CA and server certificate are in the store the running vakt holds; it renews the server certificate 30 days before its end"}}
+		return []Check{{What: "web certificates", Detail: "vakt's local CA and server certificate are in the store the running vakt holds (no web.https_listen to read them from); it renews the server certificate 30 days before its end"}}
 	case d.store == nil:
 		return []Check{{What: "web certificates", Detail: "no store to read them from: vakt makes its local CA at first start"}}
 	}
@@ -72,6 +76,48 @@ func (d *doctor) certificates() []Check {
 			case now.Add(certWarnBefore).After(cert.NotAfter):
 				c.Detail += "; vakt renews it at start"
 			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// servedCertificates checks the certificates the running vakt serves on its HTTPS
+// listener: the server certificate and, sent with it, the local CA.
+func (d *doctor) servedCertificates(now time.Time) []Check {
+	host, port, err := net.SplitHostPort(d.cfg.WebHTTPS)
+	if err != nil {
+		return []Check{{What: "web certificates", Status: Fail, Detail: err.Error(), Fix: "fix web.https_listen"}}
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	addr := net.JoinHostPort(host, port)
+	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
+	// Only to read the certificates offered; nothing is sent over the connection.
+	conn, err := tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		return []Check{{What: "web certificates on " + addr, Status: Fail, Detail: "no TLS answer: " + err.Error(),
+			Fix: "the running vakt should serve HTTPS on web.https_listen: look at its log"}}
+	}
+	chain := conn.ConnectionState().PeerCertificates
+	conn.Close()
+	var out []Check
+	for i, cert := range chain {
+		c := Check{What: "web server certificate (served on " + addr + ")"}
+		if cert.IsCA {
+			c.What = "web local CA (served on " + addr + ")"
+			c = validity(c, cert, now, caWarnBefore)
+			if c.Status != OK {
+				c.Fix = "the family's phones trust this CA: plan a new one, or use an installer's certificate (web.cert, web.key)"
+			}
+		} else if i == 0 {
+			c = validity(c, cert, now, certWarnBefore)
+			if c.Status != OK {
+				c.Fix = "vakt renews its own server certificate 30 days before its end: look at its log, or restart it"
+			}
+		} else {
+			continue
 		}
 		out = append(out, c)
 	}

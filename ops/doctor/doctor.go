@@ -80,6 +80,9 @@ type Config struct {
 	// WebCert is an installer's own certificate file for the web UI (web.cert); empty
 	// means vakt's local CA, whose certificates live in the store.
 	WebCert string
+	// WebHTTPS is the web UI's HTTPS listener (web.https_listen); while vakt runs, the
+	// certificates it serves there are checked.
+	WebHTTPS string
 	// HomeKit is the HomeKit bridge's listen address; nil means no bridge is configured.
 	HomeKit *HomeKit
 

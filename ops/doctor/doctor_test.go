@@ -275,7 +275,7 @@ func TestDoctor_RunningVakt(t *testing.T) {
 	}
 	expect(t, r, "HomeKit port", doctor.OK, "in use, by the running vakt's bridge")
 	expect(t, r, "store", doctor.OK, "in use by the running vakt")
-	expect(t, r, "station arc", doctor.Warn, "the running vakt polls its paths itself")
+	expect(t, r, "station arc", doctor.OK, "not polled from here while vakt runs")
 	expect(t, r, "web certificates", doctor.OK, "the store the running vakt holds")
 	expect(t, r, "SD card wear", doctor.OK, "not shown by this kernel")
 	expect(t, r, "GPIO and I²C", doctor.OK, "none named in the config")
