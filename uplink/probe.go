@@ -22,6 +22,9 @@ type PathProbe struct {
 	RTT   time.Duration
 	// Err is why it did not; ErrRefusedPoll when the receiver answered DUH.
 	Err error
+	// ClockOffset is the receiver's clock minus ours, when the receiver refused the first
+	// poll's time (NAK) and said its own; zero otherwise.
+	ClockOffset time.Duration
 }
 
 // ErrRefusedPoll means the receiver answered a NULL poll with DUH: it does not know the
@@ -62,6 +65,7 @@ func Probe(ctx context.Context, cfg Config, seq func(receiver string) int, timeo
 				continue
 			}
 			resp, err := c.SendRetryNAK(ctx, dc09.Message{ID: dc09.IDNull, Seq: seq(rc.Name)})
+			pp.ClockOffset = c.ClockOffset()
 			c.Close()
 			switch {
 			case err == nil:

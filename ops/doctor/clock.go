@@ -81,10 +81,30 @@ func (d *doctor) clock() Check {
 // round shortens a duration for a person.
 func round(d time.Duration) time.Duration {
 	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
 	case d >= time.Second:
 		return d.Round(100 * time.Millisecond)
 	case d >= time.Millisecond:
 		return d.Round(100 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// offByStation puts what a station receiver said of our clock on the clock's line: its
+// refusal of our time (NAK) means the clock is off by more than the receiver's window,
+// whatever the kernel believes.
+func (d *doctor) offByStation(c Check) Check {
+	c.Status = Fail
+	c.Detail += fmt.Sprintf("; station receiver %s says it is %s", d.stationName, aheadBehind(-d.stationClock))
+	c.Fix = "set the time right and turn on NTP (timedatectl set-ntp true): the station refuses messages more than 20–40 s off"
+	return c
+}
+
+// aheadBehind says how far a clock is ahead of (positive) or behind (negative) another.
+func aheadBehind(d time.Duration) string {
+	if d < 0 {
+		return round(-d).String() + " behind"
+	}
+	return round(d).String() + " ahead"
 }

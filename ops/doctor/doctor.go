@@ -177,6 +177,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	add(d.hardware()...)
 	add(d.broker(ctx)...)
 	add(d.station(ctx)...)
+	if d.stationClock != 0 {
+		// The station says how far off the clock is: that belongs on the clock's line.
+		r.Checks[0] = d.offByStation(r.Checks[0])
+	}
 	add(d.certificates()...)
 	add(d.homekit()...)
 	d.closeStore()
@@ -193,6 +197,10 @@ type doctor struct {
 	running  bool
 	store    *hub.Store
 	storeErr error
+	// stationClock is how far a station receiver's clock is from ours, when one refused
+	// a poll's time (NAK) and said its own; stationName says which.
+	stationClock time.Duration
+	stationName  string
 }
 
 // openStore opens the store read-only, or learns that a running vakt holds it.

@@ -375,3 +375,30 @@ func TestDoctor_NoDataDir(t *testing.T) {
 	expect(t, r, "store", doctor.Warn, "none yet")
 	expect(t, r, "embedded MQTT broker", doctor.Warn, "vakt has not run here yet")
 }
+
+// TestDoctor_StationSaysTheClockIsOff: a receiver whose clock is two minutes ahead refuses
+// the poll's time (NAK); the poll is sent again with its time and acknowledged, and the
+// clock's line says how far off vakt's clock is, whatever the kernel believes.
+func TestDoctor_StationSaysTheClockIsOff(t *testing.T) {
+	key := make([]byte, 16)
+	rand.Read(key)
+	r := &dc09.Receiver{Keys: map[string][]byte{account: key}, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }}
+	hubtest.Run(t, "dc09 receiver", func(ctx context.Context) error { return r.ListenAndServe(ctx, "127.0.0.1:0") })
+	hubtest.Eventually(t, "the receiver listening", func() bool { return r.Addr() != nil })
+	dir := t.TempDir()
+	if err := newStore(t, dir).Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := doctor.Run(context.Background(), doctor.Config{DataDir: dir, Clock: synced, SysRoot: t.TempDir(), Timeout: 2 * time.Second,
+		Uplink: uplink.Config{Receivers: []uplink.ReceiverConfig{{Name: "arc", Account: account, Primary: uplink.PathConfig{Addr: r.Addr().String(), Key: hex.EncodeToString(key)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + report(rep))
+	// Receivers stamp whole seconds: the offset is two minutes, give or take one.
+	expect(t, rep, "clock", doctor.Fail, "station receiver arc/primary says it is ")
+	if c := line(t, rep, "clock"); !strings.HasSuffix(c.Detail, "s behind") || !strings.Contains(c.Detail, " 1m59s ") && !strings.Contains(c.Detail, " 2m0s ") && !strings.Contains(c.Detail, " 2m1s ") {
+		t.Errorf("clock line %q, want about 2m0s behind", c)
+	}
+	expect(t, rep, "station arc/primary", doctor.Warn, "s ahead")
+}

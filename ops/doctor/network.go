@@ -24,7 +24,10 @@ func (d *doctor) broker(ctx context.Context) []Check {
 	if m.External != nil {
 		return []Check{d.login("MQTT broker "+m.External.URL, *m.External, "vakt", false)}
 	}
-	what := "embedded MQTT broker " + m.Listen
+	what := "embedded MQTT broker"
+	if m.Listen != "" {
+		what += " " + m.Listen
+	}
 	if m.Embedded == nil {
 		c := Check{What: what, Status: Warn, Detail: "no credentials file in the data directory: vakt has not run here yet"}
 		c.Fix = "start vakt once; it writes " + d.cfg.DataDir + "/mqtt-credentials"
@@ -117,7 +120,7 @@ func (d *doctor) login(what string, cfg mqttclient.Config, account string, embed
 	}
 	took := time.Since(start)
 	cl.Disconnect(100)
-	c.Detail = fmt.Sprintf("account %s logs in (%s)", account, took.Round(100*time.Microsecond))
+	c.Detail = fmt.Sprintf("account %s logs in (%s)", account, round(took))
 	return c
 }
 
@@ -151,9 +154,16 @@ func (d *doctor) station(ctx context.Context) []Check {
 	var out []Check
 	for _, p := range probes {
 		c := Check{What: fmt.Sprintf("station %s/%s (%s %s)", p.Receiver, p.Path, p.Network, p.Addr)}
+		if p.ClockOffset != 0 && p.ClockOffset.Abs() > d.stationClock.Abs() {
+			d.stationClock, d.stationName = p.ClockOffset, p.Receiver+"/"+p.Path
+		}
 		switch {
+		case p.Acked && p.ClockOffset != 0:
+			c.Status = Warn
+			c.Detail = fmt.Sprintf("NULL poll acknowledged in %s, after the receiver refused our time (NAK): its clock is %s", round(p.RTT), aheadBehind(p.ClockOffset))
+			c.Fix = "synchronise vakt's clock (see the clock line); every report costs a round trip more until then"
 		case p.Acked:
-			c.Detail = fmt.Sprintf("NULL poll acknowledged in %s", p.RTT.Round(100*time.Microsecond))
+			c.Detail = fmt.Sprintf("NULL poll acknowledged in %s", round(p.RTT))
 		case errors.Is(p.Err, uplink.ErrRefusedPoll):
 			c.Status, c.Detail = Fail, p.Err.Error()
 			c.Fix = "ask the station which account and key it has for this installation"
