@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"time"
@@ -39,18 +41,20 @@ func (d *doctor) certificates() []Check {
 		return d.servedCertificates(now)
 	case d.running:
 		return []Check{{What: "web certificates", Detail: "vakt's local CA and server certificate are in the store the running vakt holds (no web.https_listen to read them from); it renews the server certificate 30 days before its end"}}
-	case d.store == nil:
+	case !d.read && errors.Is(d.storeErr, fs.ErrNotExist):
 		return []Check{{What: "web certificates", Detail: "no store to read them from: vakt makes its local CA at first start"}}
+	case !d.read:
+		return []Check{{What: "web certificates", Status: Warn, Detail: "not read: the store cannot be opened (see the store's line)", Fix: "see the store's line"}}
+	case d.certErr != nil:
+		return []Check{{What: "web certificates", Status: Fail, Detail: "unreadable in the store: " + d.certErr.Error(), Fix: "vakt store check"}}
 	}
 	var out []Check
-	for _, k := range []struct{ key, what string }{{"ca_cert", "web local CA"}, {"server_cert", "web server certificate"}} {
+	for _, k := range []struct {
+		key, what string
+		der       []byte
+	}{{"ca_cert", "web local CA", d.caCert}, {"server_cert", "web server certificate", d.server}} {
 		c := Check{What: k.what}
-		der, err := d.store.DriverData("web", k.key)
-		if err != nil {
-			c.Status, c.Detail = Fail, err.Error()
-			out = append(out, c)
-			continue
-		}
+		der := k.der
 		if der == nil {
 			c.Detail = "not made yet: vakt makes it at start"
 			out = append(out, c)

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -169,7 +168,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.Now = time.Now
 	}
 	d := &doctor{cfg: cfg, storePath: filepath.Join(cfg.DataDir, cfg.StoreFile)}
-	d.openStore()
+	d.readStore()
 	var r Report
 	add := func(cs ...Check) { r.Checks = append(r.Checks, cs...) }
 	add(d.clock())
@@ -183,7 +182,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	add(d.certificates()...)
 	add(d.homekit()...)
-	d.closeStore()
 	add(d.storeCheck())
 	return r, nil
 }
@@ -192,36 +190,40 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 type doctor struct {
 	cfg       Config
 	storePath string
-	// running says a running vakt holds the store; store is the store opened read-only
-	// while vakt is stopped; storeErr why it could not be opened otherwise.
+	// running says a running vakt holds the store; read says the store was read (vakt
+	// stopped), and storeErr why it could not be otherwise.
 	running  bool
-	store    *hub.Store
+	read     bool
 	storeErr error
+	// What was read of the store: the receivers' cursors, and the web UI's local CA and
+	// server certificate (DER, or errors reading them).
+	cursors        map[string]uint64
+	caCert, server []byte
+	certErr        error
 	// stationClock is how far a station receiver's clock is from ours, when one refused
 	// a poll's time (NAK) and said its own; stationName says which.
 	stationClock time.Duration
 	stationName  string
 }
 
-// openStore opens the store read-only, or learns that a running vakt holds it.
-func (d *doctor) openStore() {
+// readStore reads what the checks need of the store, read-only, and closes it at once, so
+// that a vakt starting meanwhile never waits for the doctor's network checks; or it learns
+// that a running vakt holds the store.
+func (d *doctor) readStore() {
 	s, err := hub.OpenStoreReadOnly(d.storePath)
 	switch {
 	case errors.Is(err, hub.ErrStoreLocked):
 		d.running = true
+		return
 	case err != nil:
 		d.storeErr = err
-	default:
-		d.store = s
+		return
 	}
+	defer s.Close()
+	d.read = true
+	d.cursors, _ = s.Cursors()
+	var err1, err2 error
+	d.caCert, err1 = s.DriverData("web", "ca_cert")
+	d.server, err2 = s.DriverData("web", "server_cert")
+	d.certErr = errors.Join(err1, err2)
 }
-
-func (d *doctor) closeStore() {
-	if d.store != nil {
-		d.store.Close()
-		d.store = nil
-	}
-}
-
-// storeMissing says the data directory has no store yet.
-func (d *doctor) storeMissing() bool { return errors.Is(d.storeErr, os.ErrNotExist) }

@@ -139,12 +139,7 @@ func (d *doctor) station(ctx context.Context) []Check {
 		}
 		return out
 	}
-	cursors := map[string]uint64{}
-	if d.store != nil {
-		if cs, err := d.store.Cursors(); err == nil {
-			cursors = cs
-		}
-	}
+	cursors := d.cursors
 	probes, err := uplink.Probe(ctx, d.cfg.Uplink, func(receiver string) int {
 		return uplink.PollSeq(cursors[uplink.CursorName(receiver)])
 	}, d.cfg.Timeout)
