@@ -35,6 +35,7 @@ const (
 	Fail
 )
 
+// String is the status as the report's lines begin: ok, WARN or FAIL.
 func (s Status) String() string {
 	switch s {
 	case Warn:

@@ -36,6 +36,7 @@ var (
 		"The sequence number of the last event committed to the log.", nil, nil)
 )
 
+// Describe sends every family the parts give.
 func (c *parts) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQueueDepth, descDelivered, descLastAck, descPathUp, descLastSeen,
 		descMalformed, descBrokerClients, descStoreBytes, descStoreWrites, descNotified, descNotifyFailed, descLastSeq} {
@@ -43,6 +44,7 @@ func (c *parts) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect reads the parts now: a scrape sees the state at its own moment.
 func (c *parts) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	p := c.m.parts
