@@ -20,6 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+
 	"vakt/devices/broker"
 	"vakt/devices/gpio"
 	"vakt/devices/mqttclient"
@@ -402,4 +408,35 @@ func TestDoctor_StationSaysTheClockIsOff(t *testing.T) {
 		t.Errorf("clock line %q, want about 2m0s behind", c)
 	}
 	expect(t, rep, "station arc/primary", doctor.Warn, "s ahead")
+}
+
+// TestDoctor_PinsAndBus finds the pins and the I²C bus the config names in periph's
+// registry (here, fakes registered as a board's drivers register theirs), and names the
+// ones that are not there with the field that names them.
+func TestDoctor_PinsAndBus(t *testing.T) {
+	for _, n := range []string{"FAKE_GPIO17", "FAKE_GPIO27"} {
+		if err := gpioreg.Register(&gpiotest.Pin{N: n, Num: -1}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { gpioreg.Unregister(n) })
+	}
+	if err := i2creg.Register("FAKE_I2C", nil, -1, func() (i2c.BusCloser, error) { return &i2ctest.Playback{DontPanic: true}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { i2creg.Unregister("FAKE_I2C") })
+	run := func(g gpio.Config) doctor.Report {
+		r, err := doctor.Run(context.Background(), doctor.Config{DataDir: t.TempDir(), Clock: synced, SysRoot: t.TempDir(), GPIO: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := run(gpio.Config{Zones: []gpio.ZoneConfig{{Device: "back_door", Pin: "FAKE_GPIO17"}}, Siren: gpio.OutputConfig{Pin: "FAKE_GPIO27"},
+		Gauge: gpio.GaugeConfig{Bus: "FAKE_I2C", Addr: 0x36}})
+	expect(t, r, "GPIO", doctor.OK, "present: FAKE_GPIO17, FAKE_GPIO27")
+	expect(t, r, "I²C bus FAKE_I2C", doctor.OK, "present (battery gauge at 0x36)")
+	r = run(gpio.Config{Zones: []gpio.ZoneConfig{{Device: "back_door", Pin: "FAKE_GPIO17", TamperPin: "FAKE_GPIO5"}}, Siren: gpio.OutputConfig{Pin: "FAKE_GPIO99"},
+		Gauge: gpio.GaugeConfig{Bus: "FAKE_I2C_9"}})
+	expect(t, r, "GPIO", doctor.Fail, "not on this host: FAKE_GPIO5 (gpio.zones[0].tamper_pin), FAKE_GPIO99 (gpio.siren.pin)")
+	expect(t, r, "I²C bus FAKE_I2C_9", doctor.Fail, "not found")
 }
