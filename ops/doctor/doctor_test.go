@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/i2c"
@@ -439,4 +440,80 @@ func TestDoctor_PinsAndBus(t *testing.T) {
 		Gauge: gpio.GaugeConfig{Bus: "FAKE_I2C_9"}})
 	expect(t, r, "GPIO", doctor.Fail, "not on this host: FAKE_GPIO5 (gpio.zones[0].tamper_pin), FAKE_GPIO99 (gpio.siren.pin)")
 	expect(t, r, "I²C bus FAKE_I2C_9", doctor.Fail, "not found")
+}
+
+// TestDoctor_DiskAndWear: free space against gpio.disk.min_free_mb, and the wear counters
+// of every kind a kernel shows.
+func TestDoctor_DiskAndWear(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	freeMB := int(st.Bavail * uint64(st.Bsize) >> 20)
+	sys := t.TempDir()
+	card := func(name, life, eol string) {
+		d := filepath.Join(sys, "block", name, "device")
+		os.MkdirAll(d, 0o755)
+		if life != "" {
+			os.WriteFile(filepath.Join(d, "life_time"), []byte(life), 0o644)
+		}
+		if eol != "" {
+			os.WriteFile(filepath.Join(d, "pre_eol_info"), []byte(eol), 0o644)
+		}
+	}
+	card("mmcblk0", "0x01 0x02\n", "0x01\n")
+	card("mmcblk1", "0x0b 0x01\n", "")
+	card("mmcblk2", "", "0x03\n")
+	card("mmcblk3", "", "")
+	card("mmcblk4", "0x00 0x00\n", "0x00\n")
+	for _, tc := range []struct {
+		name   string
+		minMB  int
+		status doctor.Status
+	}{{"plenty", 1, doctor.OK}, {"near the minimum", freeMB * 3 / 4, doctor.Warn}, {"below the minimum", freeMB * 2, doctor.Fail}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := doctor.Run(context.Background(), doctor.Config{DataDir: dir, MinFreeMB: tc.minMB, Clock: synced, SysRoot: sys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			expect(t, r, "disk "+dir, tc.status, "free of")
+			expect(t, r, "SD card wear mmcblk0", doctor.OK, "life used: 10–20%, reserved blocks: normal")
+			expect(t, r, "SD card wear mmcblk1", doctor.Fail, "beyond its estimated life")
+			expect(t, r, "SD card wear mmcblk2", doctor.Fail, "reserved blocks: urgent")
+			expect(t, r, "SD card wear mmcblk3", doctor.OK, "not shown by this card")
+			expect(t, r, "SD card wear mmcblk4", doctor.OK, "life used: not estimated, reserved blocks: not estimated")
+		})
+	}
+}
+
+// TestDoctor_ExternalBroker logs in to an external broker (mqtt.url) with vakt's account,
+// whether vakt runs or not, and names the settings to check when it is refused.
+func TestDoctor_ExternalBroker(t *testing.T) {
+	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0"}, []broker.Account{{Username: "vakt", Password: "vakt-pass-12", Role: broker.RoleVakt}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubtest.Run(t, "broker", b.Run)
+	for _, tc := range []struct {
+		name, url, password string
+		status              doctor.Status
+		detail, fix         string
+	}{
+		{"logs in", "mqtt://" + b.Addr(), "vakt-pass-12", doctor.OK, "account vakt logs in", ""},
+		{"wrong password", "tcp://" + b.Addr(), "nope-nope-nope", doctor.Fail, "account vakt refused", "check mqtt.username and mqtt.password"},
+		{"nobody there", "tcp://127.0.0.1:1", "vakt-pass-12", doctor.Fail, "account vakt refused", "check that the broker runs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := doctor.Run(context.Background(), doctor.Config{DataDir: t.TempDir(), Clock: synced, SysRoot: t.TempDir(), Timeout: 2 * time.Second,
+				MQTT: doctor.MQTT{External: &mqttclient.Config{URL: tc.url, Username: "vakt", Password: tc.password}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			expect(t, r, "MQTT broker "+tc.url, tc.status, tc.detail)
+			if c := line(t, r, "MQTT broker "); !strings.Contains(c.Fix, tc.fix) {
+				t.Errorf("fix %q, want %q", c.Fix, tc.fix)
+			}
+		})
+	}
 }
