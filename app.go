@@ -21,6 +21,7 @@ import (
 	"vakt/devices/sim"
 	"vakt/devices/zigbee2mqtt"
 	"vakt/hub"
+	"vakt/ops/metrics"
 	"vakt/ops/sdnotify"
 	"vakt/ui/console"
 	"vakt/ui/homeassistant"
@@ -228,10 +229,13 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	if demo {
 		inst = hub.DemoInstallation(key)
 	}
-	h, err := hub.New(store, inst, hub.Options{Logger: logger})
+	// Metrics (ops/metrics) observe the hub's commits and sirens, and count its events.
+	met := metrics.New(metrics.Options{Version: buildVersion()})
+	h, err := hub.New(store, inst, hub.Options{Logger: logger, OnCommit: met.ObserveCommit, OnSiren: met.ObserveSiren})
 	if err != nil {
 		return err
 	}
+	met.Watch(h)
 	snap := h.Snapshot()
 	last, _ := store.LastSeq()
 	logger.Info("ready", "store", store.Path(), "installation", snap.Installation.Name,
@@ -275,7 +279,7 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 		return err
 	}
 	p.start("hub", h.Run)
-	bus, creds, err := sensorBus(cfg, store, demo, logger, p.start)
+	bus, creds, bk, err := sensorBus(cfg, store, demo, logger, p.start)
 	if err != nil {
 		return err
 	}
@@ -365,8 +369,10 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 	p.start("backup", backups.Run)
 	webCfg := cfg.Web
 	webCfg.AnyPortIfTaken = demo
+	met.Attach(metricsParts(mgr, up, nt, bk))
+	p.start("metrics", met.Run)
 	webDeps := web.Deps{Hub: h, Devices: mgr, Logger: logger, Broker: webBroker(cfg, creds), Notifier: nt,
-		Backups: backups, Version: buildVersion()}
+		Backups: backups, Version: buildVersion(), Metrics: met.Handler()}
 	if up != nil {
 		webDeps.Uplink = up
 	}
@@ -391,20 +397,20 @@ func (a *App) start(p *parts, cleanups *[]func()) error {
 }
 
 // sensorBus starts the embedded MQTT broker unless an external one is configured, and returns
-// how drivers reach the broker and, for the embedded one, vakt's own account on it. The
-// broker always requires credentials: vakt's own are generated on first start, kept in the
-// store and written to the data directory's credentials file, whose path (not the
-// password) goes to the log.
-func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, start func(string, func(context.Context) error)) (mqttclient.Config, *BrokerCredentials, error) {
+// how drivers reach the broker and, for the embedded one, vakt's own account on it and the
+// broker itself (for metrics). The broker always requires credentials: vakt's own are
+// generated on first start, kept in the store and written to the data directory's
+// credentials file, whose path (not the password) goes to the log.
+func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, start func(string, func(context.Context) error)) (mqttclient.Config, *BrokerCredentials, *broker.Broker, error) {
 	if cfg.MQTT.URL != "" || cfg.MQTT.Broker.Disabled {
 		if cfg.MQTT.URL == "" {
-			return mqttclient.Config{}, nil, errors.New("mqtt.broker.disabled: set mqtt.url to an external broker")
+			return mqttclient.Config{}, nil, nil, errors.New("mqtt.broker.disabled: set mqtt.url to an external broker")
 		}
-		return cfg.MQTT.Config, nil, nil
+		return cfg.MQTT.Config, nil, nil, nil
 	}
 	secret, err := store.Secret("mqtt_password", 12)
 	if err != nil {
-		return mqttclient.Config{}, nil, err
+		return mqttclient.Config{}, nil, nil, err
 	}
 	pass := hex.EncodeToString(secret)
 	accounts := append([]broker.Account{{Username: "vakt", Password: pass, Role: broker.RoleVakt}}, cfg.MQTT.Broker.Accounts...)
@@ -421,16 +427,16 @@ func sensorBus(cfg Config, store *hub.Store, demo bool, logger *slog.Logger, sta
 		b, err = broker.New(bc, accounts, logger)
 	}
 	if err != nil {
-		return mqttclient.Config{}, nil, err
+		return mqttclient.Config{}, nil, nil, err
 	}
 	start("broker", b.Run)
 	creds := &BrokerCredentials{URL: "mqtt://" + b.Addr(), Username: "vakt", Password: pass}
 	path, err := writeCredentials(cfg.DataDir, *creds)
 	if err != nil {
-		return mqttclient.Config{}, nil, err
+		return mqttclient.Config{}, nil, nil, err
 	}
 	logger.Info("embedded MQTT broker: point Zigbee2MQTT and rtl_433 here", "url", creds.URL, "username", creds.Username, "credentials", path)
-	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, creds, nil
+	return mqttclient.Config{URL: "tcp://" + b.Addr(), Username: "vakt", Password: pass}, creds, b, nil
 }
 
 // radioDrivers connects the drivers that read radios through MQTT (Zigbee2MQTT, and rtl_433

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // credentialsFile is where vakt writes its own broker account for the installer, in the
@@ -57,4 +60,33 @@ func writeCredentials(dir string, c BrokerCredentials) (string, error) {
 		return path, fmt.Errorf("broker credentials: %w", err)
 	}
 	return path, nil
+}
+
+// readCredentials reads dir's credentials file as writeCredentials writes it; ok is false
+// when there is none.
+func readCredentials(dir string) (c BrokerCredentials, ok bool, err error) {
+	path := filepath.Join(dir, credentialsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("broker credentials: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, found := strings.Cut(line, ": ")
+		switch {
+		case !found || strings.HasPrefix(k, "#"):
+		case k == "url":
+			c.URL = v
+		case k == "username":
+			c.Username = v
+		case k == "password":
+			c.Password = v
+		}
+	}
+	if c.URL == "" || c.Username == "" {
+		return c, false, fmt.Errorf("broker credentials %s: no url or username in it", path)
+	}
+	return c, true, nil
 }

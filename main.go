@@ -36,6 +36,7 @@ func main() {
 // subcommands are vakt's verbs besides running, each with its one line of help.
 var subcommands = []struct{ name, help string }{
 	{"installation export|import", "write the installation (areas, zones, devices, users) as YAML, or set it from a file"},
+	{"doctor", "check the box (clock, disk, SD wear, GPIO, broker, station paths, certificates, ports, store) and say what to fix"},
 	{"store check|salvage", "check the store for damage, or salvage a damaged one into a new file"},
 	{"backup -o FILE", "write an encrypted backup of a stopped vakt's store (a running one: its web UI)"},
 	{"restore FILE", "put the store from a backup in place (vakt stopped; the old store is kept)"},
@@ -61,6 +62,8 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 			return backupCmd(args[1:], stdin, stdout, stderr)
 		case "restore":
 			return restoreCmd(args[1:], stdin, stdout, stderr)
+		case "doctor":
+			return doctorCmd(ctx, args[1:], stdout, stderr)
 		case "gen-history":
 			return genHistory(args[1:], stdout, stderr)
 		case "installation":

@@ -57,11 +57,24 @@ func (m *Manager) Malformed(driver, address string, err error) {
 	k := key{driver, address}
 	m.mu.Lock()
 	m.healthOf(k).Malformed++
+	m.malformed[driver]++
 	log, suppressed := m.limit("malformed", k).allow(m.now())
 	m.mu.Unlock()
 	if log {
 		m.log.Warn("malformed payload", "driver", driver, "device", address, "error", err, "suppressed", suppressed)
 	}
+}
+
+// MalformedByDriver returns how many payloads each driver could not read since start, by
+// driver name: counters for metrics, which never go down when a device is removed.
+func (m *Manager) MalformedByDriver() map[string]uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]uint64, len(m.malformed))
+	for d, n := range m.malformed {
+		out[d] = n
+	}
+	return out
 }
 
 // Stale counts a message a driver dropped as older than one already read (or a duplicate),

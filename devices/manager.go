@@ -44,6 +44,7 @@ type Manager struct {
 	limits     map[limitKey]*logLimit
 	// watchers hear of health changes a snapshot does not carry; see WatchHealth.
 	watchers  map[chan struct{}]struct{}
+	malformed map[string]uint64 // payloads no driver could read, by driver, since start
 	pairUntil time.Time
 	pairArea  int
 	index     *hub.Installation
@@ -76,6 +77,7 @@ func NewManager(h Hub, opts Options) *Manager {
 		health:     map[key]*Health{},
 		discovered: map[key]*Discovered{},
 		limits:     map[limitKey]*logLimit{},
+		malformed:  map[string]uint64{},
 		actions:    map[key]*actionQueue{},
 	}
 	m.actx, m.cancelActions = context.WithCancel(context.Background())
@@ -98,7 +100,12 @@ func NewManager(h Hub, opts Options) *Manager {
 }
 
 // AddDriver registers a driver under its name.
-func (m *Manager) AddDriver(d Driver) { m.drivers[d.Name()] = d }
+func (m *Manager) AddDriver(d Driver) {
+	m.drivers[d.Name()] = d
+	m.mu.Lock()
+	m.malformed[d.Name()] += 0 // counted from zero, so its metric exists
+	m.mu.Unlock()
+}
 
 // device finds the installation's device for a driver address; the caller holds mu.
 func (m *Manager) device(k key) *hub.Device {

@@ -32,7 +32,11 @@ type waiter struct {
 // committer writes the jobs it is handed, one at a time, and hands each back.
 func (h *Hub) committer(jobs <-chan *commitJob, done chan<- *commitJob) {
 	for job := range jobs {
+		start := time.Now()
 		job.err = h.commit(job.inst, &job.snap.State, job.events)
+		if h.onCommit != nil {
+			h.onCommit(time.Since(start), len(job.events), job.err)
+		}
 		done <- job
 	}
 }

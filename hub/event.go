@@ -257,3 +257,12 @@ func (e Event) String() string {
 	}
 	return b.String()
 }
+
+// EventKinds returns every event kind but KindNone, in order.
+func EventKinds() []EventKind {
+	out := make([]EventKind, 0, kindCount-1)
+	for k := KindNone + 1; k < kindCount; k++ {
+		out = append(out, k)
+	}
+	return out
+}

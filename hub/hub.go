@@ -49,6 +49,9 @@ type request struct {
 	// own, when set, is a change a user makes to their own entry (ConfigureOwn).
 	own  func(*Installation, string) error
 	note string
+	// at is when the request reached the hub (monotonic), set only when OnSiren is: the
+	// start of the siren latency.
+	at time.Time
 }
 
 // Hub owns the engine in one goroutine. Drivers and interfaces send inputs; the loop steps
@@ -99,6 +102,9 @@ type Hub struct {
 	snap atomic.Pointer[Snapshot]
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+
+	onCommit func(took time.Duration, events int, err error)
+	onSiren  func(took time.Duration)
 }
 
 // Options tune a Hub; zero values take defaults.
@@ -110,6 +116,14 @@ type Options struct {
 	// BeforeCommit, when set, runs before each commit with its events; an error fails the
 	// commit. Tests use it to play a slow or failing disk.
 	BeforeCommit func(events []Event) error
+	// OnCommit, when set, gets each commit's duration, its number of events and its error,
+	// for metrics. It runs on the committer goroutine and must not block.
+	OnCommit func(took time.Duration, events int, err error)
+	// OnSiren, when set, gets, for each input that starts a siren, the time from the
+	// input reaching the hub (Submit, Do) to the decided siren output being handed to the
+	// output followers (SubscribeOutputs), for metrics. It runs on the loop and must not
+	// block.
+	OnSiren func(took time.Duration)
 }
 
 // New returns a hub over the store's installation and state. inst is used (and stored) when
@@ -156,6 +170,8 @@ func New(store *Store, inst *Installation, opts Options) (*Hub, error) {
 		// One commit in flight: handing one over never blocks the loop.
 		jobs:      make(chan *commitJob, 1),
 		committed: make(chan *commitJob, 1),
+		onCommit:  opts.OnCommit,
+		onSiren:   opts.OnSiren,
 	}
 	h.commit = store.CommitInstallation
 	if before := opts.BeforeCommit; before != nil {
@@ -232,6 +248,9 @@ func (h *Hub) SetOwnLang(ctx context.Context, by Input, lang string) Result {
 // queue only: once the loop has the request it is carried out, and the caller learns how
 // (the loop answers as soon as the step is committed).
 func (h *Hub) call(ctx context.Context, r request) Result {
+	if h.onSiren != nil {
+		r.at = time.Now()
+	}
 	select {
 	case h.reqs <- r:
 	case <-h.done:
@@ -280,8 +299,12 @@ func CloneInstallation(inst *Installation) (*Installation, error) {
 // Submit hands a driver's input to the loop without waiting for the result. It blocks only
 // while the loop's queue is full, so nothing a sensor says is dropped.
 func (h *Hub) Submit(ctx context.Context, in Input) error {
+	r := request{in: in}
+	if h.onSiren != nil {
+		r.at = time.Now()
+	}
 	select {
-	case h.reqs <- request{in: in}:
+	case h.reqs <- r:
 		return nil
 	case <-h.done:
 		return ErrStopped
@@ -361,6 +384,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.events, h.effects, results = h.events[:0], h.effects[:0], results[:0]
 		changed, configured, zones := h.restored, false, false
 		h.restored = false
+		var sirenFrom time.Time // the earliest input of the turn that started a siren
 		step := func(r request) Result {
 			var effs []Effect
 			var err error
@@ -377,6 +401,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			zones = zones || h.eng.ZoneChanged()
 			start := len(h.events)
 			h.take(effs)
+			if !r.at.IsZero() && (sirenFrom.IsZero() || r.at.Before(sirenFrom)) && startsSiren(effs) {
+				sirenFrom = r.at
+			}
 			return Result{Events: h.events[start:len(h.events):len(h.events)], Err: err}
 		}
 		if len(batch) == 0 {
@@ -393,6 +420,9 @@ func (h *Hub) Run(ctx context.Context) error {
 			// Local outputs at once, in parallel with the commit: the siren never waits
 			// for the disk.
 			h.publishOutputs()
+			if !sirenFrom.IsZero() {
+				h.onSiren(time.Since(sirenFrom))
+			}
 		}
 		if changed {
 			h.dirty = true
@@ -431,6 +461,16 @@ func (h *Hub) take(effs []Effect) {
 			h.effects = append(h.effects, e)
 		}
 	}
+}
+
+// startsSiren says whether a step's effects sound a siren.
+func startsSiren(effs []Effect) bool {
+	for _, e := range effs {
+		if e.Kind == EffectSiren && e.Pattern != SirenOff {
+			return true
+		}
+	}
+	return false
 }
 
 // ZoneWriteEvery bounds how long a zone's open/closed state that changed nothing reportable

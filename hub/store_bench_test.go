@@ -113,3 +113,28 @@ func BenchmarkBackup(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHub_ReportToCommitObserved is BenchmarkHub_ReportToCommit with the metrics
+// hooks set (OnCommit, OnSiren): what the commit and siren histograms cost the loop.
+func BenchmarkHub_ReportToCommitObserved(b *testing.B) {
+	s := mustOpenStore(b, filepath.Join(b.TempDir(), "vakt.db"), 0)
+	defer s.Close()
+	var commits, sirens int
+	h, err := New(s, DemoInstallation(testKey), Options{
+		OnCommit: func(time.Duration, int, error) { commits++ },
+		OnSiren:  func(time.Duration) { sirens++ },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < b.N; i++ {
+		r := h.Do(ctx, Input{Kind: InReport, Device: "front_door", Signal: SignalContact, Active: i%2 == 0})
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -209,6 +210,9 @@ const tallyPeriod = time.Minute
 
 // Addr returns the loopback listener's address (useful when configured with port 0).
 func (b *Broker) Addr() string { return b.addrs[0] }
+
+// Clients returns how many clients are connected and logged in now.
+func (b *Broker) Clients() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsConnected) }
 
 // Run serves until ctx ends.
 func (b *Broker) Run(ctx context.Context) error {

@@ -352,7 +352,7 @@ func TestModem_Receive(t *testing.T) {
 	}
 	want := []Incoming{{1, "+46701234567", "OK"}, {2, "0046709876543", "Vem är det?\nHallå"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("got %q, want %q", got, want)
+		t.Errorf("got %v, want %v", got, want)
 	}
 	if sim.stored() != 0 {
 		t.Error("read messages not deleted")

@@ -99,6 +99,10 @@ type ChannelStatus struct {
 	Fault    bool `json:"fault,omitempty"`
 	// Waiting is set while an alarm waits for its escalation by SMS.
 	Waiting bool `json:"waiting,omitempty"`
+	// Delivered and Failed count sends since start (tests included): messages that went
+	// through, and attempts that did not.
+	Delivered uint64 `json:"delivered"`
+	Failed    uint64 `json:"failed"`
 }
 
 // New returns a notifier for cfg; it opens, sends and starts nothing.
@@ -404,6 +408,7 @@ func (n *Notifier) setWaiting(d *dest, w bool) {
 func (n *Notifier) failed(d *dest, err error) {
 	n.mu.Lock()
 	d.st.Failures++
+	d.st.Failed++
 	d.st.LastError = err.Error()
 	becameFault := d.st.Failures == n.cfg.FaultAfter
 	d.st.Fault = d.st.Failures >= n.cfg.FaultAfter
@@ -419,6 +424,7 @@ func (n *Notifier) succeeded(d *dest) {
 	n.mu.Lock()
 	wasFault := d.st.Fault
 	d.st.Failures, d.st.Fault, d.st.LastError = 0, false, ""
+	d.st.Delivered++
 	d.st.LastSuccess = n.now()
 	n.mu.Unlock()
 	if wasFault {

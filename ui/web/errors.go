@@ -174,8 +174,8 @@ func (s *Server) lockedUntil(c *fiber.Ctx) time.Time {
 	return time.Time{}
 }
 
-// isAPI says whether the request is for the JSON API (or asks for JSON), and so gets its
-// errors as JSON.
+// isAPI says whether the request is for the JSON API (or asks for JSON), or is a
+// scraper's (/metrics), and so gets its errors as JSON, never a redirect to the login page.
 func isAPI(c *fiber.Ctx) bool {
-	return strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMEApplicationJSON)
+	return strings.HasPrefix(c.Path(), "/api/") || c.Path() == "/metrics" || strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMEApplicationJSON)
 }

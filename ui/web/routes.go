@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"vakt/hub"
 )
@@ -28,7 +29,7 @@ var (
 // routeTable is every route × the roles allowed on it, in one place (tested row by row).
 func (s *Server) routeTable() []route {
 	get, post := fiber.MethodGet, fiber.MethodPost
-	return []route{
+	routes := []route{
 		{get, "/login", nil, s.loginPage},
 		{post, "/login", nil, s.login},
 		{get, "/login/link", nil, s.loginLink},
@@ -149,6 +150,11 @@ func (s *Server) routeTable() []route {
 		{post, "/api/v1/installer/import/apply", installers, s.granted(s.importApplyPost)},
 		{post, "/api/v1/installer/homekit/reset", admins, s.apiHomeKitReset},
 	}
+	if s.metrics != nil {
+		// Prometheus scrapes with an admin's API token (metrics.go).
+		routes = append(routes, route{get, "/metrics", admins, adaptor.HTTPHandler(s.metrics)})
+	}
+	return routes
 }
 
 // allowed says whether role may call the route.

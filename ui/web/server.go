@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,9 @@ type Deps struct {
 	Backups Backups
 	// Version is vakt's version, shown to admins.
 	Version string
+	// Metrics serves Prometheus's text format at /metrics, to admins (an API token for
+	// the scraper); nil serves no /metrics.
+	Metrics http.Handler
 }
 
 // Server is the web UI. New builds it; Run serves it.
@@ -94,6 +98,7 @@ type Server struct {
 	// backups and version are for the Backup page.
 	backups Backups
 	version string
+	metrics http.Handler
 
 	app   *fiber.App
 	pages map[string]*template.Template
@@ -140,7 +145,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, hub: deps.Hub, store: deps.Hub.Store(), dev: deps.Devices, up: deps.Uplink, mqtt: deps.Broker, notifier: deps.Notifier, homekit: deps.HomeKit,
-		log: deps.Logger, now: deps.Now, backups: deps.Backups, version: deps.Version,
+		log: deps.Logger, now: deps.Now, backups: deps.Backups, metrics: deps.Metrics, version: deps.Version,
 		byAccount: newBackoff(), byAddress: newBackoff(), pins: newPINGate(),
 		oneTime: map[string]oneTime{},
 		quit:    make(chan struct{}),
