@@ -1,0 +1,3 @@
+module github.com/tadglines/go-pkgs
+
+go 1.21
