@@ -35,18 +35,9 @@ func doctorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 0 {
 		return errors.New("usage: vakt doctor [-config FILE] [-data DIR] [-demo] [-mqtt URL] [-timeout 5s]")
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfigWith(*configPath, *dataDir, *mqttURL)
 	if err != nil {
 		return err
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *mqttURL != "" {
-		cfg.MQTT.URL = *mqttURL
-		if err := cfg.validate(); err != nil {
-			return fmt.Errorf("--mqtt: %w", err)
-		}
 	}
 	dc, err := doctorConfig(cfg, *demo)
 	if err != nil {

@@ -103,18 +103,9 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 		fmt.Fprintf(stdout, "vakt %s (store schema %d)\n", buildVersion(), hub.SchemaVersion)
 		return nil
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfigWith(*configPath, *dataDir, *mqttURL)
 	if err != nil {
 		return err
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *mqttURL != "" {
-		cfg.MQTT.URL = *mqttURL
-		if err := cfg.validate(); err != nil {
-			return fmt.Errorf("--mqtt: %w", err)
-		}
 	}
 	app, err := New(cfg, Options{Demo: *demo, ExitWhenReady: *exitReady, Stdin: stdin, Stdout: stdout, Stderr: stderr, Started: started})
 	if err != nil {
@@ -125,6 +116,25 @@ func dispatch(ctx context.Context, started time.Time, args []string, stdin io.Re
 		err = cerr
 	}
 	return err
+}
+
+// loadConfigWith loads the config file and applies the -data and -mqtt flags over it, as
+// vakt and vakt doctor take them.
+func loadConfigWith(path, dataDir, mqttURL string) (Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return cfg, err
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	if mqttURL != "" {
+		cfg.MQTT.URL = mqttURL
+		if err := cfg.validate(); err != nil {
+			return cfg, fmt.Errorf("--mqtt: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 // usage prints how to run vakt: the subcommands, one line each, then the flags.

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,6 @@ import (
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"vakt/hub/hubtest"
 	"vakt/ui/web/browsertest"
 )
 
@@ -156,29 +153,13 @@ func TestBrowser_PWA(t *testing.T) {
 // Chromium finds the site installable as an app with no error.
 func TestBrowser_PWAOverHTTPS(t *testing.T) {
 	r := newRig(t)
-	var logs hubtest.Buffer
-	s, err := New(Config{Listen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0"}, Deps{Hub: r.h, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	httpsURL := regexp.MustCompile(`url=(https://[0-9.:]+)/`)
-	hubtest.Eventually(t, "the HTTPS URL logged", func() bool { return httpsURL.MatchString(logs.String()) })
-	base := httpsURL.FindStringSubmatch(logs.String())[1]
+	s, _, base := serveHTTPS(t, r)
 
 	// Not trusted yet: the browser refuses the page (no way past it from a test, as it
 	// should be).
 	stranger := browsertest.Start(t)
 	sctx, scancel := context.WithTimeout(stranger.Context(), 20*time.Second)
-	_, err = chromedp.Run(sctx, chromedp.Navigate(base+"/login"))
+	_, err := chromedp.Run(sctx, chromedp.Navigate(base+"/login"))
 	scancel()
 	if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") {
 		t.Fatalf("a browser that does not trust vakt's CA opened %s: %v", base, err)

@@ -153,29 +153,36 @@ func TestHostNames(t *testing.T) {
 
 // An HTTPS request that trusts only the local CA succeeds over a real listener; the session
 // cookie is Secure there, and plain HTTP still answers on loopback.
-func TestServer_HTTPSWithTheLocalCA(t *testing.T) {
-	r := newRig(t)
-	var logs hubtest.Buffer
-	s, err := New(Config{Listen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0"}, Deps{Hub: r.h, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+// serveHTTPS runs a server for the rig's hub on loopback with HTTPS from the local CA (and
+// plain HTTP), until the test ends, and returns it, its log and its HTTPS base URL.
+func serveHTTPS(t *testing.T, r *rig) (*Server, *hubtest.Buffer, string) {
+	t.Helper()
+	logs := &hubtest.Buffer{}
+	s, err := New(Config{Listen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0"}, Deps{Hub: r.h, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
+	})
 	httpsURL := regexp.MustCompile(`url=(https://[0-9.:]+)/`)
-	httpURL := regexp.MustCompile(`url=(http://[0-9.:]+)/`)
 	hubtest.Eventually(t, "the HTTPS URL logged", func() bool { return httpsURL.MatchString(logs.String()) })
+	return s, logs, httpsURL.FindStringSubmatch(logs.String())[1]
+}
+
+func TestServer_HTTPSWithTheLocalCA(t *testing.T) {
+	r := newRig(t)
+	s, logs, base := serveHTTPS(t, r)
+	httpURL := regexp.MustCompile(`url=(http://[0-9.:]+)/`)
 	if !strings.Contains(logs.String(), "sha256="+s.ca.Fingerprint()) {
 		t.Errorf("the CA's fingerprint is not logged:\n%s", logs.String())
 	}
-	base := httpsURL.FindStringSubmatch(logs.String())[1]
 
 	pool := x509.NewCertPool()
 	pool.AddCert(s.ca.cert)
