@@ -198,6 +198,12 @@ func (c *Client) connected(pc paho.Client) {
 		c.log.Info("MQTT reconnected; resubscribing")
 	}
 	for _, s := range subs {
+		// Closed meanwhile: paho's Subscribe on a disconnected client waits for its write
+		// time-out (30 s) for a send nobody takes, and would outlive Close. (While it is
+		// disconnecting, Subscribe only stores the request and returns.)
+		if !pc.IsConnectionOpen() {
+			return
+		}
 		// paho's callback must not block on its own tokens: wait in a goroutine.
 		tok := pc.Subscribe(s.Topic, s.QoS, s.Handler)
 		go func() {
