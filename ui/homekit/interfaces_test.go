@@ -140,7 +140,10 @@ func TestBridge_MDNSOnlyOnInterfaces(t *testing.T) {
 						t.Fatalf("the bridge is announced with address %s", ip)
 					}
 				}
-				onHome = onHome || e.IfaceName == "v1"
+				// Heard on either end of the home network's link (v0 is the bridge's own
+				// side, v1 the other): which socket of the browser gets the multicast first
+				// varies, and on a loaded machine v1 may not be heard within the wait.
+				onHome = onHome || e.IfaceName == "v0" || e.IfaceName == "v1"
 			case e.Port == 9 && e.IfaceName == "w1":
 				controlElsewhere = true
 			}
