@@ -542,12 +542,9 @@ func logEvents(ctx context.Context, h *hub.Hub, logger *slog.Logger) error {
 		if u.Closed {
 			return nil
 		}
-		evs := u.Events
-		if u.Lagged {
-			var err error
-			if evs, err = h.Store().Events(u.FromSeq-1, 0); err != nil {
-				return err
-			}
+		evs, err := u.CommittedEvents(h.Store())
+		if err != nil {
+			return err
 		}
 		for _, ev := range evs {
 			logger.Info(ev.String(), "seq", ev.Seq, "kind", ev.Kind.String(), "area", ev.Area)

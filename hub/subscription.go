@@ -52,6 +52,20 @@ type Update struct {
 	Closed    bool
 }
 
+// CommittedEvents returns the update's events. For a lagged update of a Subscribe
+// subscription, which carries none, it reads what was missed from the store, up to the
+// update's snapshot: later events come with the next update, so none is seen twice.
+func (u Update) CommittedEvents(s *Store) ([]Event, error) {
+	if !u.Lagged {
+		return u.Events, nil
+	}
+	next := u.Snapshot.State.NextSeq
+	if next <= u.FromSeq {
+		return nil, nil
+	}
+	return s.Events(u.FromSeq-1, int(next-u.FromSeq))
+}
+
 // C is signalled when an update is waiting.
 func (s *Subscription) C() <-chan struct{} { return s.notify }
 

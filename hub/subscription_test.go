@@ -2,6 +2,7 @@ package hub
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -56,5 +57,39 @@ func TestSubscribe_NeverMissesAnEvent(t *testing.T) {
 		}
 		sub.Close()
 		s.Close()
+	}
+}
+
+// TestUpdate_CommittedEvents: a lagged update reads what it missed from the store, up to
+// its snapshot and no further (the next update brings the rest, so nothing is seen twice);
+// an update that kept up gives its own events.
+func TestUpdate_CommittedEvents(t *testing.T) {
+	s := mustOpenStore(t, filepath.Join(t.TempDir(), "vakt.db"), 0)
+	defer s.Close()
+	events := make([]Event, 8)
+	for i := range events {
+		events[i] = Event{Seq: uint64(i + 1), Time: time.Unix(int64(i+1), 0), Kind: KindPanic}
+	}
+	if err := s.Commit(&State{NextSeq: 9}, events); err != nil {
+		t.Fatal(err)
+	}
+	lagged := Update{Lagged: true, FromSeq: 3, Snapshot: &Snapshot{State: State{NextSeq: 6}}}
+	got, err := lagged.CommittedEvents(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, ev := range got {
+		seqs = append(seqs, ev.Seq)
+	}
+	if !slices.Equal(seqs, []uint64{3, 4, 5}) {
+		t.Errorf("lagged update from 3, snapshot before 6: events %v, want [3 4 5]", seqs)
+	}
+	kept := Update{Events: events[6:], FromSeq: 7, Snapshot: &Snapshot{State: State{NextSeq: 9}}}
+	if got, _ := kept.CommittedEvents(s); len(got) != 2 || got[0].Seq != 7 {
+		t.Errorf("an update that kept up: %v", got)
+	}
+	if got, _ := (Update{Lagged: true, FromSeq: 9, Snapshot: &Snapshot{State: State{NextSeq: 9}}}).CommittedEvents(s); len(got) != 0 {
+		t.Errorf("nothing missed: %v", got)
 	}
 }

@@ -204,19 +204,11 @@ func (m *Metrics) Run(ctx context.Context) error {
 		if u.Closed {
 			return nil
 		}
-		evs := u.Events
-		if u.Lagged {
-			// What was missed, up to this update's snapshot: whatever the log holds past it
-			// comes with the next update.
-			var err error
-			if evs, err = h.Store().Events(u.FromSeq-1, 0); err != nil {
-				return fmt.Errorf("metrics: read missed events: %w", err)
-			}
+		evs, err := u.CommittedEvents(h.Store())
+		if err != nil {
+			return fmt.Errorf("metrics: read missed events: %w", err)
 		}
 		for _, ev := range evs {
-			if ev.Seq >= u.Snapshot.State.NextSeq {
-				break
-			}
 			m.count(ev)
 		}
 	}

@@ -362,10 +362,7 @@ func (c *Console) watch(ctx context.Context, sub *hub.Subscription) {
 			if u.Closed {
 				return
 			}
-			evs := u.Events
-			if u.Lagged {
-				evs, _ = c.hub.Store().Events(u.FromSeq-1, 0)
-			}
+			evs, _ := u.CommittedEvents(c.hub.Store())
 			for _, ev := range evs {
 				c.printf("%s %s\n", marker(ev), ev)
 				c.printed.Store(ev.Seq)
