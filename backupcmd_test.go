@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,15 +235,7 @@ func setSchemaRaw(t *testing.T, path, v string) {
 // TestApp_BackupFailureNeverStopsVakt: scheduled backups to a USB stick that is not
 // mounted are a logged failure at start; vakt runs on and stops cleanly.
 func TestApp_BackupFailureNeverStopsVakt(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.MQTT.Broker.Listen = addr
+	cfg, _ := appTestConfig(t)
 	cfg.Web.Listen = "127.0.0.1:0"
 	pf := filepath.Join(t.TempDir(), "passphrase")
 	os.WriteFile(pf, []byte("a long enough backup passphrase\n"), 0o600)

@@ -292,9 +292,10 @@ func TestRun_FailureLeavesNothingRunning(t *testing.T) {
 	}
 }
 
-// TestApp_Lifecycle: New starts nothing; Close without Run and twice is fine; Close ends a
-// Run in progress, which returns once every part has stopped.
-func TestApp_Lifecycle(t *testing.T) {
+// appTestConfig is the default config with a data directory of the test's and the
+// embedded broker on a free loopback port, which it returns.
+func appTestConfig(t *testing.T) (Config, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +305,13 @@ func TestApp_Lifecycle(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.MQTT.Broker.Listen = addr
+	return cfg, addr
+}
+
+// TestApp_Lifecycle: New starts nothing; Close without Run and twice is fine; Close ends a
+// Run in progress, which returns once every part has stopped.
+func TestApp_Lifecycle(t *testing.T) {
+	cfg, _ := appTestConfig(t)
 	if _, err := New(Config{}, Options{}); err == nil {
 		t.Error("New takes an empty config")
 	}
@@ -465,15 +473,7 @@ func TestRun_BrokerPasswordNotLogged(t *testing.T) {
 // embedded broker with its own account (whose role must allow the discovery prefix and the
 // base topic), and Home Assistant's account (role home_assistant) reads them.
 func TestApp_HomeAssistant(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := defaultConfig()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.MQTT.Broker.Listen = addr
+	cfg, addr := appTestConfig(t)
 	cfg.MQTT.Broker.Accounts = []broker.Account{{Username: "hass", Password: "hass-pass-123", Role: broker.RoleHomeAssistant}}
 	cfg.Web.Listen = "127.0.0.1:0"
 	ha := homeassistant.DefaultConfig()
