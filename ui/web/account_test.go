@@ -103,22 +103,14 @@ func mustBody(r *rig, c client, path string) string {
 func TestAPI_OwnPasswordAndSessions(t *testing.T) {
 	r := newRig(t)
 	erik := r.login("erik")
-	req := httptest.NewRequest("POST", "/api/v1/tokens", strings.NewReader(`{"name":"home assistant"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(csrfHeader, erik.csrf)
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: erik.cookie})
-	res, body := r.do(req)
-	var tok struct{ Token string }
-	if json.Unmarshal([]byte(body), &tok); res.StatusCode != http.StatusCreated || tok.Token == "" {
-		t.Fatalf("new token: %d %s", res.StatusCode, body)
-	}
+	tok := struct{ Token string }{r.apiToken(erik)}
 	api := func(method, path, body string) (*http.Response, string) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok.Token)
 		return r.do(req)
 	}
-	res, body = api("GET", "/api/v1/sessions", "")
+	res, body := api("GET", "/api/v1/sessions", "")
 	var list []sessionRow
 	if err := json.Unmarshal([]byte(body), &list); err != nil || res.StatusCode != http.StatusOK || len(list) != 2 {
 		t.Fatalf("sessions: %d %s", res.StatusCode, body)

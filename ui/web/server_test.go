@@ -369,18 +369,25 @@ func TestServer_DemoLoginLink(t *testing.T) {
 	}
 }
 
-func TestServer_APIToken(t *testing.T) {
-	r := newRig(t)
-	erik := r.login("erik")
+// apiToken makes an API token for c through POST /api/v1/tokens.
+func (r *rig) apiToken(c client) string {
+	r.t.Helper()
 	req := httptest.NewRequest("POST", "/api/v1/tokens", strings.NewReader(`{"name":"home assistant"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(csrfHeader, erik.csrf)
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: erik.cookie})
+	req.Header.Set(csrfHeader, c.csrf)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: c.cookie})
 	res, body := r.do(req)
 	var tok struct{ Token string }
 	if json.Unmarshal([]byte(body), &tok); res.StatusCode != http.StatusCreated || tok.Token == "" {
-		t.Fatalf("new token: %d %s", res.StatusCode, body)
+		r.t.Fatalf("new token: %d %s", res.StatusCode, body)
 	}
+	return tok.Token
+}
+
+func TestServer_APIToken(t *testing.T) {
+	r := newRig(t)
+	erik := r.login("erik")
+	tok := struct{ Token string }{r.apiToken(erik)}
 	api := func(method, path, body, token string) (*http.Response, string) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
